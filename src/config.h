@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/* The INI configuration: typed settings with defaults, validation, printing. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+enum key_alg {
+	KEY_ALG_EC,
+	KEY_ALG_RSA,
+	KEY_ALG_ED25519,
+};
+
+enum http_auth {
+	HTTP_AUTH_NONE,
+	HTTP_AUTH_BASIC,
+	HTTP_AUTH_DIGEST,
+};
+
+enum key_source {
+	KEY_SOURCE_LOCAL,
+	KEY_SOURCE_SERVER,
+};
+
+enum pop_binding {
+	POP_BINDING_TLS_UNIQUE,
+	POP_BINDING_TLS_EXPORTER,
+};
+
+enum keystore_type {
+	KEYSTORE_TYPE_KEYRING,
+	KEYSTORE_TYPE_FILE,
+};
+
+struct keystore_conf {
+	char *name;
+	enum keystore_type type;
+	char *keyring;	/* name of the named keyring, default "est:NAME" */
+	char *path;	/* file store directory / persistent copy */
+	bool fallback;
+	char *group;	/* NULL when unset */
+	gid_t gid;	/* (gid_t)-1 when unset */
+	struct keystore_conf *next;
+};
+
+struct config {
+	char *file;
+	bool enabled;
+	char *keystore;
+	char *server;	/* as written */
+	char *host;	/* without brackets */
+	unsigned int port;
+	char *label;	/* NULL when empty */
+	char *ca_root;
+	bool ca_rollover;
+	uint64_t expiration_check;	/* seconds, when expiration_check_pct == 0 */
+	unsigned int expiration_check_pct;	/* 1..99 when given as a percentage */
+	uint64_t retry_interval;
+	uint64_t retry_timeout;	/* 0 = no limit */
+	uint64_t timeout;
+	bool tls_client_auth;
+	char *tls_client_keystore;
+	char *tls_client_alias;
+	enum http_auth http_auth;
+	char *username;
+	char *password;	/* secret: wiped in config_free */
+	char *password_file;
+	bool pop;
+	enum pop_binding pop_binding;
+	bool renew;
+	bool renew_rekey;
+	char *subject;
+	enum key_alg key_algorithm;
+	char *key_params;	/* curve name or RSA bits as text; default per algorithm */
+	enum key_source key_source;
+	char *csr_signer;	/* NULL = derived from the key */
+	struct keystore_conf *keystores;
+};
+
+/*
+ * Parses and validates path. On error prints "FILE:LINE: KEY: reason" lines on stderr and
+ * returns -EINVAL (or -errno when the file cannot be read). Caller frees with config_free().
+ */
+int config_load(const char *path, struct config **out_cfg);
+void config_free(struct config *cfg);
+/* The [keystore NAME] section, or NULL. */
+const struct keystore_conf *config_keystore(const struct config *cfg, const char *name);
+/* Prints the effective settings in INI form, secrets masked. */
+void config_print(const struct config *cfg, FILE *f);
+/* Name of the algorithm as written in the config ("EC", "RSA", "ED25519"). */
+const char *config_key_alg_name(enum key_alg alg);

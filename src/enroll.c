@@ -1,0 +1,767 @@
+/* SPDX-License-Identifier: MIT */
+/* One pass: decide bootstrap, enroll, renew, CA refresh or nothing, and do it. */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "crypto.h"
+#include "enroll.h"
+#include "est.h"
+#include "http.h"
+#include "keystore.h"
+#include "log.h"
+#include "util.h"
+
+enum step {
+	STEP_BOOTSTRAP = 1 << 0,
+	STEP_ENROLL = 1 << 1,
+	STEP_RENEW = 1 << 2,
+	STEP_CACERTS = 1 << 3,
+};
+
+struct pass {
+	const struct config *cfg;
+	struct keystore *ks;
+	struct http *http;
+	STACK_OF(X509) *anchors;	/* explicit trust anchors, NULL before bootstrap */
+	char *anchors_pem;
+	size_t anchors_len;
+	char *client_pem;	/* secret: TLS client key pair for this attempt */
+	size_t client_len;
+	char *ca_root_pem;
+	size_t ca_root_len;
+	char ca_root_fp[65];
+	EVP_PKEY *req_key;	/* key of this pass's request, kept across attempts */
+	uint64_t retry_after;	/* the server's Retry-After of the last answer */
+	bool once;
+	time_t deadline;	/* 0 = no retry budget */
+};
+
+static bool is_temporary(int r)
+{
+	return r == -EAGAIN || r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ETIMEDOUT ||
+	       r == -ECONNRESET;
+}
+
+static int lock_store(const struct keystore *ks, bool wait, int *out_fd)
+{
+	char *path = xasprintf("%s/%s.lock", keystore_runtime_dir(), keystore_name(ks));
+	int fd = -1, r;
+
+	r = mkdir_p(keystore_runtime_dir(), 0755);
+	if (r < 0)
+		goto out;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+		if (errno == EINTR)
+			continue;
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		close(fd);
+		goto out;
+	}
+	*out_fd = fd;
+	r = 0;
+out:
+	if (r < 0 && r != -EBUSY)
+		log_err("lock %s: %s", path, strerror(-r));
+	free(path);
+	return r;
+}
+
+static void pass_drop_anchors(struct pass *p)
+{
+	sk_X509_pop_free(p->anchors, X509_free);
+	p->anchors = NULL;
+	free(p->anchors_pem);
+	p->anchors_pem = NULL;
+	p->anchors_len = 0;
+}
+
+/* Reads est-cacerts_0.. into p->anchors; none stored is not an error. */
+static int load_anchors(struct pass *p)
+{
+	STACK_OF(X509) *certs = NULL;
+	char *alias = NULL, *pem = NULL;
+	size_t len = 0;
+	int i, r = 0;
+
+	pass_drop_anchors(p);
+	for (i = 0;; i++) {
+		alias = xasprintf(KS_ALIAS_CACERTS_PREFIX "%d", i);
+		r = keystore_get(p->ks, alias, &pem, &len);
+		free(alias);
+		if (r == -ENOKEY) {
+			r = 0;
+			break;
+		}
+		if (r < 0)
+			break;
+		r = crypto_certs_from_pem(pem, len, &certs);
+		if (r < 0) {
+			log_err("stored " KS_ALIAS_CACERTS_PREFIX "%d is not a certificate", i);
+			free(pem);
+			break;
+		}
+		if (!p->anchors)
+			p->anchors = sk_X509_new_null();
+		while (sk_X509_num(certs) > 0)
+			sk_X509_push(p->anchors, sk_X509_shift(certs));
+		sk_X509_free(certs);
+		p->anchors_pem = xrealloc(p->anchors_pem, p->anchors_len + len + 1);
+		memcpy(p->anchors_pem + p->anchors_len, pem, len + 1);
+		p->anchors_len += len;
+		free(pem);
+	}
+	return r;
+}
+
+static char *state_text(const struct pass *p)
+{
+	const struct config *cfg = p->cfg;
+
+	return xasprintf("server=%s\nlabel=%s\nca_root_sha256=%s\nbootstrapped=%lld\n",
+			 cfg->server, cfg->label ? cfg->label : "", p->ca_root_fp,
+			 (long long)time(NULL));
+}
+
+/* True when the recorded bootstrap matches server, label and ca_root of the config. */
+static bool state_matches(const struct pass *p)
+{
+	char *state = NULL, *want = state_text(p), *cut;
+	size_t len = 0;
+	bool same = false;
+
+	if (keystore_get(p->ks, KS_ALIAS_STATE, &state, &len) < 0)
+		goto out;
+	/* Compare everything up to the bootstrap time. */
+	cut = strstr(want, "bootstrapped=");
+	*cut = '\0';
+	same = strncmp(state, want, strlen(want)) == 0;
+out:
+	free(state);
+	free(want);
+	return same;
+}
+
+time_t enroll_due_time(const struct config *cfg, time_t not_before, time_t not_after)
+{
+	if (cfg->expiration_check_pct)
+		return not_after -
+		       (time_t)((double)(not_after - not_before) * cfg->expiration_check_pct / 100.0);
+	return not_after - (time_t)cfg->expiration_check;
+}
+
+static bool cert_due(const struct config *cfg, X509 *cert, time_t now)
+{
+	time_t nb, na;
+
+	if (crypto_cert_validity(cert, &nb, &na) < 0)
+		return true;
+	return now >= enroll_due_time(cfg, nb, na);
+}
+
+/* The enrolled key pair, split into key and certificates; -ENOKEY when none is stored. */
+static int load_enrolled(struct keystore *ks, EVP_PKEY **out_key, STACK_OF(X509) **out_certs)
+{
+	STACK_OF(X509) *certs = NULL;
+	EVP_PKEY *key = NULL;
+	char *pem = NULL;
+	size_t len = 0;
+	int r;
+
+	r = keystore_get(ks, KS_ALIAS_ENROLLED, &pem, &len);
+	if (r < 0)
+		goto out;
+	r = crypto_key_from_pem(pem, len, &key);
+	if (r < 0)
+		goto out;
+	r = crypto_certs_from_pem(pem, len, &certs);
+	if (r < 0)
+		goto out;
+	*out_key = key;
+	*out_certs = certs;
+	key = NULL;
+	certs = NULL;
+out:
+	EVP_PKEY_free(key);
+	sk_X509_pop_free(certs, X509_free);
+	wipe_free(pem, len);
+	return r;
+}
+
+/* Which CA certificates are due for a refresh (any within expiration_check of its end). */
+static bool anchors_due(const struct pass *p, time_t now)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(p->anchors); i++)
+		if (cert_due(p->cfg, sk_X509_value(p->anchors, i), now))
+			return true;
+	return false;
+}
+
+static unsigned int decide(struct pass *p, enum enroll_action action)
+{
+	const struct config *cfg = p->cfg;
+	STACK_OF(X509) *certs = NULL;
+	EVP_PKEY *key = NULL;
+	unsigned int steps = 0;
+	time_t now = time(NULL);
+	bool have_cert;
+
+	if (!p->anchors) {
+		steps |= STEP_BOOTSTRAP;
+	} else if (!state_matches(p)) {
+		log_info("server, label or ca_root changed since the last bootstrap: bootstrapping again");
+		steps |= STEP_BOOTSTRAP | STEP_ENROLL;
+	}
+	have_cert = load_enrolled(p->ks, &key, &certs) == 0;
+	switch (action) {
+	case ENROLL_ACTION_ENROLL:
+		return steps | STEP_ENROLL;
+	case ENROLL_ACTION_RENEW:
+		return steps | (steps & STEP_ENROLL ? 0 : STEP_RENEW);
+	case ENROLL_ACTION_CACERTS:
+		return steps ? steps & ~STEP_ENROLL : STEP_CACERTS;
+	case ENROLL_ACTION_RUN:
+		break;
+	}
+	if (!have_cert)
+		steps |= STEP_ENROLL;
+	else if (!(steps & STEP_ENROLL) && cfg->renew &&
+		 cert_due(cfg, sk_X509_value(certs, 0), now))
+		steps |= STEP_RENEW;
+	if (!(steps & STEP_BOOTSTRAP) && cfg->ca_rollover &&
+	    ((steps & STEP_RENEW) || anchors_due(p, now)))
+		steps |= STEP_CACERTS;
+	EVP_PKEY_free(key);
+	sk_X509_pop_free(certs, X509_free);
+	return steps;
+}
+
+/* Reads the TLS client key pair for a first enrollment (tls_client_auth). */
+static int load_client_auth(struct pass *p)
+{
+	const struct config *cfg = p->cfg;
+	const struct keystore_conf *kc = config_keystore(cfg, cfg->tls_client_keystore);
+	struct keystore *ks = NULL;
+	int r;
+
+	r = keystore_open(kc, &ks);
+	if (r < 0) {
+		log_err("keystore %s: %s", kc->name, strerror(-r));
+		goto out;
+	}
+	r = keystore_get(ks, cfg->tls_client_alias, &p->client_pem, &p->client_len);
+	if (r == -ENOKEY)
+		log_err("tls_client_auth: no key pair '%s' in keystore %s", cfg->tls_client_alias,
+			kc->name);
+	else if (r < 0)
+		log_err("tls_client_auth: %s: %s", cfg->tls_client_alias, strerror(-r));
+out:
+	keystore_free(ks);
+	return r == -ENOKEY ? -ENOENT : r;
+}
+
+static int open_http(struct pass *p, bool bootstrap, bool tls12_only)
+{
+	const struct config *cfg = p->cfg;
+	struct http_opts o = {
+		.host = cfg->host,
+		.port = cfg->port,
+		.trust_pem = bootstrap ? p->ca_root_pem : p->anchors_pem,
+		.trust_len = bootstrap ? p->ca_root_len : p->anchors_len,
+		.client_pem = p->client_pem,
+		.client_len = p->client_len,
+		.auth = cfg->http_auth,
+		.username = cfg->username,
+		.password = cfg->password,
+		.timeout = cfg->timeout,
+		.deadline = p->deadline,
+		.tls12_only = tls12_only,
+	};
+
+	return http_new(&o, &p->http);
+}
+
+static void close_http(struct pass *p)
+{
+	http_free(p->http);
+	p->http = NULL;
+	wipe_free(p->client_pem, p->client_len);
+	p->client_pem = NULL;
+	p->client_len = 0;
+}
+
+static int store_anchors(struct pass *p, STACK_OF(X509) *certs)
+{
+	int i, n = sk_X509_num(certs), r = 0;
+	char **pems = xzalloc(sizeof(*pems) * (size_t)n);
+	size_t *lens = xzalloc(sizeof(*lens) * (size_t)n);
+
+	for (i = 0; i < n && r == 0; i++)
+		r = crypto_cert_append_pem(sk_X509_value(certs, i), &pems[i], &lens[i]);
+	if (r == 0)
+		r = keystore_replace_set(p->ks, KS_ALIAS_CACERTS_PREFIX,
+					 (const char *const *)pems, lens, (size_t)n);
+	if (r < 0)
+		log_err("storing CA certificates: %s", strerror(-r));
+	for (i = 0; i < n; i++)
+		free(pems[i]);
+	free(pems);
+	free(lens);
+	return r;
+}
+
+static int step_bootstrap(struct pass *p)
+{
+	STACK_OF(X509) *certs = NULL;
+	uint64_t retry_after = 0;
+	char *state = NULL;
+	int r;
+
+	r = est_cacerts(p->http, p->cfg->label, &certs, &retry_after);
+	if (r < 0)
+		goto out;
+	r = store_anchors(p, certs);
+	if (r < 0)
+		goto out;
+	state = state_text(p);
+	r = keystore_put(p->ks, KS_ALIAS_STATE, state, strlen(state));
+	if (r < 0) {
+		log_err("storing bootstrap state: %s", strerror(-r));
+		goto out;
+	}
+	r = load_anchors(p);
+	if (r == 0)
+		log_info("bootstrapped %d CA certificate(s) from %s", sk_X509_num(certs),
+			 p->cfg->server);
+out:
+	sk_X509_pop_free(certs, X509_free);
+	free(state);
+	p->retry_after = retry_after;
+	return r;
+}
+
+/* The key to request a certificate for: the pending one if any (resume), else a new one stored first. */
+static int request_key(struct pass *p, bool fresh)
+{
+	const struct config *cfg = p->cfg;
+	char *pem = NULL;
+	size_t len = 0;
+	int r;
+
+	if (p->req_key)
+		return 0;
+	if (!fresh && keystore_get(p->ks, KS_ALIAS_REQUEST, &pem, &len) == 0) {
+		r = crypto_key_from_pem(pem, len, &p->req_key);
+		if (r == 0) {
+			log_info("resuming the pending request with the stored key");
+			goto out;
+		}
+		log_warn("stored " KS_ALIAS_REQUEST " is unusable: generating a new key");
+		wipe_free(pem, len);
+		pem = NULL;
+	}
+	r = crypto_keygen(cfg->key_algorithm, cfg->key_params, &p->req_key);
+	if (r < 0)
+		goto out;
+	r = crypto_key_to_pem(p->req_key, &pem, &len);
+	if (r < 0)
+		goto out;
+	/* Stored before the request is sent, so a 202 is resumed with the same key. */
+	r = keystore_put(p->ks, KS_ALIAS_REQUEST, pem, len);
+	if (r < 0)
+		log_err("storing " KS_ALIAS_REQUEST ": %s", strerror(-r));
+out:
+	if (r < 0) {
+		EVP_PKEY_free(p->req_key);
+		p->req_key = NULL;
+	}
+	wipe_free(pem, len);
+	return r;
+}
+
+/* RFC 7030 3.5: the channel binding, base64, as challengePassword. */
+static int pop_challenge(struct pass *p, char **out_challenge)
+{
+	bool exporter = p->cfg->pop_binding == POP_BINDING_TLS_EXPORTER;
+	struct http_response resp = { 0 };
+	unsigned char cb[64];
+	size_t cb_len = 0;
+	char *path, *b64;
+	int r;
+
+	if (!http_tls_version(p->http)) {
+		/* No connection yet: open it with a harmless request so there is a binding. */
+		path = est_path(p->cfg->label, "csrattrs");
+		r = http_request(p->http, path, NULL, NULL, NULL, 0, &resp);
+		http_response_clear(&resp);
+		free(path);
+		if (r < 0)
+			return r;
+	}
+	r = http_channel_binding(p->http, exporter, cb, sizeof(cb), &cb_len);
+	if (r < 0) {
+		log_err("pop: no %s channel binding on this connection (%s)",
+			exporter ? "tls-exporter" : "tls-unique", http_tls_version(p->http));
+		return -EPROTO;
+	}
+	b64 = est_base64_encode(cb, cb_len);
+	b64[strcspn(b64, "\n")] = '\0';
+	*out_challenge = b64;
+	return 0;
+}
+
+static STACK_OF(X509_EXTENSION) *copy_san(X509 *cert)
+{
+	STACK_OF(X509_EXTENSION) *exts;
+	int idx = X509_get_ext_by_NID(cert, NID_subject_alt_name, -1);
+
+	if (idx < 0)
+		return NULL;
+	exts = sk_X509_EXTENSION_new_null();
+	if (!exts || !sk_X509_EXTENSION_push(exts, X509_get_ext(cert, idx))) {
+		sk_X509_EXTENSION_free(exts);
+		return NULL;
+	}
+	return exts;
+}
+
+static int build_csr(struct pass *p, EVP_PKEY *key, X509 *current, unsigned char **out_der,
+		     size_t *out_len)
+{
+	struct csr_params cp = { .key = key, .signer = p->cfg->csr_signer };
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	X509_NAME *subject = NULL;
+	char *challenge = NULL;
+	const char *why = NULL;
+	int r = 0;
+
+	if (current) {
+		/* A renewal keeps the identity of the current certificate. */
+		cp.subject = X509_get_subject_name(current);
+		exts = copy_san(current);
+		cp.extensions = exts;
+	} else {
+		r = crypto_subject_parse(p->cfg->subject, &subject, &why);
+		if (r < 0) {
+			log_err("subject: %s", why);
+			goto out;
+		}
+		cp.subject = subject;
+	}
+	if (p->cfg->pop) {
+		r = pop_challenge(p, &challenge);
+		if (r < 0)
+			goto out;
+		cp.challenge_password = challenge;
+	}
+	r = crypto_csr_build(&cp, out_der, out_len);
+out:
+	/* The SAN extension objects belong to the certificate: free the stack only. */
+	sk_X509_EXTENSION_free(exts);
+	X509_NAME_free(subject);
+	free(challenge);
+	return r;
+}
+
+/* Checks the answer and stores key + issued certificate + chain as one bundle. */
+static int store_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs)
+{
+	X509 *leaf = NULL;
+	char *pem = NULL, *bundle = NULL;
+	size_t len = 0, blen = 0;
+	int i, r;
+
+	for (i = 0; i < sk_X509_num(certs) && !leaf; i++)
+		if (crypto_cert_matches_key(sk_X509_value(certs, i), key))
+			leaf = sk_X509_value(certs, i);
+	if (!leaf) {
+		log_err("the server returned no certificate for our public key: nothing stored");
+		return -EBADMSG;
+	}
+	r = crypto_verify_chain(leaf, certs, p->anchors, 0);
+	if (r < 0) {
+		log_err("the issued certificate does not chain to the trust anchors: nothing stored");
+		return r;
+	}
+	r = crypto_key_to_pem(key, &pem, &len);
+	if (r < 0)
+		return r;
+	bundle = xmalloc(len + 1);
+	memcpy(bundle, pem, len + 1);
+	blen = len;
+	r = crypto_cert_append_pem(leaf, &bundle, &blen);
+	for (i = 0; i < sk_X509_num(certs) && r == 0; i++) {
+		X509 *c = sk_X509_value(certs, i);
+
+		/* The chain: what the server sent besides the leaf, without self-signed roots. */
+		if (c != leaf && X509_check_issued(c, c) != X509_V_OK)
+			r = crypto_cert_append_pem(c, &bundle, &blen);
+	}
+	if (r == 0)
+		r = keystore_put(p->ks, KS_ALIAS_ENROLLED, bundle, blen);
+	if (r < 0)
+		log_err("storing " KS_ALIAS_ENROLLED ": %s", strerror(-r));
+	wipe_free(pem, len);
+	wipe_free(bundle, blen);
+	return r;
+}
+
+static void log_issued(STACK_OF(X509) *certs, EVP_PKEY *key, const char *what)
+{
+	char *subject = NULL, *serial = NULL;
+	time_t nb = 0, na = 0;
+	char until[32] = "";
+	int i;
+
+	for (i = 0; i < sk_X509_num(certs); i++) {
+		X509 *c = sk_X509_value(certs, i);
+
+		if (!crypto_cert_matches_key(c, key))
+			continue;
+		subject = crypto_cert_subject(c);
+		serial = crypto_cert_serial(c);
+		crypto_cert_validity(c, &nb, &na);
+		strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", gmtime(&na));
+		break;
+	}
+	log_info("%s: %s (serial %s), valid until %s", what, subject ? subject : "?",
+		 serial ? serial : "?", until);
+	OPENSSL_free(subject);
+	OPENSSL_free(serial);
+}
+
+/* First enrollment (current == NULL) or re-enrollment of current with current_key. */
+static int step_enroll(struct pass *p, X509 *current, EVP_PKEY *current_key, bool fresh)
+{
+	bool reenroll = current != NULL;
+	STACK_OF(X509) *certs = NULL;
+	unsigned char *csr = NULL;
+	size_t csr_len = 0;
+	EVP_PKEY *key;
+	int r;
+
+	if (reenroll && !p->cfg->renew_rekey) {
+		key = current_key;
+	} else {
+		r = request_key(p, fresh);
+		if (r < 0)
+			return r;
+		key = p->req_key;
+	}
+	r = build_csr(p, key, current, &csr, &csr_len);
+	if (r < 0)
+		goto out;
+	r = est_enroll(p->http, p->cfg->label, reenroll, csr, csr_len, &certs, &p->retry_after);
+	if (r < 0)
+		goto out;
+	r = store_issued(p, key, certs);
+	if (r < 0)
+		goto out;
+	log_issued(certs, key, reenroll ? "renewed" : "enrolled");
+	if (key == p->req_key) {
+		r = keystore_remove(p->ks, KS_ALIAS_REQUEST);
+		if (r < 0)
+			log_warn("removing " KS_ALIAS_REQUEST ": %s", strerror(-r));
+		r = 0;
+	}
+out:
+	sk_X509_pop_free(certs, X509_free);
+	OPENSSL_free(csr);
+	return r;
+}
+
+/* Refresh /cacerts over a connection authenticated by the stored anchors. */
+static int step_cacerts(struct pass *p)
+{
+	STACK_OF(X509) *certs = NULL;
+	int i, r;
+
+	r = est_cacerts(p->http, p->cfg->label, &certs, &p->retry_after);
+	if (r < 0)
+		goto out;
+	/* Each new CA certificate must chain to the anchors we already trust. */
+	for (i = 0; i < sk_X509_num(certs); i++) {
+		r = crypto_verify_chain(sk_X509_value(certs, i), certs, p->anchors, 0);
+		if (r < 0) {
+			log_err("cacerts: the new CA certificates do not chain to the stored ones: kept the stored set");
+			goto out;
+		}
+	}
+	r = store_anchors(p, certs);
+	if (r == 0)
+		r = load_anchors(p);
+	if (r == 0)
+		log_info("refreshed %d CA certificate(s)", sk_X509_num(certs));
+out:
+	sk_X509_pop_free(certs, X509_free);
+	return r;
+}
+
+static bool cert_expired(X509 *cert)
+{
+	time_t nb, na;
+
+	return crypto_cert_validity(cert, &nb, &na) < 0 || time(NULL) >= na;
+}
+
+/* Prepares the renewal: the current pair authenticates it, unless it has expired. */
+static int prepare_renew(struct pass *p, unsigned int *steps, EVP_PKEY **cur_key,
+			 STACK_OF(X509) **cur)
+{
+	int r;
+
+	r = load_enrolled(p->ks, cur_key, cur);
+	if (r < 0 || cert_expired(sk_X509_value(*cur, 0))) {
+		log_warn("%s: cannot authenticate a re-enrollment; enrolling with the configured credentials",
+			 r < 0 ? "no usable enrolled key pair" : "the certificate has expired");
+		*steps = (*steps & ~STEP_RENEW) | STEP_ENROLL;
+		return 0;
+	}
+	return keystore_get(p->ks, KS_ALIAS_ENROLLED, &p->client_pem, &p->client_len);
+}
+
+static int attempt(struct pass *p, unsigned int steps, bool fresh)
+{
+	const struct config *cfg = p->cfg;
+	STACK_OF(X509) *cur = NULL;
+	EVP_PKEY *cur_key = NULL;
+	int r = 0;
+
+	p->retry_after = 0;
+	if (steps & STEP_RENEW)
+		r = prepare_renew(p, &steps, &cur_key, &cur);
+	if (r == 0 && (steps & STEP_ENROLL) && cfg->tls_client_auth)
+		r = load_client_auth(p);
+	if (r == 0)
+		r = open_http(p, steps & STEP_BOOTSTRAP,
+			      cfg->pop && cfg->pop_binding == POP_BINDING_TLS_UNIQUE);
+	if (r == 0 && (steps & STEP_BOOTSTRAP))
+		r = step_bootstrap(p);
+	if (r == 0 && (steps & STEP_CACERTS))
+		r = step_cacerts(p);
+	if (r == 0 && (steps & STEP_ENROLL))
+		r = step_enroll(p, NULL, NULL, fresh);
+	else if (r == 0 && (steps & STEP_RENEW))
+		r = step_enroll(p, sk_X509_value(cur, 0), cur_key, true);
+	close_http(p);
+	EVP_PKEY_free(cur_key);
+	sk_X509_pop_free(cur, X509_free);
+	return r;
+}
+
+static uint64_t retry_wait(const struct pass *p)
+{
+	uint64_t wait = p->cfg->retry_interval, jitter = 0;
+
+	if (p->retry_after)
+		return p->retry_after;
+	/* Up to 10% jitter, so a fleet restarted together does not retry in step. */
+	if (getrandom(&jitter, sizeof(jitter), 0) != sizeof(jitter))
+		jitter = (uint64_t)getpid();
+	return wait + (wait >= 10 ? jitter % (wait / 10 + 1) : 0);
+}
+
+static int run_steps(struct pass *p, enum enroll_action action)
+{
+	bool fresh = action == ENROLL_ACTION_ENROLL || action == ENROLL_ACTION_RENEW;
+	char buf[32];
+	int r;
+
+	for (;;) {
+		unsigned int steps = decide(p, action);
+		uint64_t wait;
+
+		if (!steps) {
+			log_info("nothing due");
+			return 0;
+		}
+		r = attempt(p, steps, fresh);
+		if (!is_temporary(r))
+			return r;
+		if (p->once)
+			return -EAGAIN;
+		wait = retry_wait(p);
+		if (p->deadline && time(NULL) + (time_t)wait >= p->deadline) {
+			log_err("giving up: retry_timeout reached");
+			return -EAGAIN;
+		}
+		log_info("retrying in %s", format_duration(wait, buf, sizeof(buf)));
+		sleep((unsigned int)wait);
+	}
+}
+
+static int pass_init(struct pass *p)
+{
+	const struct config *cfg = p->cfg;
+	int r;
+
+	r = keystore_open(config_keystore(cfg, cfg->keystore), &p->ks);
+	if (r < 0) {
+		log_err("keystore %s: %s", cfg->keystore, strerror(-r));
+		return r;
+	}
+	r = read_file(cfg->ca_root, 1 << 20, &p->ca_root_pem, &p->ca_root_len);
+	if (r < 0) {
+		log_err("ca_root %s: %s", cfg->ca_root, strerror(-r));
+		return r;
+	}
+	r = crypto_sha256_hex(p->ca_root_pem, p->ca_root_len, p->ca_root_fp);
+	if (cfg->retry_timeout)
+		p->deadline = time(NULL) + (time_t)cfg->retry_timeout;
+	return r;
+}
+
+static void pass_clear(struct pass *p)
+{
+	close_http(p);
+	pass_drop_anchors(p);
+	EVP_PKEY_free(p->req_key);
+	free(p->ca_root_pem);
+	keystore_free(p->ks);
+}
+
+int enroll_pass(const struct config *cfg, enum enroll_action action, bool once)
+{
+	struct pass p = { .cfg = cfg, .once = once };
+	int lock_fd = -1, r;
+
+	if (!cfg->enabled && action == ENROLL_ACTION_RUN) {
+		log_info("disabled (enabled = false): nothing to do");
+		return 0;
+	}
+	r = pass_init(&p);
+	if (r < 0)
+		goto out;
+	/* A timer or hook pass gives way at once; a command typed by hand waits its turn. */
+	r = lock_store(p.ks, action != ENROLL_ACTION_RUN, &lock_fd);
+	if (r == -EBUSY) {
+		log_info("another pass holds the lock on keystore %s: try later", keystore_name(p.ks));
+		goto out;
+	}
+	if (r == 0)
+		r = load_anchors(&p);
+	if (r == 0)
+		r = run_steps(&p, action);
+out:
+	if (lock_fd >= 0)
+		close(lock_fd);
+	pass_clear(&p);
+	return r;
+}

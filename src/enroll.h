@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* One pass: decide bootstrap, enroll, renew, CA refresh or nothing, and do it. */
+#pragma once
+
+#include <stdbool.h>
+#include <time.h>
+
+#include "config.h"
+
+enum enroll_action {
+	ENROLL_ACTION_RUN,
+	ENROLL_ACTION_ENROLL,
+	ENROLL_ACTION_RENEW,
+	ENROLL_ACTION_CACERTS,
+};
+
+/*
+ * Runs one pass under the keystore's lock. once: one attempt, no in-process retry.
+ * Returns 0, -EBUSY (run: lock held), -EAGAIN/-ETIMEDOUT (temporary), -EKEYREJECTED (auth),
+ * -EINVAL (bad setup), or another -errno (failed).
+ */
+int enroll_pass(const struct config *cfg, enum enroll_action action, bool once);
+/* When cert is due for renewal by expiration_check (a duration or a percentage of its lifetime). */
+time_t enroll_due_time(const struct config *cfg, time_t not_before, time_t not_after);

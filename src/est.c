@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: MIT */
+/* RFC 7030 operations over an http handle: paths, media types, base64, 202/Retry-After. */
+#include "autoconf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "est.h"
+#include "http.h"
+#include "log.h"
+#include "pkcs7.h"
+#include "util.h"
+
+#define MEDIA_PKCS7 "application/pkcs7-mime"
+#define MEDIA_PKCS10 "application/pkcs10"
+/* A Retry-After beyond this is taken as this: a pass should not sleep for days. */
+#define RETRY_AFTER_MAX (24 * 3600)
+
+char *est_path(const char *label, const char *op)
+{
+	if (label && *label)
+		return xasprintf("/.well-known/est/%s/%s", label, op);
+	return xasprintf("/.well-known/est/%s", op);
+}
+
+static int b64_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+int est_base64_decode(const char *in, size_t len, unsigned char **out, size_t *out_len)
+{
+	unsigned char *buf = xmalloc(len / 4 * 3 + 3);
+	unsigned int acc = 0, bits = 0, pad = 0;
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+		int v;
+
+		if (isspace(c))
+			continue;
+		if (c == '=') {
+			pad++;
+			continue;
+		}
+		v = b64_value(c);
+		/* Data after padding, or a byte outside the alphabet, is not base64. */
+		if (v < 0 || pad)
+			goto bad;
+		acc = (acc << 6) | (unsigned int)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			buf[n++] = (unsigned char)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	if (n == 0 || pad > 2 || bits >= 6)
+		goto bad;
+	*out = buf;
+	*out_len = n;
+	return 0;
+bad:
+	wipe_free(buf, len / 4 * 3 + 3);
+	return -EBADMSG;
+}
+
+char *est_base64_encode(const unsigned char *in, size_t len)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	size_t groups = (len + 2) / 3;
+	char *s = xmalloc(groups * 4 + groups / 16 + 2);
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i += 3) {
+		unsigned int v = (unsigned int)in[i] << 16;
+
+		if (i + 1 < len)
+			v |= (unsigned int)in[i + 1] << 8;
+		if (i + 2 < len)
+			v |= in[i + 2];
+		s[n++] = alphabet[(v >> 18) & 63];
+		s[n++] = alphabet[(v >> 12) & 63];
+		s[n++] = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
+		s[n++] = i + 2 < len ? alphabet[v & 63] : '=';
+		if ((i / 3 + 1) % 16 == 0 && i + 3 < len)
+			s[n++] = '\n';
+	}
+	s[n++] = '\n';
+	s[n] = '\0';
+	return s;
+}
+
+int est_parse_retry_after(const char *value, time_t now, uint64_t max, uint64_t *out_seconds)
+{
+	struct tm tm = { 0 };
+	const char *end;
+	uint64_t secs;
+	time_t when;
+
+	while (*value == ' ' || *value == '\t')
+		value++;
+	if (*value >= '0' && *value <= '9') {
+		char *e;
+		unsigned long long v;
+
+		errno = 0;
+		v = strtoull(value, &e, 10);
+		while (*e == ' ' || *e == '\t')
+			e++;
+		if (*e != '\0')
+			return -EINVAL;
+		secs = errno == ERANGE || v > max ? max : v;
+		*out_seconds = secs;
+		return 0;
+	}
+	/* IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 5.6.7). */
+	end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (!end || *end != '\0')
+		return -EINVAL;
+	when = timegm(&tm);
+	if (when == (time_t)-1)
+		return -EINVAL;
+	secs = when <= now ? 0 : (uint64_t)(when - now);
+	*out_seconds = secs > max ? max : secs;
+	return 0;
+}
+
+static bool media_type_is(const char *content_type, const char *want)
+{
+	size_t n = strlen(want);
+
+	if (!content_type || strncasecmp(content_type, want, n) != 0)
+		return false;
+	return content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ';
+}
+
+/* Maps the status of an answer to the error convention in est.h. */
+static int check_status(const struct http_response *resp, const char *op,
+			uint64_t *out_retry_after)
+{
+	uint64_t retry = 0;
+
+	if (resp->status == 200)
+		return 0;
+	if (resp->retry_after &&
+	    est_parse_retry_after(resp->retry_after, time(NULL), RETRY_AFTER_MAX, &retry) < 0)
+		log_warn("%s: ignoring unparsable Retry-After '%s'", op, resp->retry_after);
+	if (resp->status == 202 || resp->status >= 500) {
+		log_warn("%s: server answered %ld%s", op, resp->status,
+			 resp->status == 202 ? " (request pending)" : "");
+		*out_retry_after = retry;
+		return -EAGAIN;
+	}
+	if (resp->status == 401 || resp->status == 403) {
+		log_err("%s: server refused authentication (HTTP %ld)", op, resp->status);
+		return -EKEYREJECTED;
+	}
+	log_err("%s: server refused the request (HTTP %ld)", op, resp->status);
+	return resp->status >= 400 ? -EPROTO : -EBADMSG;
+}
+
+/* Decodes a base64 certs-only PKCS#7 body. */
+static int parse_certs(const struct http_response *resp, const char *op,
+		       STACK_OF(X509) **out_certs)
+{
+	unsigned char *der = NULL;
+	size_t der_len = 0;
+	int r;
+
+	if (!media_type_is(resp->content_type, MEDIA_PKCS7)) {
+		log_err("%s: unexpected content type '%s' (want " MEDIA_PKCS7 ")", op,
+			resp->content_type ? resp->content_type : "(none)");
+		return -EBADMSG;
+	}
+	r = est_base64_decode((const char *)resp->body, resp->body_len, &der, &der_len);
+	if (r < 0) {
+		log_err("%s: answer is not base64", op);
+		return r;
+	}
+	r = pkcs7_certs_parse(der, der_len, out_certs);
+	if (r < 0)
+		log_err("%s: answer is not a certs-only PKCS#7 with certificates", op);
+	free(der);
+	return r == -ENOENT ? -EBADMSG : r;
+}
+
+int est_cacerts(struct http *h, const char *label, STACK_OF(X509) **out_certs,
+		uint64_t *out_retry_after)
+{
+	struct http_response resp = { 0 };
+	char *path = est_path(label, "cacerts");
+	int r;
+
+	r = http_request(h, path, NULL, NULL, NULL, 0, &resp);
+	if (r < 0)
+		goto out;
+	r = check_status(&resp, "cacerts", out_retry_after);
+	if (r < 0)
+		goto out;
+	r = parse_certs(&resp, "cacerts", out_certs);
+out:
+	http_response_clear(&resp);
+	free(path);
+	return r;
+}
+
+int est_enroll(struct http *h, const char *label, bool reenroll, const unsigned char *csr,
+	       size_t csr_len, STACK_OF(X509) **out_certs, uint64_t *out_retry_after)
+{
+	static const char *const headers[] = { "Content-Transfer-Encoding: base64", NULL };
+	const char *op = reenroll ? "simplereenroll" : "simpleenroll";
+	struct http_response resp = { 0 };
+	char *path = est_path(label, op);
+	char *body = est_base64_encode(csr, csr_len);
+	int r;
+
+	r = http_request(h, path, MEDIA_PKCS10, headers, body, strlen(body), &resp);
+	if (r < 0)
+		goto out;
+	r = check_status(&resp, op, out_retry_after);
+	if (r < 0)
+		goto out;
+	r = parse_certs(&resp, op, out_certs);
+out:
+	http_response_clear(&resp);
+	free(body);
+	free(path);
+	return r;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/* RFC 7030 operations over an http handle: paths, media types, base64, 202/Retry-After. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "http.h"
+
+/*
+ * Error convention of the est_* operations (besides http_request's network errors):
+ *   -EAGAIN        202 Accepted or 5xx: try later, *out_retry_after holds the server's wish (0 = none)
+ *   -EKEYREJECTED  401/403: authentication refused
+ *   -EBADMSG       the answer is malformed (media type, base64, PKCS#7)
+ *   -EPROTO        any other refusal (4xx)
+ */
+
+/* GET /cacerts: the CA certificates. Caller sk_X509_pop_free()s. */
+int est_cacerts(struct http *h, const char *label, STACK_OF(X509) **out_certs,
+		uint64_t *out_retry_after);
+/* POST /simpleenroll or /simplereenroll with a DER CSR; the returned certificates (issued first if found). */
+int est_enroll(struct http *h, const char *label, bool reenroll, const unsigned char *csr,
+	       size_t csr_len, STACK_OF(X509) **out_certs, uint64_t *out_retry_after);
+
+/* Base64 (RFC 4648) decoding that skips whitespace and line breaks (RFC 8951). Caller frees. */
+int est_base64_decode(const char *in, size_t len, unsigned char **out, size_t *out_len);
+/* Base64 encoding, 64-column lines, trailing newline. Caller frees. */
+char *est_base64_encode(const unsigned char *in, size_t len);
+/* Retry-After: delta-seconds or HTTP-date, relative to now; clamped to max. 0 or -EINVAL. */
+int est_parse_retry_after(const char *value, time_t now, uint64_t max, uint64_t *out_seconds);
+/* "/.well-known/est[/label]/op"; caller frees. */
+char *est_path(const char *label, const char *op);

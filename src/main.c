@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: MIT */
+/* Command line: options, the subcommand table, and the mapping of errors to exit codes. */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "enroll.h"
+#include "keystore.h"
+#include "log.h"
+#include "status.h"
+#include "util.h"
+
+#define EXIT_FAILED 1
+#define EXIT_USAGE 2
+#define EXIT_TEMPFAIL 75
+#define EXIT_AUTH 77
+
+#define DEFAULT_CONFIG SYSCONFDIR "/est-enroll/est-enroll.conf"
+
+struct cli {
+	const char *config;
+	int verbosity;
+	bool once;
+	bool json;
+	const char *out;
+	const char *mode;
+	bool mode_set;
+	int argc;	/* command arguments after the command name */
+	char **argv;
+};
+
+struct command {
+	const char *name;
+	int (*handler)(struct cli *cli, struct config *cfg);
+	const char *usage;
+	int max_args;
+};
+
+static int exit_code(int r)
+{
+	switch (r) {
+	case 0:
+		return EXIT_SUCCESS;
+	case -EINVAL:
+		return EXIT_USAGE;
+	case -EAGAIN:
+	case -EBUSY:
+	case -ETIMEDOUT:
+	case -ECONNREFUSED:
+	case -ECONNRESET:
+	case -EHOSTUNREACH:
+		return EXIT_TEMPFAIL;
+	case -EKEYREJECTED:
+		return EXIT_AUTH;
+	default:
+		return EXIT_FAILED;
+	}
+}
+
+static int cmd_run(struct cli *cli, struct config *cfg)
+{
+	return enroll_pass(cfg, ENROLL_ACTION_RUN, cli->once);
+}
+
+static int cmd_enroll(struct cli *cli, struct config *cfg)
+{
+	return enroll_pass(cfg, ENROLL_ACTION_ENROLL, cli->once);
+}
+
+static int cmd_renew(struct cli *cli, struct config *cfg)
+{
+	return enroll_pass(cfg, ENROLL_ACTION_RENEW, cli->once);
+}
+
+static int cmd_cacerts(struct cli *cli, struct config *cfg)
+{
+	return enroll_pass(cfg, ENROLL_ACTION_CACERTS, cli->once);
+}
+
+static int cmd_status(struct cli *cli, struct config *cfg)
+{
+	return status_print(cfg, cli->json, stdout);
+}
+
+static int cmd_check_config(struct cli *cli, struct config *cfg)
+{
+	config_print(cfg, stdout);
+	return 0;
+}
+
+static int open_store(const struct config *cfg, struct keystore **out_ks)
+{
+	const struct keystore_conf *kc = config_keystore(cfg, cfg->keystore);
+	int r;
+
+	r = keystore_open(kc, out_ks);
+	if (r < 0)
+		log_err("keystore %s: %s", kc->name, strerror(-r));
+	return r;
+}
+
+static int cmd_load(struct cli *cli, struct config *cfg)
+{
+	struct keystore *ks = NULL;
+	int r;
+
+	r = open_store(cfg, &ks);
+	if (r < 0)
+		goto out;
+	r = keystore_load(ks);
+	if (r < 0)
+		log_err("load: %s", strerror(-r));
+	else
+		log_info("loaded keystore %s into %s", keystore_name(ks), keystore_location(ks));
+out:
+	keystore_free(ks);
+	return r;
+}
+
+static int write_stdout(const char *data, size_t len)
+{
+	if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0)
+		return -EIO;
+	return 0;
+}
+
+static int cmd_export(struct cli *cli, struct config *cfg)
+{
+	struct keystore *ks = NULL;
+	unsigned long mode = 0600;
+	char *data = NULL;
+	size_t len = 0;
+	int r;
+
+	if (cli->mode_set && parse_uint_octal(cli->mode, &mode) < 0) {
+		log_err("--mode: '%s' is not an octal file mode", cli->mode);
+		return -EINVAL;
+	}
+	r = open_store(cfg, &ks);
+	if (r < 0)
+		goto out;
+	r = keystore_get(ks, cli->argv[0], &data, &len);
+	if (r == -ENOKEY) {
+		log_err("export: %s: no such alias in keystore %s", cli->argv[0], keystore_name(ks));
+		r = -ENOENT;
+		goto out;
+	}
+	if (r < 0) {
+		log_err("export: %s: %s", cli->argv[0], strerror(-r));
+		goto out;
+	}
+	if (cli->out)
+		r = write_file_atomic(cli->out, data, len, (mode_t)mode, (gid_t)-1);
+	else
+		r = write_stdout(data, len);
+	if (r < 0)
+		log_err("export: %s: %s", cli->out ? cli->out : "stdout", strerror(-r));
+out:
+	wipe_free(data, len);
+	keystore_free(ks);
+	return r;
+}
+
+static const struct command commands[] = {
+	{ "run", cmd_run, "run", 0 },
+	{ "enroll", cmd_enroll, "enroll", 0 },
+	{ "renew", cmd_renew, "renew", 0 },
+	{ "cacerts", cmd_cacerts, "cacerts", 0 },
+	{ "status", cmd_status, "status [--json]", 0 },
+	{ "check-config", cmd_check_config, "check-config", 0 },
+	{ "load", cmd_load, "load", 0 },
+	{ "export", cmd_export, "export ALIAS [--out FILE] [--mode MODE]", 1 },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "Usage: est-enroll [-c FILE] [-v|-q] [--once] [COMMAND [ARGS]]\n\n"
+		   "Commands (default: run):\n");
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %s\n", commands[i].usage);
+	fprintf(f, "\nOptions:\n"
+		   "  -c, --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
+		   "  -v, --verbose      more detail (repeatable)\n"
+		   "  -q, --quiet        errors only\n"
+		   "      --once         one attempt, no in-process retry\n"
+		   "  -h, --help         this help\n"
+		   "  -V, --version      version\n"
+		   "\nExit codes: 0 done, 1 failed, 2 usage or configuration error,\n"
+		   "75 temporary failure (try later), 77 authentication refused.\n");
+}
+
+enum { OPT_ONCE = 256, OPT_JSON, OPT_OUT, OPT_MODE };
+
+static int parse_args(int argc, char **argv, struct cli *cli)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "out", required_argument, NULL, OPT_OUT },
+		{ "mode", required_argument, NULL, OPT_MODE },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:vqhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			cli->config = optarg;
+			break;
+		case 'v':
+			cli->verbosity++;
+			break;
+		case 'q':
+			cli->verbosity = -1;
+			break;
+		case OPT_ONCE:
+			cli->once = true;
+			break;
+		case OPT_JSON:
+			cli->json = true;
+			break;
+		case OPT_OUT:
+			cli->out = optarg;
+			break;
+		case OPT_MODE:
+			cli->mode = optarg;
+			cli->mode_set = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(EXIT_SUCCESS);
+		case 'V':
+			printf("est-enroll %s\n", PACKAGE_VERSION);
+			exit(EXIT_SUCCESS);
+		default:
+			return -EINVAL;
+		}
+	}
+	cli->argc = argc - optind;
+	cli->argv = argv + optind;
+	return 0;
+}
+
+static const struct command *find_command(struct cli *cli)
+{
+	const char *name = "run";
+	size_t i;
+
+	if (cli->argc > 0) {
+		name = cli->argv[0];
+		cli->argc--;
+		cli->argv++;
+	}
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	fprintf(stderr, "est-enroll: unknown command '%s'\n", name);
+	return NULL;
+}
+
+static bool args_fit(const struct command *cmd, const struct cli *cli)
+{
+	bool is_export = cmd->handler == cmd_export;
+
+	if (cli->argc != cmd->max_args) {
+		fprintf(stderr, "est-enroll: %s: %s\n", cmd->name,
+			cli->argc > cmd->max_args ? "too many arguments" : "missing argument");
+		return false;
+	}
+	if (cli->json && cmd->handler != cmd_status) {
+		fprintf(stderr, "est-enroll: --json goes with status only\n");
+		return false;
+	}
+	if ((cli->out || cli->mode_set) && !is_export) {
+		fprintf(stderr, "est-enroll: --out and --mode go with export only\n");
+		return false;
+	}
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = { .config = DEFAULT_CONFIG };
+	const struct command *cmd;
+	struct config *cfg = NULL;
+	int r;
+
+	if (parse_args(argc, argv, &cli) < 0) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	log_init(cli.verbosity);
+	cmd = find_command(&cli);
+	if (!cmd || !args_fit(cmd, &cli)) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	r = config_load(cli.config, &cfg);
+	if (r < 0)
+		return EXIT_USAGE;
+	umask(077);
+	r = cmd->handler(&cli, cfg);
+	config_free(cfg);
+	return exit_code(r);
+}
