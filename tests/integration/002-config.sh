@@ -1,0 +1,46 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Configuration errors through the real binary: one line FILE:LINE: KEY: reason, exit 2, nothing touched.
+. "$(dirname "$0")/helpers.sh"
+
+make_pki || { echo "Bail out! openssl failed"; exit 1; }
+SRV="$T/pki"
+cp "$SRV/ca.pem" "$SRV/root.pem"
+
+# bad LINE EXPECTED-PREFIX: the config with LINE appended to [est] (which is line 10) fails so.
+bad() {
+	write_config "$1"
+	est run
+	is "'$1' exits 2" "$RC" 2
+	check "'$1' reports '$2'" grep -qF "$T/est.conf:$2" "$T/err"
+}
+
+bad "colour = blue" "10: colour"
+bad "renew = maybe" "10: renew"
+bad "retry_interval = 5 minutes" "10: retry_interval"
+bad "expiration_check = 150%" "10: expiration_check"
+bad "key_algorithm = DSA" "10: key_algorithm"
+bad "key_params = curve25519x" "10: key_params"
+bad "http_auth = basic" "10: http_auth"
+bad "keystore = nowhere" "10: keystore"
+
+write_config
+sed -i "s|^server = .*|server = https://localhost:8443|" "$T/est.conf"
+est run
+is "server with a scheme exits 2" "$RC" 2
+check "server with a scheme is reported on line 2" grep -qF "$T/est.conf:2: server" "$T/err"
+
+write_config
+sed -i "s|^ca_root = .*|ca_root = $T/nonexistent.pem|" "$T/est.conf"
+est run
+is "unreadable ca_root exits 2" "$RC" 2
+check "ca_root is reported on line 3" grep -qF "$T/est.conf:3: ca_root" "$T/err"
+check "nothing was stored" test ! -e "$T/store"
+
+write_config
+printf '[bogus]\nx = 1\n' >>"$T/est.conf"
+est check-config
+is "an unknown section exits 2" "$RC" 2
+check "the unknown section is named" grep -q "bogus" "$T/err"
+
+done_testing

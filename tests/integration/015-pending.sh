@@ -1,0 +1,49 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# 202 + Retry-After: the request key is kept and resumed; in-process retries honour Retry-After.
+. "$(dirname "$0")/helpers.sh"
+
+start_server --behaviour "202 1 1"
+write_config
+est run --once
+is "202 with --once: exit 75" "$RC" 75
+check "the request key is stored" key_serial est-request-key-pair
+check "no pair yet" bash -c "! keyctl search $(keyring_id) user est-enrolled-key-pair"
+pending=$(key_pipe est-request-key-pair | openssl pkey -pubout)
+est status --json
+check "status reports the pending request" grep -q '"pending_request": true' "$T/out"
+
+est run --once
+is "second --once run: exit 0" "$RC" 0
+issued=$(key_pipe est-enrolled-key-pair | openssl x509 -noout -pubkey)
+is "the certificate is for the key of the pending request" "$issued" "$pending"
+check "the request key is gone" bash -c "! keyctl search $(keyring_id) user est-request-key-pair"
+csr1=$(request_field 2 body | openssl req -noout -pubkey 2>/dev/null || true)
+
+# In-process retry: two 202s, Retry-After 1 s each, then 200 in one pass.
+keyctl clear "$(keyring_id)"
+rm -rf "$T/store"
+behaviour "202 2 1"
+n=$(requests_count)
+est run
+is "202 twice then 200 in one pass: exit 0" "$RC" 0
+is "three enroll requests were made" "$(($(requests_count) - n - 1))" 3
+check "the wait followed Retry-After" grep -q "retrying in 1s" "$T/err"
+
+# An HTTP-date Retry-After.
+keyctl clear "$(keyring_id)"
+rm -rf "$T/store"
+behaviour "202date 1 2"
+est run
+is "202 with an HTTP-date Retry-After then 200: exit 0" "$RC" 0
+
+# Retry budget exhausted while pending: 75, key kept.
+keyctl clear "$(keyring_id)"
+rm -rf "$T/store"
+behaviour "202 100 60"
+write_config "retry_timeout = 2s"
+est run
+is "pending beyond the retry budget: exit 75" "$RC" 75
+check "the request key is kept for the next pass" key_serial est-request-key-pair
+
+done_testing
