@@ -46,7 +46,8 @@ Authentication for the three POST operations:
   cert    a TLS client certificate issued by the issuing CA
 The server always asks for a TLS client certificate (optional); one that
 does not verify against ca-chain.pem (unknown CA, expired) fails the TLS
-handshake. simplereenroll needs a valid client cert issued by the issuing CA
+handshake (with --expired-client-cert-ok an expired one gets through and
+is then treated as absent). simplereenroll needs a valid client cert issued by the issuing CA
 (CSR subject must equal the cert subject, else 400) or, with basic/digest,
 right credentials; otherwise 401. With --pop, simpleenroll/simplereenroll
 need the CSR challengePassword to be base64(tls-unique); under TLS 1.3
@@ -121,6 +122,7 @@ ENROLL_OPS = ("simpleenroll", "simplereenroll", "serverkeygen")
 OPEN_OPS = ("cacerts", "csrattrs")
 OPS = ENROLL_OPS + OPEN_OPS
 MAX_BODY = 1 << 20
+X509_V_FLAG_NO_CHECK_TIME = 0x200000
 HANDSHAKE_TIMEOUT = 10
 REALM = "est"
 PKCS7_CERTS = "application/pkcs7-mime; smime-type=certs-only"
@@ -304,6 +306,8 @@ class Behaviour:
             if len(words) < 3:
                 raise ValueError("times needs N and a rule")
             count_at, skip = 1, 2
+        if len(words) <= skip:
+            raise ValueError("empty rule")
         head = words[skip]
         op = None
         for o in OPS:
@@ -834,6 +838,8 @@ def tls_context(opts):
     if not opts.no_client_cert:
         ctx.verify_mode = ssl.CERT_OPTIONAL
         ctx.load_verify_locations(os.path.join(opts.dir, "ca-chain.pem"))
+        if opts.expired_client_cert_ok:
+            ctx.verify_flags |= X509_V_FLAG_NO_CHECK_TIME
     return ctx
 
 
@@ -874,6 +880,9 @@ def parse_args(argv):
                     help="keep root (and intermediate) CA already in DIR")
     ap.add_argument("--no-client-cert", action="store_true",
                     help="do not ask for TLS client certificates")
+    ap.add_argument("--expired-client-cert-ok", action="store_true",
+                    help="let expired client certs through the handshake (then 401, not a "
+                         "TLS alert)")
     ap.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
     opts = ap.parse_args(argv)
     if opts.cert_seconds is None:
@@ -898,7 +907,10 @@ def main(argv):
             write_file(opts.pidfile, f"{os.getpid()}\n".encode())
         ca = setup_pki(opts)
         if opts.behaviour is not None:
-            Behaviour.parse(opts.behaviour)
+            try:
+                Behaviour.parse(opts.behaviour)
+            except (ValueError, IndexError) as e:
+                die(f"--behaviour: {e}")
             write_file(os.path.join(opts.dir, "behaviour"), (opts.behaviour + "\n").encode())
         server = Server(opts, ca, tls_context(opts))
     except (OSError, ValueError, IndexError, ssl.SSLError) as e:
