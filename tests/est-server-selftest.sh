@@ -86,7 +86,7 @@ enroll() { # enroll NAME CSRFILE [curl args]: status code on stdout
 
 t_start() {
 	local n rc=0
-	for n in plain basic digest tls12 untrusted; do
+	for n in plain basic digest tls12 untrusted cert; do
 		wait_port "$n" || rc=1
 	done
 	[ -s "$T/plain/root.pem" ] && [ -s "$T/plain/client-auth.pem" ] && return $rc
@@ -260,11 +260,20 @@ t_untrusted() {
 		[ "$(req untrusted "$EST/cacerts" --cacert "$T/untrusted/untrusted-ca.pem")" = 200 ]
 }
 
+t_cert_auth() {
+	[ "$(enroll cert "$T/ec.csr")" = 401 ] && [ "$(req cert "$EST/cacerts")" = 200 ] &&
+		[ "$(enroll cert "$T/ec.csr" --cert "$T/cert/client-auth.pem")" = 200 ] && certs_of "$T/out" &&
+		! enroll cert "$T/ec.csr" --cert "$T/plain/client-auth.pem" >/dev/null 2>&1
+}
+
 t_sigterm() {
-	kill -TERM "${PID[plain]}" && wait "${PID[plain]}"
-	local rc=$?
-	unset 'PID[plain]'
-	[ $rc = 0 ] && [ ! -s "$T/plain.err" ]
+	local n rc=0
+	for n in "${!PID[@]}"; do
+		kill -TERM "${PID[$n]}" && wait "${PID[$n]}" || { echo "# $n: exit $?"; rc=1; }
+		unset "PID[$n]"
+		[ -s "$T/$n.err" ] && { sed "s/^/# $n: /" "$T/$n.err"; rc=1; }
+	done
+	return $rc
 }
 
 tests=(
@@ -288,7 +297,8 @@ tests=(
 	"t_tls12:--tls 1.2 refuses curl --tlsv1.3"
 	"t_pop:--pop: challengePassword = base64(tls-unique) 200, wrong or missing 400"
 	"t_untrusted:--server-cert-untrusted fails verification with root.pem"
-	"t_sigterm:SIGTERM stops the server with exit 0, nothing on stderr"
+	"t_cert_auth:--auth cert: 401 without client cert, 200 with client-auth.pem, other CA refused"
+	"t_sigterm:SIGTERM stops the servers with exit 0, nothing on stderr"
 )
 
 start plain --behaviour "202 0 1"
@@ -296,6 +306,7 @@ start basic --bind ::1 --auth basic --user estuser --password estpwd --intermedi
 start digest --auth digest --user alice --password s3cret --cte drop
 start tls12 --tls 1.2 --pop
 start untrusted --server-cert-untrusted
+start cert --auth cert
 
 echo "1..${#tests[@]}"
 n=0 failed=0

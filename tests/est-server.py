@@ -11,7 +11,10 @@ Usage:
                 [--cte add|drop] [--log FILE] [--cert-days N | --cert-seconds N]
                 [--pidfile FILE] [--server-cert-untrusted] [--behaviour LINE]
                 [--csrattrs-file DER] [--enroll-chain] [--crlf] [--reuse-ca]
-                [--verbose]
+                [--no-client-cert] [--expired-client-cert-ok] [--verbose]
+Defaults: 127.0.0.1, --tls any, --auth none, user estuser / password estpwd,
+365-day certs, base64 wrapped at 64 columns with "\n", CTE header sent.
+--cte drop also drops it from the serverkeygen parts.
 
 At start it writes into DIR (created 0700 if missing; keys 0600):
   root.pem, root.key           root CA (EC P-256, CA:TRUE); the client's ca_root
@@ -44,14 +47,16 @@ Authentication for the three POST operations:
   basic   Basic realm="est", 401 when missing or wrong
   digest  RFC 7616 Digest realm="est", qop=auth, MD5 (SHA-256 accepted)
   cert    a TLS client certificate issued by the issuing CA
-The server always asks for a TLS client certificate (optional); one that
-does not verify against ca-chain.pem (unknown CA, expired) fails the TLS
-handshake (with --expired-client-cert-ok an expired one gets through and
-is then treated as absent). simplereenroll needs a valid client cert issued by the issuing CA
-(CSR subject must equal the cert subject, else 400) or, with basic/digest,
-right credentials; otherwise 401. With --pop, simpleenroll/simplereenroll
-need the CSR challengePassword to be base64(tls-unique); under TLS 1.3
-(no tls-unique) they are always refused with 400.
+The server asks for a TLS client certificate (optional; not with
+--no-client-cert); one that does not verify against ca-chain.pem (unknown
+CA, expired) fails the TLS handshake (with --expired-client-cert-ok an
+expired one gets through and is then treated as absent). simplereenroll
+needs a valid client cert issued by the issuing CA (CSR subject must equal
+the cert subject, else 400) or, with basic/digest, right credentials;
+otherwise 401. With basic/digest, simpleenroll and serverkeygen need the
+credentials even when a client cert is presented. With --pop,
+simpleenroll/simplereenroll need the CSR challengePassword to be
+base64(tls-unique); under TLS 1.3 (no tls-unique) they get 400.
 
 Behaviour file DIR/behaviour, re-read on every request (absent = normal).
 Each non-empty line not starting with '#' is a rule; the first live rule
@@ -86,7 +91,7 @@ written when a request has been read (before it is answered):
    "op": str|null, "headers": {lower-case name: value}, "body": text|null,
    "body_base64": str (only when the body is not UTF-8), "tls_version":
    "TLSv1.2"|"TLSv1.3", "client_cert_subject": RFC 4514 str|null,
-   "tls_unique": base64|null}
+   "tls_unique": base64 (TLS 1.2) | null}
 """
 
 import argparse
@@ -376,20 +381,24 @@ class Digest:
         return (f'Digest realm="{REALM}", qop="auth", nonce="{nonce}", '
                 f'opaque="{self.opaque}", algorithm=MD5' + (", stale=true" if stale else ""))
 
-    def check(self, header, method):
+    @staticmethod
+    def params(text):
+        p = {}
+        for k, quoted, token in re.findall(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))', text):
+            p[k.lower()] = re.sub(r"\\(.)", r"\1", quoted) if token == "" else token
+        return p
+
+    def check(self, header, method, path):
         """-> "ok", "stale" (right password, unknown nonce) or "bad"."""
-        if not header or not header[:7].lower() == "digest ":
+        if header[:7].lower() != "digest ":
             return "bad"
-        p = {k.lower(): (q if q is not None and v == "" else v)
-             for k, q, v in ((m[0], m[1].replace('\\"', '"').replace("\\\\", "\\"), m[2])
-                             for m in re.findall(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))',
-                                                 header[7:]))}
+        p = self.params(header[7:])
         alg = p.get("algorithm", "MD5").upper()
         hfn = {"MD5": hashlib.md5, "SHA-256": hashlib.sha256}.get(alg.removesuffix("-SESS"))
         need = ("username", "realm", "nonce", "uri", "response")
         if hfn is None or any(k not in p for k in need):
             return "bad"
-        if p["username"] != self.user or p["realm"] != REALM:
+        if p["username"] != self.user or p["realm"] != REALM or p["uri"] != path:
             return "bad"
         if "opaque" in p and p["opaque"] != self.opaque:
             return "bad"
@@ -596,7 +605,7 @@ class Handler(BaseHTTPRequestHandler):
             if hmac.compare_digest(got.encode(), want.encode()):
                 return True
         elif opts.auth == "digest":
-            verdict = self.server.digest.check(header, self.command)
+            verdict = self.server.digest.check(header, self.command, self.path)
             if verdict == "ok":
                 return True
             stale = verdict == "stale"
