@@ -14,7 +14,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "cacerts.h"
 #include "crypto.h"
+#include "csr.h"
+#include "csrattrs.h"
 #include "enroll.h"
 #include "est.h"
 #include "http.h"
@@ -396,90 +399,6 @@ out:
 	return r;
 }
 
-/* RFC 7030 3.5: the channel binding, base64, as challengePassword. */
-static int pop_challenge(struct pass *p, char **out_challenge)
-{
-	bool exporter = p->cfg->pop_binding == POP_BINDING_TLS_EXPORTER;
-	struct http_response resp = { 0 };
-	unsigned char cb[64];
-	size_t cb_len = 0;
-	char *path, *b64;
-	int r;
-
-	if (!http_tls_version(p->http)) {
-		/* No connection yet: open it with a harmless request so there is a binding. */
-		path = est_path(p->cfg->label, "csrattrs");
-		r = http_request(p->http, path, NULL, NULL, NULL, 0, &resp);
-		http_response_clear(&resp);
-		free(path);
-		if (r < 0)
-			return r;
-	}
-	r = http_channel_binding(p->http, exporter, cb, sizeof(cb), &cb_len);
-	if (r < 0) {
-		log_err("pop: no %s channel binding on this connection (%s)",
-			exporter ? "tls-exporter" : "tls-unique", http_tls_version(p->http));
-		return -EPROTO;
-	}
-	b64 = est_base64_encode(cb, cb_len);
-	b64[strcspn(b64, "\n")] = '\0';
-	*out_challenge = b64;
-	return 0;
-}
-
-static STACK_OF(X509_EXTENSION) *copy_san(X509 *cert)
-{
-	STACK_OF(X509_EXTENSION) *exts;
-	int idx = X509_get_ext_by_NID(cert, NID_subject_alt_name, -1);
-
-	if (idx < 0)
-		return NULL;
-	exts = sk_X509_EXTENSION_new_null();
-	if (!exts || !sk_X509_EXTENSION_push(exts, X509_get_ext(cert, idx))) {
-		sk_X509_EXTENSION_free(exts);
-		return NULL;
-	}
-	return exts;
-}
-
-static int build_csr(struct pass *p, EVP_PKEY *key, X509 *current, unsigned char **out_der,
-		     size_t *out_len)
-{
-	struct csr_params cp = { .key = key, .signer = p->cfg->csr_signer };
-	STACK_OF(X509_EXTENSION) *exts = NULL;
-	X509_NAME *subject = NULL;
-	char *challenge = NULL;
-	const char *why = NULL;
-	int r = 0;
-
-	if (current) {
-		/* A renewal keeps the identity of the current certificate. */
-		cp.subject = X509_get_subject_name(current);
-		exts = copy_san(current);
-		cp.extensions = exts;
-	} else {
-		r = crypto_subject_parse(p->cfg->subject, &subject, &why);
-		if (r < 0) {
-			log_err("subject: %s", why);
-			goto out;
-		}
-		cp.subject = subject;
-	}
-	if (p->cfg->pop) {
-		r = pop_challenge(p, &challenge);
-		if (r < 0)
-			goto out;
-		cp.challenge_password = challenge;
-	}
-	r = crypto_csr_build(&cp, out_der, out_len);
-out:
-	/* The SAN extension objects belong to the certificate: free the stack only. */
-	sk_X509_EXTENSION_free(exts);
-	X509_NAME_free(subject);
-	free(challenge);
-	return r;
-}
-
 /* Checks the answer and stores key + issued certificate + chain as one bundle. */
 static int store_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs)
 {
@@ -547,41 +466,102 @@ static void log_issued(STACK_OF(X509) *certs, EVP_PKEY *key, const char *what)
 	OPENSSL_free(serial);
 }
 
+/* The server's CSR attributes; *out_attrs NULL when it has none or does not offer them. */
+static int fetch_csrattrs(struct pass *p, struct csrattrs **out_attrs)
+{
+	unsigned char *der = NULL;
+	size_t len = 0;
+	int r;
+
+	*out_attrs = NULL;
+	r = est_csrattrs(p->http, p->cfg->label, &der, &len, &p->retry_after);
+	if (r == 0) {
+		r = csrattrs_parse(der, len, out_attrs);
+		if (r == 0)
+			r = csrattrs_check_key(*out_attrs, p->cfg->key_algorithm, p->cfg->key_params);
+	} else if (r == -EPROTO || r == -EBADMSG) {
+		/* /csrattrs is optional (RFC 7030 4.5): a server without it still enrolls. */
+		log_debug("csrattrs: none offered");
+		r = 0;
+	} else if (r == -ENOENT) {
+		r = 0;
+	}
+	free(der);
+	return r;
+}
+
+/* key_source = server: a throwaway key signs the CSR, the server returns key and certificate. */
+static int server_keygen(struct pass *p, const struct csrattrs *attrs)
+{
+	struct csr_input in = { .cfg = p->cfg, .http = p->http, .attrs = attrs };
+	STACK_OF(X509) *certs = NULL;
+	unsigned char *csr = NULL;
+	EVP_PKEY *key = NULL;
+	size_t csr_len = 0;
+	int r;
+
+	r = crypto_keygen(p->cfg->key_algorithm, p->cfg->key_params, &in.key);
+	if (r == 0)
+		r = csr_make(&in, &csr, &csr_len);
+	if (r == 0)
+		r = est_serverkeygen(p->http, p->cfg->label, csr, csr_len, &key, &certs,
+				     &p->retry_after);
+	if (r == 0)
+		r = store_issued(p, key, certs);
+	if (r == 0)
+		log_issued(certs, key, "enrolled with a server-generated key");
+	EVP_PKEY_free(in.key);
+	EVP_PKEY_free(key);
+	sk_X509_pop_free(certs, X509_free);
+	OPENSSL_free(csr);
+	return r;
+}
+
 /* First enrollment (current == NULL) or re-enrollment of current with current_key. */
 static int step_enroll(struct pass *p, X509 *current, EVP_PKEY *current_key, bool fresh)
 {
+	struct csr_input in = { .cfg = p->cfg, .http = p->http, .current = current };
 	bool reenroll = current != NULL;
 	STACK_OF(X509) *certs = NULL;
+	struct csrattrs *attrs = NULL;
 	unsigned char *csr = NULL;
 	size_t csr_len = 0;
-	EVP_PKEY *key;
 	int r;
 
+	r = fetch_csrattrs(p, &attrs);
+	if (r < 0)
+		goto out;
+	in.attrs = attrs;
+	if (p->cfg->key_source == KEY_SOURCE_SERVER && !reenroll) {
+		r = server_keygen(p, attrs);
+		goto out;
+	}
 	if (reenroll && !p->cfg->renew_rekey) {
-		key = current_key;
+		in.key = current_key;
 	} else {
 		r = request_key(p, fresh);
 		if (r < 0)
-			return r;
-		key = p->req_key;
+			goto out;
+		in.key = p->req_key;
 	}
-	r = build_csr(p, key, current, &csr, &csr_len);
+	r = csr_make(&in, &csr, &csr_len);
 	if (r < 0)
 		goto out;
 	r = est_enroll(p->http, p->cfg->label, reenroll, csr, csr_len, &certs, &p->retry_after);
 	if (r < 0)
 		goto out;
-	r = store_issued(p, key, certs);
+	r = store_issued(p, in.key, certs);
 	if (r < 0)
 		goto out;
-	log_issued(certs, key, reenroll ? "renewed" : "enrolled");
-	if (key == p->req_key) {
+	log_issued(certs, in.key, reenroll ? "renewed" : "enrolled");
+	if (in.key == p->req_key) {
 		r = keystore_remove(p->ks, KS_ALIAS_REQUEST);
 		if (r < 0)
 			log_warn("removing " KS_ALIAS_REQUEST ": %s", strerror(-r));
 		r = 0;
 	}
 out:
+	csrattrs_free(attrs);
 	sk_X509_pop_free(certs, X509_free);
 	OPENSSL_free(csr);
 	return r;
@@ -591,18 +571,15 @@ out:
 static int step_cacerts(struct pass *p)
 {
 	STACK_OF(X509) *certs = NULL;
-	int i, r;
+	int r;
 
 	r = est_cacerts(p->http, p->cfg->label, &certs, &p->retry_after);
 	if (r < 0)
 		goto out;
-	/* Each new CA certificate must chain to the anchors we already trust. */
-	for (i = 0; i < sk_X509_num(certs); i++) {
-		r = crypto_verify_chain(sk_X509_value(certs, i), certs, p->anchors, 0);
-		if (r < 0) {
-			log_err("cacerts: the new CA certificates do not chain to the stored ones: kept the stored set");
-			goto out;
-		}
+	r = cacerts_verify_update(p->anchors, certs);
+	if (r < 0) {
+		log_err("cacerts: kept the stored CA certificates");
+		goto out;
 	}
 	r = store_anchors(p, certs);
 	if (r == 0)

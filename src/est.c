@@ -11,6 +11,7 @@
 
 #include <openssl/x509.h>
 
+#include "crypto.h"
 #include "est.h"
 #include "http.h"
 #include "log.h"
@@ -242,6 +243,215 @@ int est_enroll(struct http *h, const char *label, bool reenroll, const unsigned 
 	r = parse_certs(&resp, op, out_certs);
 out:
 	http_response_clear(&resp);
+	free(body);
+	free(path);
+	return r;
+}
+
+int est_csrattrs(struct http *h, const char *label, unsigned char **out_der, size_t *out_len,
+		 uint64_t *out_retry_after)
+{
+	struct http_response resp = { 0 };
+	char *path = est_path(label, "csrattrs");
+	int r;
+
+	r = http_request(h, path, NULL, NULL, NULL, 0, &resp);
+	if (r < 0)
+		goto out;
+	/* RFC 7030 4.5.2: 204 or 404 mean the server has no attributes to ask for. */
+	if (resp.status == 204 || resp.status == 404 ||
+	    (resp.status == 200 && resp.body_len == 0)) {
+		r = -ENOENT;
+		goto out;
+	}
+	r = check_status(&resp, "csrattrs", out_retry_after);
+	if (r < 0)
+		goto out;
+	if (!media_type_is(resp.content_type, "application/csrattrs")) {
+		log_err("csrattrs: unexpected content type '%s'",
+			resp.content_type ? resp.content_type : "(none)");
+		r = -EBADMSG;
+		goto out;
+	}
+	r = est_base64_decode((const char *)resp.body, resp.body_len, out_der, out_len);
+	if (r < 0)
+		log_err("csrattrs: answer is not base64");
+out:
+	http_response_clear(&resp);
+	free(path);
+	return r;
+}
+
+/* Finds "\r\n--boundary" or "\n--boundary" from p; returns the start of the delimiter line. */
+static const char *find_delimiter(const char *p, const char *end, const char *delim, size_t dlen)
+{
+	for (; p + dlen <= end; p++) {
+		if (memcmp(p, delim, dlen) != 0)
+			continue;
+		return p;
+	}
+	return NULL;
+}
+
+int est_multipart_parse(const char *body, size_t len, const char *boundary,
+			int (*fn)(void *ctx, const char *headers, size_t hlen, const char *part,
+				  size_t plen),
+			void *ctx)
+{
+	const char *end = body + len, *p, *next;
+	char *delim = xasprintf("--%s", boundary);
+	size_t dlen = strlen(delim);
+	int r = -EBADMSG, parts = 0;
+
+	p = find_delimiter(body, end, delim, dlen);
+	while (p) {
+		const char *hdr, *sep;
+
+		p += dlen;
+		if (end - p >= 2 && p[0] == '-' && p[1] == '-') {
+			r = parts ? 0 : -EBADMSG;	/* closing delimiter */
+			break;
+		}
+		hdr = memchr(p, '\n', (size_t)(end - p));
+		if (!hdr)
+			break;
+		hdr++;
+		next = find_delimiter(hdr, end, delim, dlen);
+		if (!next)
+			break;
+		sep = memmem(hdr, (size_t)(next - hdr), "\n\n", 2);
+		if (!sep)
+			sep = memmem(hdr, (size_t)(next - hdr), "\r\n\r\n", 4);
+		if (!sep)
+			break;
+		r = fn(ctx, hdr, (size_t)(sep - hdr), sep, (size_t)(next - sep));
+		if (r < 0)
+			break;
+		parts++;
+		r = -EBADMSG;
+		p = next;
+	}
+	free(delim);
+	return r;
+}
+
+struct keygen_parts {
+	EVP_PKEY *key;
+	STACK_OF(X509) *certs;
+};
+
+/* The value of Content-Type in a part's headers, as a pointer into them. */
+static const char *part_type(const char *headers, size_t hlen, size_t *out_len)
+{
+	const char *p = headers, *end = headers + hlen;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
+
+		if (n > 13 && !strncasecmp(p, "content-type:", 13)) {
+			p += 13;
+			n -= 13;
+			while (n && (*p == ' ' || *p == '\t')) {
+				p++;
+				n--;
+			}
+			while (n && (p[n - 1] == '\r' || p[n - 1] == ' '))
+				n--;
+			*out_len = n;
+			return p;
+		}
+		p += n + 1;
+	}
+	return NULL;
+}
+
+static int keygen_part(void *ctx, const char *headers, size_t hlen, const char *part, size_t plen)
+{
+	struct keygen_parts *kp = ctx;
+	unsigned char *der = NULL;
+	size_t der_len = 0, tlen = 0;
+	const char *type = part_type(headers, hlen, &tlen);
+	char *t = type ? xstrndup(type, tlen) : NULL;
+	int r = 0;
+
+	if (!t)
+		goto out;
+	if (media_type_is(t, "application/pkcs8") && !kp->key) {
+		r = est_base64_decode(part, plen, &der, &der_len);
+		if (r == 0)
+			r = crypto_key_from_der(der, der_len, &kp->key);
+	} else if (media_type_is(t, MEDIA_PKCS7) && !kp->certs) {
+		r = est_base64_decode(part, plen, &der, &der_len);
+		if (r == 0)
+			r = pkcs7_certs_parse(der, der_len, &kp->certs);
+	} else {
+		log_debug("serverkeygen: ignoring a part of type %s", t);
+	}
+out:
+	/* The key part is a secret. */
+	wipe_free(der, der_len);
+	free(t);
+	return r < 0 ? -EBADMSG : 0;
+}
+
+static char *multipart_boundary(const char *content_type)
+{
+	const char *b;
+	size_t n;
+
+	if (!content_type || strncasecmp(content_type, "multipart/mixed", 15) != 0)
+		return NULL;
+	b = strcasestr(content_type, "boundary=");
+	if (!b)
+		return NULL;
+	b += 9;
+	if (*b == '"') {
+		b++;
+		n = strcspn(b, "\"");
+	} else {
+		n = strcspn(b, "; \t");
+	}
+	return n ? xstrndup(b, n) : NULL;
+}
+
+int est_serverkeygen(struct http *h, const char *label, const unsigned char *csr, size_t csr_len,
+		     EVP_PKEY **out_key, STACK_OF(X509) **out_certs, uint64_t *out_retry_after)
+{
+	static const char *const headers[] = { "Content-Transfer-Encoding: base64", NULL };
+	struct keygen_parts kp = { NULL, NULL };
+	struct http_response resp = { 0 };
+	char *path = est_path(label, "serverkeygen");
+	char *body = est_base64_encode(csr, csr_len), *boundary = NULL;
+	int r;
+
+	r = http_request(h, path, MEDIA_PKCS10, headers, body, strlen(body), &resp);
+	if (r < 0)
+		goto out;
+	r = check_status(&resp, "serverkeygen", out_retry_after);
+	if (r < 0)
+		goto out;
+	boundary = multipart_boundary(resp.content_type);
+	r = boundary ? est_multipart_parse((const char *)resp.body, resp.body_len, boundary,
+					   keygen_part, &kp)
+		     : -EBADMSG;
+	if (r < 0 || !kp.key || !kp.certs) {
+		log_err("serverkeygen: the answer is not multipart/mixed with a key and a certificate");
+		r = -EBADMSG;
+		goto out;
+	}
+	*out_key = kp.key;
+	*out_certs = kp.certs;
+	kp.key = NULL;
+	kp.certs = NULL;
+out:
+	EVP_PKEY_free(kp.key);
+	sk_X509_pop_free(kp.certs, X509_free);
+	/* The answer held the private key. */
+	if (resp.body)
+		wipe(resp.body, resp.body_len);
+	http_response_clear(&resp);
+	free(boundary);
 	free(body);
 	free(path);
 	return r;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include "http.h"
@@ -34,3 +35,21 @@ char *est_base64_encode(const unsigned char *in, size_t len);
 int est_parse_retry_after(const char *value, time_t now, uint64_t max, uint64_t *out_seconds);
 /* "/.well-known/est[/label]/op"; caller frees. */
 char *est_path(const char *label, const char *op);
+
+/* GET /csrattrs: the DER CsrAttrs in out_der (caller frees), or -ENOENT when the server has none (204/404). */
+int est_csrattrs(struct http *h, const char *label, unsigned char **out_der, size_t *out_len,
+		 uint64_t *out_retry_after);
+
+/*
+ * POST /serverkeygen with a DER CSR. Parses the multipart/mixed answer: the private key
+ * (application/pkcs8, also PKCS#1) and the certificate (certs-only PKCS#7).
+ * Caller EVP_PKEY_free()s the key and sk_X509_pop_free()s the certificates.
+ */
+int est_serverkeygen(struct http *h, const char *label, const unsigned char *csr, size_t csr_len,
+		     EVP_PKEY **out_key, STACK_OF(X509) **out_certs, uint64_t *out_retry_after);
+
+/* Splits a multipart body at boundary; calls fn for each part with its headers and body. Exposed for tests. */
+int est_multipart_parse(const char *body, size_t len, const char *boundary,
+			int (*fn)(void *ctx, const char *headers, size_t hlen, const char *part,
+				  size_t plen),
+			void *ctx);

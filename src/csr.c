@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/* What goes into our CSR: subject or the current identity, PoP binding, what the server asked for. */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "crypto.h"
+#include "csr.h"
+#include "est.h"
+#include "log.h"
+#include "util.h"
+
+/* RFC 7030 3.5: the channel binding of this connection, base64, as challengePassword. */
+static int pop_challenge(const struct csr_input *in, char **out_challenge)
+{
+	bool exporter = in->cfg->pop_binding == POP_BINDING_TLS_EXPORTER;
+	struct http_response resp = { 0 };
+	unsigned char cb[64];
+	size_t cb_len = 0;
+	char *path, *b64;
+	int r;
+
+	if (!http_tls_version(in->http)) {
+		/* No connection yet: open it with a harmless request so there is a binding. */
+		path = est_path(in->cfg->label, "csrattrs");
+		r = http_request(in->http, path, NULL, NULL, NULL, 0, &resp);
+		http_response_clear(&resp);
+		free(path);
+		if (r < 0)
+			return r;
+	}
+	r = http_channel_binding(in->http, exporter, cb, sizeof(cb), &cb_len);
+	if (r < 0) {
+		log_err("pop: no %s channel binding on this %s connection%s",
+			exporter ? "tls-exporter" : "tls-unique", http_tls_version(in->http),
+			in->cfg->pop ? "" : " (set pop = true so the connection is made for it)");
+		return -EPROTO;
+	}
+	b64 = est_base64_encode(cb, cb_len);
+	b64[strcspn(b64, "\n")] = '\0';
+	*out_challenge = b64;
+	return 0;
+}
+
+/* Adds ext to exts unless an extension of the same type is there already. */
+static void add_ext(STACK_OF(X509_EXTENSION) *exts, X509_EXTENSION *ext)
+{
+	int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext)), i;
+	X509_EXTENSION *dup;
+
+	for (i = 0; i < sk_X509_EXTENSION_num(exts); i++)
+		if (OBJ_obj2nid(X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i))) == nid)
+			return;
+	dup = X509_EXTENSION_dup(ext);
+	if (dup && !sk_X509_EXTENSION_push(exts, dup))
+		X509_EXTENSION_free(dup);
+}
+
+/* The extensionRequest: the current certificate's subjectAltName, then what the server asked for. */
+static STACK_OF(X509_EXTENSION) *wanted_extensions(const struct csr_input *in)
+{
+	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
+	int i, idx;
+
+	if (!exts)
+		return NULL;
+	if (in->current) {
+		idx = X509_get_ext_by_NID(in->current, NID_subject_alt_name, -1);
+		if (idx >= 0)
+			add_ext(exts, X509_get_ext(in->current, idx));
+	}
+	for (i = 0; in->attrs && i < sk_X509_EXTENSION_num(in->attrs->extensions); i++)
+		add_ext(exts, sk_X509_EXTENSION_value(in->attrs->extensions, i));
+	if (sk_X509_EXTENSION_num(exts) == 0) {
+		sk_X509_EXTENSION_free(exts);
+		return NULL;
+	}
+	return exts;
+}
+
+/* The signer: configured, else what the server asked for, else derived from the key. */
+static const char *signer_name(const struct csr_input *in)
+{
+	if (in->cfg->csr_signer || !in->attrs || !in->attrs->md ||
+	    EVP_PKEY_get_id(in->key) == EVP_PKEY_ED25519)
+		return in->cfg->csr_signer;
+	switch (EVP_MD_get_type(in->attrs->md)) {
+	case NID_sha384:
+		return EVP_PKEY_get_id(in->key) == EVP_PKEY_RSA ? "SHA384WITHRSA" : "SHA384WITHECDSA";
+	case NID_sha512:
+		return EVP_PKEY_get_id(in->key) == EVP_PKEY_RSA ? "SHA512WITHRSA" : "SHA512WITHECDSA";
+	default:
+		return NULL;
+	}
+}
+
+int csr_make(const struct csr_input *in, unsigned char **out_der, size_t *out_len)
+{
+	struct csr_params cp = { .key = in->key, .signer = signer_name(in) };
+	STACK_OF(X509_EXTENSION) *exts = wanted_extensions(in);
+	X509_NAME *subject = NULL;
+	char *challenge = NULL;
+	const char *why = NULL;
+	int r = 0;
+
+	cp.extensions = exts;
+	if (in->current) {
+		/* A renewal keeps the identity of the current certificate. */
+		cp.subject = X509_get_subject_name(in->current);
+	} else {
+		r = crypto_subject_parse(in->cfg->subject, &subject, &why);
+		if (r < 0) {
+			log_err("subject: %s", why);
+			goto out;
+		}
+		cp.subject = subject;
+	}
+	if (in->cfg->pop || (in->attrs && in->attrs->challenge_password)) {
+		r = pop_challenge(in, &challenge);
+		if (r < 0)
+			goto out;
+		cp.challenge_password = challenge;
+	}
+	r = crypto_csr_build(&cp, out_der, out_len);
+out:
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	X509_NAME_free(subject);
+	free(challenge);
+	return r;
+}
