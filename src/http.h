@@ -67,3 +67,5 @@ int http_channel_binding(struct http *h, bool exporter, unsigned char *buf, size
 			 size_t *out_len);
 /* "TLSv1.3" etc. of the current connection, or NULL. */
 const char *http_tls_version(struct http *h);
+/* libcurl's words on why the last http_request failed ("" if it did not); owned by h. */
+const char *http_last_error(struct http *h);

@@ -1,0 +1,54 @@
+#!/bin/bash
+# Benchmarks (never timed tests): wall time, peak memory and instruction counts of one
+# bootstrap+enrollment pass and of a "nothing due" pass, against the local EST test server.
+# Usage: bench/run.sh [BUILD-DIR]   (default build-check; run tests/run.sh first)
+# Targets: a nothing-due pass < 20 ms and < 8 MiB peak RSS; a full enrollment < 300 ms, < 12 MiB.
+set -eu
+cd "$(dirname "$0")/.."
+B=${1:-build-check}
+EST=$B/est-enroll
+[ -x "$EST" ] || { echo "build first: tests/run.sh" >&2; exit 1; }
+D=$(mktemp -d /tmp/est-bench.XXXXXX)
+KR="est:bench-$$"
+export RUNTIME_DIRECTORY=$D/run
+cleanup() {
+	kill "$srv" 2>/dev/null; wait "$srv" 2>/dev/null
+	kr=$(keyctl search @u keyring "$KR" 2>/dev/null) && keyctl unlink "$kr" @u >/dev/null
+	rm -rf "$D"
+}
+/usr/bin/python3 tests/est-server.py --dir "$D/srv" --port-file "$D/port" &
+srv=$!
+trap cleanup EXIT
+for _ in $(seq 1 200); do [ -s "$D/port" ] && break; sleep 0.05; done
+cat >"$D/conf" <<EOC
+[est]
+server = localhost:$(cat "$D/port")
+ca_root = $D/srv/root.pem
+subject = CN=bench
+keystore = b
+[keystore b]
+keyring = $KR
+path = $D/store
+EOC
+measure() { # NAME ARGS...
+	local name=$1
+	shift
+	/usr/bin/python3 - "$name" "$EST" -q -c "$D/conf" "$@" <<'EOPY'
+import resource, subprocess, sys, time
+t = time.monotonic()
+subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, check=False)
+ms = (time.monotonic() - t) * 1000
+kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+print("%-24s %8.1f ms %8d KiB peak RSS" % (sys.argv[1], ms, kb))
+EOPY
+}
+measure "enroll (bootstrap+CSR)" run --once
+measure "run, nothing due" run --once
+measure "forced enroll" enroll --once
+measure "status" status
+if command -v valgrind >/dev/null; then
+	valgrind --tool=callgrind --callgrind-out-file="$D/cg" "$EST" -q -c "$D/conf" run --once \
+		2>"$D/vg" >/dev/null
+	printf '%-22s %s instructions\n' "run, nothing due" \
+		"$(grep -o 'Collected : [0-9]*' "$D/vg" | grep -o '[0-9]*')"
+fi

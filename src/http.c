@@ -1,0 +1,515 @@
+/* SPDX-License-Identifier: MIT */
+/* HTTPS exchanges with the EST server: one libcurl handle, one kept-alive TLS connection. */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "http.h"
+#include "log.h"
+#include "util.h"
+
+#define TLS_UNIQUE_MAX 64 /* a Finished message's verify_data: 12 bytes in practice */
+#define EXPORTER_LEN 32	  /* RFC 9266 section 2 */
+#define EXPORTER_LABEL "EXPORTER-Channel-Binding"
+
+/*
+ * What we need of a connection's TLS state. libcurl shows the SSL * only while a transfer has
+ * the connection attached (CURLINFO_TLS_SSL_PTR is NULL once curl_easy_perform returns), so
+ * it is copied from the header callback of every answer.
+ */
+struct tls_facts {
+	bool valid;
+	const char *version; /* static string owned by OpenSSL */
+	unsigned char unique[TLS_UNIQUE_MAX];
+	size_t unique_len; /* 0: no tls-unique (TLS 1.3) */
+	unsigned char exporter[EXPORTER_LEN];
+	bool has_exporter; /* TLS 1.3 only */
+};
+
+struct http {
+	CURL *curl;
+	bool global_init;
+	struct http_opts o;
+	char *origin; /* "https://host:port" */
+	char errbuf[CURL_ERROR_SIZE];
+	/* The answer in flight; the body may hold a server-generated private key. */
+	unsigned char *body;
+	size_t body_len, body_cap;
+	bool too_big;
+	char *content_type;
+	char *retry_after;
+	struct tls_facts tls;
+};
+
+static void reset_answer(struct http *h)
+{
+	wipe_free(h->body, h->body_cap);
+	h->body = NULL;
+	h->body_len = h->body_cap = 0;
+	free(h->content_type);
+	h->content_type = NULL;
+	free(h->retry_after);
+	h->retry_after = NULL;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+	struct http *h = userdata;
+	size_t n = size * nmemb, cap;
+	unsigned char *p;
+
+	if (n > HTTP_MAX_BODY - h->body_len) {
+		h->too_big = true;
+		return 0;
+	}
+	if (h->body_len + n + 1 > h->body_cap) {
+		/* Grow by hand rather than realloc so no unwiped copy is left behind. */
+		for (cap = h->body_cap ? h->body_cap : 4096; cap < h->body_len + n + 1; cap *= 2)
+			;
+		p = xmalloc(cap);
+		if (h->body_len)
+			memcpy(p, h->body, h->body_len);
+		wipe_free(h->body, h->body_cap);
+		h->body = p;
+		h->body_cap = cap;
+	}
+	memcpy(h->body + h->body_len, data, n);
+	h->body_len += n;
+	h->body[h->body_len] = '\0';
+	return n;
+}
+
+/* Keeps the value of header line if it is "name: value", trimmed. */
+static void keep_header(const char *line, size_t n, const char *name, char **value)
+{
+	size_t len = strlen(name);
+	const char *v, *end = line + n;
+
+	if (n <= len || strncasecmp(line, name, len) != 0 || line[len] != ':')
+		return;
+	for (v = line + len + 1; v < end && (*v == ' ' || *v == '\t'); v++)
+		;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	free(*value);
+	*value = xstrndup(v, (size_t)(end - v));
+}
+
+static void capture_tls(struct http *h)
+{
+	struct curl_tlssessioninfo *tsi = NULL;
+	struct tls_facts *t = &h->tls;
+	size_t n;
+	SSL *ssl;
+
+	wipe(t, sizeof(*t));
+	if (curl_easy_getinfo(h->curl, CURLINFO_TLS_SSL_PTR, &tsi) != CURLE_OK || !tsi ||
+	    tsi->backend != CURLSSLBACKEND_OPENSSL || !tsi->internals)
+		return;
+	ssl = tsi->internals;
+	t->version = SSL_get_version(ssl);
+	if (SSL_version(ssl) == TLS1_3_VERSION) {
+		t->has_exporter =
+			SSL_export_keying_material(ssl, t->exporter, EXPORTER_LEN, EXPORTER_LABEL,
+						   strlen(EXPORTER_LABEL), NULL, 0, 0) == 1;
+		if (!t->has_exporter) {
+			log_debug("tls-exporter: %s", ERR_error_string(ERR_get_error(), NULL));
+			ERR_clear_error();
+		}
+	} else {
+		/* RFC 5929 3.1: the first Finished of the handshake, the server's on resumption. */
+		if (SSL_session_reused(ssl))
+			n = SSL_get_peer_finished(ssl, t->unique, sizeof(t->unique));
+		else
+			n = SSL_get_finished(ssl, t->unique, sizeof(t->unique));
+		t->unique_len = n <= sizeof(t->unique) ? n : 0;
+	}
+	t->valid = true;
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
+{
+	struct http *h = userdata;
+	size_t n = size * nmemb;
+
+	if (n >= 5 && !memcmp(line, "HTTP/", 5)) {
+		/* A new answer (after a 401 challenge, a proxy CONNECT): forget the last. */
+		reset_answer(h);
+		capture_tls(h);
+		return n;
+	}
+	keep_header(line, n, "Content-Type", &h->content_type);
+	keep_header(line, n, "Retry-After", &h->retry_after);
+	return n;
+}
+
+static bool connected(struct http *h)
+{
+	curl_socket_t s = CURL_SOCKET_BAD;
+	struct pollfd p;
+
+	if (!h->tls.valid || curl_easy_getinfo(h->curl, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
+	    s == CURL_SOCKET_BAD)
+		return false;
+	/*
+	 * libcurl notices a server's close (keep-alive timeout) only at the next request. On an
+	 * idle connection anything readable is a close_notify or EOF: count it as gone, so a
+	 * binding is never taken from a connection the next request will not use.
+	 */
+	p = (struct pollfd){.fd = s, .events = POLLIN};
+	return poll(&p, 1, 0) == 0;
+}
+
+static int setup_transport(struct http *h)
+{
+	CURL *c = h->curl;
+	bool bad = false;
+
+	bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
+#if LIBCURL_VERSION_NUM >= 0x075500
+	bad |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK;
+#else
+	bad |= curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS) != CURLE_OK;
+#endif
+	bad |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 0L) != CURLE_OK;
+	/* RFC 7030 speaks HTTP/1.1; no ALPN surprises behind a proxying RA. */
+	bad |= curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_USERAGENT, "est-enroll/" PACKAGE_VERSION) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_BODY) !=
+	       CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_WRITEDATA, h) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_HEADERDATA, h) != CURLE_OK;
+	return bad ? -ENOTSUP : 0;
+}
+
+static int setup_tls(struct http *h)
+{
+	struct curl_blob trust = {(void *)h->o.trust_pem, h->o.trust_len, CURL_BLOB_NOCOPY};
+	struct curl_blob client = {(void *)h->o.client_pem, h->o.client_len, CURL_BLOB_NOCOPY};
+	long version = CURL_SSLVERSION_TLSv1_2;
+	CURL *c = h->curl;
+	bool bad = false;
+
+	if (h->o.tls12_only)
+		version |= CURL_SSLVERSION_MAX_TLSv1_2;
+	if (h->o.tls13_only)
+		version = CURL_SSLVERSION_TLSv1_3;
+	bad |= curl_easy_setopt(c, CURLOPT_SSLVERSION, version) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK;
+	/* Only our trust anchors: no system CA file or directory. */
+	bad |= curl_easy_setopt(c, CURLOPT_CAINFO, NULL) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_CAPATH, NULL) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &trust) != CURLE_OK;
+	if (h->o.client_pem && h->o.client_len) {
+		/* OpenSSL's PEM readers skip blocks of another type, so one bundle serves both. */
+		bad |= curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &client) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM") != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &client) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK;
+	}
+	return bad ? -ENOTSUP : 0;
+}
+
+static int setup_auth(struct http *h)
+{
+	CURL *c = h->curl;
+	long mask = CURLAUTH_NONE;
+	bool bad = false;
+
+	switch (h->o.auth) {
+	case HTTP_AUTH_NONE:
+		return 0;
+	case HTTP_AUTH_BASIC:
+		mask = CURLAUTH_BASIC;
+		break;
+	case HTTP_AUTH_DIGEST:
+		mask = CURLAUTH_DIGEST;
+		break;
+	}
+	bad |= curl_easy_setopt(c, CURLOPT_HTTPAUTH, mask) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_USERNAME, h->o.username) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_PASSWORD, h->o.password) != CURLE_OK;
+	return bad ? -ENOTSUP : 0;
+}
+
+static bool opts_valid(const struct http_opts *o)
+{
+	if (!o->host || !*o->host || !o->port || o->port > 65535)
+		return false;
+	if (!o->trust_pem || !o->trust_len || (o->tls12_only && o->tls13_only))
+		return false;
+	return o->auth == HTTP_AUTH_NONE || (o->username && o->password);
+}
+
+int http_new(const struct http_opts *o, struct http **out_h)
+{
+	struct http *h = NULL;
+	int r = -EINVAL;
+
+	if (!opts_valid(o))
+		goto out;
+	h = xzalloc(sizeof(*h));
+	h->o = *o;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		r = -ENOMEM;
+		goto out;
+	}
+	h->global_init = true;
+	h->curl = curl_easy_init();
+	if (!h->curl) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* RFC 3986: an IPv6 literal goes in brackets. */
+	h->origin = xasprintf(strchr(o->host, ':') ? "https://[%s]:%u" : "https://%s:%u", o->host,
+			      o->port);
+	r = setup_transport(h);
+	if (r == 0)
+		r = setup_tls(h);
+	if (r == 0)
+		r = setup_auth(h);
+	if (r < 0)
+		log_err("libcurl %s lacks a needed option",
+			curl_version_info(CURLVERSION_NOW)->version);
+out:
+	if (r < 0)
+		http_free(h);
+	else
+		*out_h = h;
+	return r;
+}
+
+void http_free(struct http *h)
+{
+	if (!h)
+		return;
+	curl_easy_cleanup(h->curl);
+	reset_answer(h);
+	wipe(&h->tls, sizeof(h->tls));
+	free(h->origin);
+	if (h->global_init)
+		curl_global_cleanup();
+	free(h);
+}
+
+/* The limit of this exchange in ms (0 = none): timeout, cut to what is left before deadline. */
+static int exchange_timeout(const struct http *h, long *out_ms)
+{
+	uint64_t secs = h->o.timeout;
+	time_t now;
+
+	if (h->o.deadline) {
+		now = time(NULL);
+		if (now >= h->o.deadline)
+			return -ETIMEDOUT;
+		if (!secs || (uint64_t)(h->o.deadline - now) < secs)
+			secs = (uint64_t)(h->o.deadline - now);
+	}
+	if (secs > LONG_MAX / 1000)
+		secs = LONG_MAX / 1000;
+	*out_ms = (long)secs * 1000;
+	return 0;
+}
+
+static struct curl_slist *append(struct curl_slist *list, const char *s)
+{
+	struct curl_slist *l = curl_slist_append(list, s);
+
+	if (!l) {
+		fputs("est-enroll: out of memory\n", stderr);
+		abort();
+	}
+	return l;
+}
+
+static struct curl_slist *build_headers(const char *content_type, const char *const *extra_headers,
+					bool post)
+{
+	struct curl_slist *list = append(NULL, "Expect:");
+	char *ct;
+
+	if (content_type) {
+		ct = xasprintf("Content-Type: %s", content_type);
+		list = append(list, ct);
+		free(ct);
+	} else if (post) {
+		/* Not libcurl's default application/x-www-form-urlencoded. */
+		list = append(list, "Content-Type:");
+	}
+	for (; extra_headers && *extra_headers; extra_headers++)
+		list = append(list, *extra_headers);
+	return list;
+}
+
+static int prepare(struct http *h, const char *url, const struct curl_slist *headers,
+		   const void *body, size_t body_len)
+{
+	CURL *c = h->curl;
+	long ms = 0;
+	bool bad = false;
+	int r;
+
+	r = exchange_timeout(h, &ms);
+	if (r < 0) {
+		snprintf(h->errbuf, sizeof(h->errbuf), "retry_timeout reached, not sent");
+		log_warn("%s: %s", url, h->errbuf);
+		return r;
+	}
+	bad |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers) != CURLE_OK;
+	if (body) {
+		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDS, body) != CURLE_OK;
+		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len) !=
+		       CURLE_OK;
+	} else {
+		bad |= curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) != CURLE_OK;
+	}
+	if (bad) {
+		snprintf(h->errbuf, sizeof(h->errbuf), "cannot set up the request");
+		log_err("%s: %s", url, h->errbuf);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static int map_error(CURLcode c, bool too_big)
+{
+	if (c == CURLE_COULDNT_CONNECT)
+		return -ECONNREFUSED;
+	if (c == CURLE_COULDNT_RESOLVE_HOST || c == CURLE_COULDNT_RESOLVE_PROXY)
+		return -EHOSTUNREACH;
+	if (c == CURLE_OPERATION_TIMEDOUT)
+		return -ETIMEDOUT;
+	/* A handshake failure is also what a TLS version mismatch looks like: maybe temporary. */
+	if (c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR || c == CURLE_GOT_NOTHING ||
+	    c == CURLE_PARTIAL_FILE || c == CURLE_SSL_CONNECT_ERROR)
+		return -ECONNRESET;
+	if (c == CURLE_PEER_FAILED_VERIFICATION || c == CURLE_SSL_CACERT_BADFILE)
+		return -EPERM;
+	if (c == CURLE_FILESIZE_EXCEEDED || (c == CURLE_WRITE_ERROR && too_big))
+		return -EFBIG;
+	return -EPROTO;
+}
+
+static int transfer_error(struct http *h, CURLcode c, const char *url)
+{
+	int r = map_error(c, h->too_big);
+
+	if (r == -EFBIG)
+		snprintf(h->errbuf, sizeof(h->errbuf), "answer larger than %u bytes",
+			 HTTP_MAX_BODY);
+	else if (!h->errbuf[0])
+		snprintf(h->errbuf, sizeof(h->errbuf), "%s", curl_easy_strerror(c));
+	if (r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNRESET)
+		log_warn("%s: %s", url, h->errbuf);
+	else
+		log_err("%s: %s", url, h->errbuf);
+	return r;
+}
+
+int http_request(struct http *h, const char *path, const char *content_type,
+		 const char *const *extra_headers, const void *body, size_t body_len,
+		 struct http_response *out_resp)
+{
+	struct curl_slist *headers = build_headers(content_type, extra_headers, body != NULL);
+	char *url = xasprintf("%s%s%s", h->origin, path[0] == '/' ? "" : "/", path);
+	long status = 0, conns = 0;
+	CURLcode c;
+	int r;
+
+	reset_answer(h);
+	wipe(&h->tls, sizeof(h->tls));
+	h->too_big = false;
+	h->errbuf[0] = '\0';
+	r = prepare(h, url, headers, body, body_len);
+	if (r < 0)
+		goto out;
+	c = curl_easy_perform(h->curl);
+	if (c != CURLE_OK) {
+		r = transfer_error(h, c, url);
+		goto out;
+	}
+	h->errbuf[0] = '\0';
+	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &conns);
+	log_debug("%s %s: HTTP %ld, %zu bytes (%s, %s connection)", body ? "POST" : "GET", url,
+		  status, h->body_len, h->tls.version ? h->tls.version : "?",
+		  conns ? "new" : "reused");
+	if (!h->body)
+		h->body = xzalloc(1);
+	*out_resp = (struct http_response){
+		.status = status,
+		.content_type = h->content_type,
+		.retry_after = h->retry_after,
+		.body = h->body,
+		.body_len = h->body_len,
+	};
+	h->content_type = h->retry_after = NULL;
+	h->body = NULL;
+	h->body_len = h->body_cap = 0;
+out:
+	if (r < 0)
+		reset_answer(h);
+	/* The list is freed here: leave libcurl no pointer to it. */
+	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(headers);
+	free(url);
+	return r;
+}
+
+void http_response_clear(struct http_response *r)
+{
+	if (!r)
+		return;
+	free(r->content_type);
+	free(r->retry_after);
+	wipe_free(r->body, r->body_len);
+	*r = (struct http_response){0};
+}
+
+int http_channel_binding(struct http *h, bool exporter, unsigned char *buf, size_t buflen,
+			 size_t *out_len)
+{
+	const unsigned char *src;
+	size_t n;
+
+	if (!connected(h))
+		return -ENOTCONN;
+	src = exporter ? h->tls.exporter : h->tls.unique;
+	n = exporter ? (h->tls.has_exporter ? EXPORTER_LEN : 0) : h->tls.unique_len;
+	if (!n)
+		return -EPROTO;
+	if (n > buflen)
+		return -ENOBUFS;
+	memcpy(buf, src, n);
+	*out_len = n;
+	return 0;
+}
+
+const char *http_tls_version(struct http *h)
+{
+	return connected(h) ? h->tls.version : NULL;
+}
+
+const char *http_last_error(struct http *h)
+{
+	return h->errbuf;
+}
