@@ -7,7 +7,7 @@ make_pki || { echo "Bail out! openssl failed"; exit 1; }
 SRV="$T/pki"
 cp "$SRV/ca.pem" "$SRV/root.pem"
 
-# bad LINE EXPECTED-PREFIX: the config with LINE appended to [est] (which is line 10) fails so.
+# bad LINE EXPECTED-PREFIX: the config with LINE appended to [est] (which is line 9) fails so.
 bad() {
 	write_config "$1"
 	est run
@@ -15,14 +15,15 @@ bad() {
 	check "'$1' reports '$2'" grep -qF "$T/est.conf:$2" "$T/err"
 }
 
-bad "colour = blue" "10: colour"
-bad "renew = maybe" "10: renew"
-bad "retry_interval = 5 minutes" "10: retry_interval"
-bad "expiration_check = 150%" "10: expiration_check"
-bad "key_algorithm = DSA" "10: key_algorithm"
-bad "key_params = curve25519x" "10: key_params"
-bad "http_auth = basic" "10: http_auth"
-bad "keystore = nowhere" "10: keystore"
+bad "colour = blue" "9: colour"
+bad "renew = maybe" "9: renew"
+bad "expiration_check = 5 minutes" "9: expiration_check"
+bad "expiration_check = 150%" "9: expiration_check"
+bad "key_algorithm = DSA" "9: key_algorithm"
+bad "key_params = curve25519x" "9: key_params"
+bad "http_auth = basic" "9: http_auth"
+bad "tls_client_keystore = nowhere" "9: tls_client_keystore"
+bad "retry_interval = 5" "9: retry_interval"
 
 write_config
 sed -i "s|^server = .*|server = https://localhost:8443|" "$T/est.conf"
