@@ -399,6 +399,37 @@ out:
 	return r;
 }
 
+/* The issuer of c among the server's answer and the anchors, or NULL. */
+static X509 *find_issuer(X509 *c, STACK_OF(X509) *certs, STACK_OF(X509) *anchors)
+{
+	STACK_OF(X509) *pool[2] = { certs, anchors };
+	int i, k;
+
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < sk_X509_num(pool[k]); i++)
+			if (sk_X509_value(pool[k], i) != c &&
+			    X509_check_issued(sk_X509_value(pool[k], i), c) == X509_V_OK)
+				return sk_X509_value(pool[k], i);
+	return NULL;
+}
+
+/* Appends the chain above leaf (intermediates, not the self-signed root) for consumers. */
+static int append_chain(X509 *leaf, STACK_OF(X509) *certs, STACK_OF(X509) *anchors,
+			char **bundle, size_t *blen)
+{
+	X509 *c = leaf, *issuer;
+	int depth, r = 0;
+
+	for (depth = 0; depth < 8 && r == 0; depth++) {
+		issuer = find_issuer(c, certs, anchors);
+		if (!issuer || X509_check_issued(issuer, issuer) == X509_V_OK)
+			break;
+		r = crypto_cert_append_pem(issuer, bundle, blen);
+		c = issuer;
+	}
+	return r;
+}
+
 /* Checks the answer and stores key + issued certificate + chain as one bundle. */
 static int store_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs)
 {
@@ -426,13 +457,8 @@ static int store_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs)
 	memcpy(bundle, pem, len + 1);
 	blen = len;
 	r = crypto_cert_append_pem(leaf, &bundle, &blen);
-	for (i = 0; i < sk_X509_num(certs) && r == 0; i++) {
-		X509 *c = sk_X509_value(certs, i);
-
-		/* The chain: what the server sent besides the leaf, without self-signed roots. */
-		if (c != leaf && X509_check_issued(c, c) != X509_V_OK)
-			r = crypto_cert_append_pem(c, &bundle, &blen);
-	}
+	if (r == 0)
+		r = append_chain(leaf, certs, p->anchors, &bundle, &blen);
 	if (r == 0)
 		r = keystore_put(p->ks, KS_ALIAS_ENROLLED, bundle, blen);
 	if (r < 0)

@@ -30,16 +30,17 @@ check "the serials file names the pair" grep -q "^est-enrolled-key-pair [0-9]" "
 check "the bootstrap state is recorded" bash -c "keyctl pipe $(key_serial est-state) | grep -q '^server=localhost:$PORT'"
 
 # What the server saw.
-is "two requests: cacerts and simpleenroll" "$(requests_count)" 2
+is "three requests: cacerts, csrattrs, simpleenroll" "$(requests_count)" 3
 is "first request path" "$(request_field 1 path)" "/.well-known/est/cacerts"
-is "second request path" "$(request_field 2 path)" "/.well-known/est/simpleenroll"
-is "second request method" "$(request_field 2 method)" "POST"
-is "one TLS connection for the pass" "$(request_field 2 conn)" "$(request_field 1 conn)"
-ct=$(request_field 2 Content-Type)
+is "second request path" "$(request_field 2 path)" "/.well-known/est/csrattrs"
+is "third request path" "$(request_field 3 path)" "/.well-known/est/simpleenroll"
+is "third request method" "$(request_field 3 method)" "POST"
+is "one TLS connection for the pass" "$(request_field 3 conn)" "$(request_field 1 conn)"
+ct=$(request_field 3 Content-Type)
 is "the CSR's media type" "$ct" "application/pkcs10"
 check "the CSR body is base64 DER ending in a newline" "$PYTHON3" -c '
 import json,sys,base64
-r=json.loads(open(sys.argv[1]).read().splitlines()[1])
+r=json.loads(open(sys.argv[1]).read().splitlines()[2])
 assert r["body"].endswith("\n")
 der=base64.b64decode(r["body"])
 assert der[0]==0x30' "$SRV/requests.log"
@@ -47,7 +48,7 @@ assert der[0]==0x30' "$SRV/requests.log"
 # Nothing due on the second run: no network.
 est run --once
 is "second run exits 0" "$RC" 0
-is "second run made no request" "$(requests_count)" 2
+is "second run made no request" "$(requests_count)" 3
 check "second run says nothing is due" grep -q "nothing due" "$T/err"
 
 est status

@@ -8,7 +8,8 @@ write_config "label = arbitrary-label1"
 est run --once
 is "label: run exits 0" "$RC" 0
 is "label: cacerts under the label" "$(request_field 1 path)" "/.well-known/est/arbitrary-label1/cacerts"
-is "label: simpleenroll under the label" "$(request_field 2 path)" "/.well-known/est/arbitrary-label1/simpleenroll"
+is "label: csrattrs under the label" "$(request_field 2 path)" "/.well-known/est/arbitrary-label1/csrattrs"
+is "label: simpleenroll under the label" "$(request_field 3 path)" "/.well-known/est/arbitrary-label1/simpleenroll"
 stop_server
 keyctl clear "$(keyring_id)"; rm -rf "$T/store" "$T/srv"
 
@@ -30,7 +31,7 @@ for v in 1.2 1.3; do
 	write_config
 	est run --once
 	is "TLS $v: run exits 0" "$RC" 0
-	is "TLS $v: the server saw TLSv$v" "$(request_field 2 tls_version)" "TLSv$v"
+	is "TLS $v: the server saw TLSv$v" "$(request_field 3 tls_version)" "TLSv$v"
 	stop_server
 	keyctl clear "$(keyring_id)"; rm -rf "$T/store" "$T/srv"
 done

@@ -110,16 +110,22 @@ behaviour() {
 }
 
 # write_config [EXTRA [est] LINES...]: a config for this test's keyring and store.
+# An extra line for a key the defaults set replaces the default (duplicate keys are errors).
 write_config() {
+	local defaults line key skip
+	defaults=("server = localhost:${PORT:-1}" "ca_root = ${SRV:-$T}/root.pem"
+		"subject = CN=gw-0042,O=Example,C=IT" "keystore = it" "retry_interval = 1s"
+		"retry_timeout = 10s" "timeout = 10s")
 	{
 		echo "[est]"
-		echo "server = localhost:${PORT:-1}"
-		echo "ca_root = ${SRV:-$T}/root.pem"
-		echo "subject = CN=gw-0042,O=Example,C=IT"
-		echo "keystore = it"
-		echo "retry_interval = 1s"
-		echo "retry_timeout = 10s"
-		echo "timeout = 10s"
+		for line in "${defaults[@]}"; do
+			key=${line%% =*}
+			skip=0
+			for extra in "$@"; do
+				[ "${extra%% =*}" = "$key" ] && skip=1
+			done
+			[ $skip -eq 0 ] && echo "$line"
+		done
 		for line in "$@"; do echo "$line"; done
 		echo
 		echo "[keystore it]"
@@ -127,6 +133,15 @@ write_config() {
 		echo "path = $T/store"
 		printf '%s\n' "${KEYSTORE_EXTRA:-}"
 	} >"$T/est.conf"
+}
+
+# requests_to PATH-SUFFIX: how many recorded requests went to a path ending so.
+requests_to() {
+	if [ -f "$SRV/requests.log" ]; then
+		grep -c "\"path\": \"[^\"]*/$1\"" "$SRV/requests.log"
+	else
+		echo 0
+	fi
 }
 
 # est [ARGS...]: runs the binary on the test's config; sets RC, output in $T/out and $T/err.
@@ -180,7 +195,7 @@ make_pki() {
 		-keyout "$P/ca.key" -out "$P/ca.pem" -subj "/CN=Offline Test CA" -days 30 \
 		-addext basicConstraints=critical,CA:TRUE 2>/dev/null || return 1
 	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-keyout "$P/leaf.key" -out "$P/leaf.csr" -subj "/CN=gw-0042/O=Example/C=IT" 2>/dev/null || return 1
+		-keyout "$P/leaf.key" -out "$P/leaf.csr" -subj "/C=IT/O=Example/CN=gw-0042" 2>/dev/null || return 1
 	openssl x509 -req -in "$P/leaf.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" \
 		-CAcreateserial -days 10 -out "$P/leaf.pem" 2>/dev/null || return 1
 	cat "$P/leaf.key" "$P/leaf.pem" "$P/ca.pem" >"$P/bundle.pem"

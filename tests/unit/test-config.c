@@ -467,7 +467,7 @@ static const struct bad_case {
 	{"colour = 1\n" BASE, "1: colour: outside of any section", 1},
 	{BASE "subject_extra = CN=x,\n  O=Example\n", "5: subject_extra: unknown key", 2},
 	{"[est]\nserver = h:1\n\tsubject = CN=x,\n  O=Example\nca_root = @DIR@/ca.pem\n",
-	 "4: O: unknown key", 1},
+	 "4: O: unknown key", 2},
 	{BASE "label = "
 	      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 	      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
