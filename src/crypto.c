@@ -505,7 +505,7 @@ static int csr_add_challenge(X509_REQ *req, const char *challenge)
 			   : MBSTRING_UTF8;
 
 	if (!X509_REQ_add1_attr_by_NID(req, NID_pkcs9_challengePassword, type,
-				       (const unsigned char *)challenge, -1))
+				       (const unsigned char *)challenge, (int)strlen(challenge)))
 		return -EIO;
 	return 0;
 }
