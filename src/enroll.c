@@ -235,11 +235,14 @@ static unsigned int decide(struct pass *p, enum enroll_action action)
 	have_cert = load_enrolled(p->ks, &key, &certs) == 0;
 	switch (action) {
 	case ENROLL_ACTION_ENROLL:
-		return steps | STEP_ENROLL;
+		steps |= STEP_ENROLL;
+		goto out;
 	case ENROLL_ACTION_RENEW:
-		return steps | (steps & STEP_ENROLL ? 0 : STEP_RENEW);
+		steps |= steps & STEP_ENROLL ? 0 : STEP_RENEW;
+		goto out;
 	case ENROLL_ACTION_CACERTS:
-		return steps ? steps & ~STEP_ENROLL : STEP_CACERTS;
+		steps = steps ? steps & ~STEP_ENROLL : STEP_CACERTS;
+		goto out;
 	case ENROLL_ACTION_RUN:
 		break;
 	}
@@ -251,6 +254,7 @@ static unsigned int decide(struct pass *p, enum enroll_action action)
 	if (!(steps & STEP_BOOTSTRAP) && cfg->ca_rollover &&
 	    ((steps & STEP_RENEW) || anchors_due(p, now)))
 		steps |= STEP_CACERTS;
+out:
 	EVP_PKEY_free(key);
 	sk_X509_pop_free(certs, X509_free);
 	return steps;

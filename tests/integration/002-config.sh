@@ -23,7 +23,11 @@ bad "key_algorithm = DSA" "9: key_algorithm"
 bad "key_params = curve25519x" "9: key_params"
 bad "http_auth = basic" "9: http_auth"
 bad "tls_client_keystore = nowhere" "9: tls_client_keystore"
-bad "retry_interval = 5" "9: retry_interval"
+
+write_config "renew = true" "renew = false"
+est check-config
+is "a duplicate key exits 2" "$RC" 2
+check "the duplicate is reported on its line" grep -qF "$T/est.conf:10: renew: duplicate key" "$T/err"
 
 write_config
 sed -i "s|^server = .*|server = https://localhost:8443|" "$T/est.conf"
