@@ -39,6 +39,7 @@ struct pass {
 	STACK_OF(X509) *anchors;	/* explicit trust anchors, NULL before bootstrap */
 	char *anchors_pem;
 	size_t anchors_len;
+	char *retired_pem;	/* previous anchors_pem, alive while http uses it */
 	char *client_pem;	/* secret: TLS client key pair for this attempt */
 	size_t client_len;
 	char *ca_root_pem;
@@ -89,7 +90,11 @@ static void pass_drop_anchors(struct pass *p)
 {
 	sk_X509_pop_free(p->anchors, X509_free);
 	p->anchors = NULL;
-	free(p->anchors_pem);
+	/* An open connection may still read the old trust PEM: keep it until close_http. */
+	free(p->retired_pem);
+	p->retired_pem = p->http ? p->anchors_pem : NULL;
+	if (!p->http)
+		free(p->anchors_pem);
 	p->anchors_pem = NULL;
 	p->anchors_len = 0;
 }
@@ -309,6 +314,8 @@ static void close_http(struct pass *p)
 {
 	http_free(p->http);
 	p->http = NULL;
+	free(p->retired_pem);
+	p->retired_pem = NULL;
 	wipe_free(p->client_pem, p->client_len);
 	p->client_pem = NULL;
 	p->client_len = 0;
