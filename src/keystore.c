@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The keystore: validation, the persistent mirror of the keyring, fallback, sets and load. */
+/* The keystore front: validation, fallback, the persistent mirror of a keyring, sets and load. */
 #include "autoconf.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,13 +11,14 @@
 #include "log.h"
 #include "util.h"
 
-static bool alias_valid(const char *alias)
-{
-	size_t len = strlen(alias);
+#define ALIAS_MAX 200
+#define ALIAS_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 
-	return len > 0 && len <= 200 && alias[0] != '.' &&
-	       strspn(alias, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
-		       len;
+bool keystore_alias_valid(const char *alias)
+{
+	size_t len = alias ? strlen(alias) : 0;
+
+	return len > 0 && len <= ALIAS_MAX && alias[0] != '.' && strspn(alias, ALIAS_CHARS) == len;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -30,14 +32,32 @@ void keystore_sort(char **aliases, size_t n)
 		qsort(aliases, n, sizeof(*aliases), cmp_str);
 }
 
+void keystore_free_list(char **aliases, size_t n)
+{
+	size_t i;
+
+	if (!aliases)
+		return;
+	for (i = 0; i < n; i++)
+		free(aliases[i]);
+	free(aliases);
+}
+
 const char *keystore_runtime_dir(void)
 {
+	static char buf[PATH_MAX];
 	const char *dir = getenv("RUNTIME_DIRECTORY");
+	size_t len;
 
-	/* systemd may pass several directories separated by ':'; the first is ours. */
-	if (dir && *dir && !strchr(dir, ':'))
-		return dir;
-	return RUNSTATEDIR "/est-enroll";
+	if (!dir || !*dir)
+		return RUNSTATEDIR "/est-enroll";
+	/* With several RuntimeDirectory= entries systemd joins them with ':'; ours is first. */
+	len = strcspn(dir, ":");
+	if (len >= sizeof(buf))
+		return RUNSTATEDIR "/est-enroll";
+	memcpy(buf, dir, len);
+	buf[len] = '\0';
+	return buf;
 }
 
 static bool keyring_unavailable(int r)
@@ -45,42 +65,67 @@ static bool keyring_unavailable(int r)
 	return r == -ENOSYS || r == -EPERM || r == -EACCES || r == -EDQUOT;
 }
 
+/* The keyring, its file copy as mirror, or (unavailable and fallback) the files alone. */
+static int open_keyring(struct keystore *ks)
+{
+	const struct keystore_conf *kc = ks->kc;
+	static bool warned;
+	int r;
+
+	r = keystore_keyring_open(ks);
+	if (r == 0) {
+		ks->ops = &keystore_keyring_ops;
+		ks->mirror = &keystore_file_ops;
+		return 0;
+	}
+	if (!kc->fallback || !keyring_unavailable(r)) {
+		log_err("kernel keyring %s: %s%s", kc->keyring, strerror(-r),
+			keyring_unavailable(r) ? " (fallback = false)" : "");
+		return r;
+	}
+	/* The kernel is the same for every keystore of this process: say so once. */
+	if (!warned)
+		log_warn("kernel keyring unavailable (%s); storing in %s", strerror(-r), kc->path);
+	else
+		log_debug("keystore %s: storing in %s", kc->name, kc->path);
+	warned = true;
+	ks->ops = &keystore_file_ops;
+	ks->fell_back = true;
+	return 0;
+}
+
 int keystore_open(const struct keystore_conf *kc, struct keystore **out_ks)
 {
 	struct keystore *ks = xzalloc(sizeof(*ks));
-	int r;
+	int r = 0;
 
 	ks->kc = kc;
 	ks->keyring = -1;
-	if (kc->type == KEYSTORE_TYPE_KEYRING) {
-		r = keystore_keyring_open(ks);
-		if (r == 0) {
-			ks->ops = &keystore_keyring_ops;
-			goto done;
-		}
-		if (!kc->fallback || !keyring_unavailable(r)) {
-			log_err("keystore %s: kernel keyring %s: %s", kc->name, kc->keyring,
-				strerror(-r));
-			goto fail;
-		}
-		log_warn("kernel keyring unavailable (%s); storing in %s", strerror(-r), kc->path);
-		ks->fell_back = true;
-	}
 	ks->ops = &keystore_file_ops;
-done:
+	switch (kc->type) {
+	case KEYSTORE_TYPE_KEYRING:
+		r = open_keyring(ks);
+		break;
+	case KEYSTORE_TYPE_FILE:
+		break;
+	}
+	if (r < 0)
+		goto out;
 	/* The directory: the file store itself, or the keyring's persistent copy. */
 	r = keystore_file_open(ks);
 	if (r < 0) {
 		log_err("keystore %s: %s: %s", kc->name, kc->path, strerror(-r));
-		goto fail;
+		goto out;
 	}
 	if (ks->ops == &keystore_keyring_ops)
 		snprintf(ks->location, sizeof(ks->location), "keyring %s (serial %d)", kc->keyring,
 			 (int)ks->keyring);
+	else
+		snprintf(ks->location, sizeof(ks->location), "directory %s", kc->path);
 	*out_ks = ks;
-	return 0;
-fail:
-	free(ks);
+	ks = NULL;
+out:
+	keystore_free(ks);
 	return r;
 }
 
@@ -89,51 +134,68 @@ void keystore_free(struct keystore *ks)
 	free(ks);
 }
 
-static bool mirrored(const struct keystore *ks)
+/* After a change, even a partial one: republish, keeping the first error. */
+static int changed(struct keystore *ks, int r)
 {
-	return ks->ops == &keystore_keyring_ops;
+	int r2;
+
+	if (!ks->ops->changed)
+		return r;
+	r2 = ks->ops->changed(ks);
+	return r < 0 ? r : r2;
+}
+
+static int store_put(struct keystore *ks, const char *alias, const void *data, size_t len)
+{
+	int r;
+
+	if (!keystore_alias_valid(alias) || len == 0)
+		return -EINVAL;
+	/* Checked before the mirror is written, so both copies hold the same. */
+	if (len > ks->ops->max_len)
+		return -E2BIG;
+	/* The persistent copy first: after a crash it is at least as new as the keyring. */
+	if (ks->mirror) {
+		r = ks->mirror->put(ks, alias, data, len);
+		if (r < 0)
+			return r;
+	}
+	return ks->ops->put(ks, alias, data, len);
+}
+
+static int store_remove(struct keystore *ks, const char *alias)
+{
+	int r;
+
+	if (!keystore_alias_valid(alias))
+		return -EINVAL;
+	if (ks->mirror) {
+		r = ks->mirror->remove(ks, alias);
+		if (r < 0)
+			return r;
+	}
+	return ks->ops->remove(ks, alias);
 }
 
 int keystore_put(struct keystore *ks, const char *alias, const void *data, size_t len)
 {
-	int r;
-
-	if (!alias_valid(alias))
+	if (!keystore_alias_valid(alias) || len == 0)
 		return -EINVAL;
-	/* The persistent copy first: after a crash it is at least as new as the keyring. */
-	if (mirrored(ks)) {
-		r = keystore_file_ops.put(ks, alias, data, len);
-		if (r < 0)
-			return r;
-	}
-	r = ks->ops->put(ks, alias, data, len);
-	if (r == 0 && mirrored(ks))
-		r = keystore_keyring_publish(ks);
-	return r;
+	return changed(ks, store_put(ks, alias, data, len));
 }
 
 int keystore_get(struct keystore *ks, const char *alias, char **out_data, size_t *out_len)
 {
-	if (!alias_valid(alias))
+	if (!keystore_alias_valid(alias))
 		return -EINVAL;
 	return ks->ops->get(ks, alias, out_data, out_len);
 }
 
 int keystore_remove(struct keystore *ks, const char *alias)
 {
-	int r;
-
-	if (!alias_valid(alias))
+	if (!keystore_alias_valid(alias))
 		return -EINVAL;
-	if (mirrored(ks)) {
-		r = keystore_file_ops.remove(ks, alias);
-		if (r < 0)
-			return r;
-	}
-	r = ks->ops->remove(ks, alias);
-	if (r == 0 && mirrored(ks))
-		r = keystore_keyring_publish(ks);
-	return r;
+	return changed(ks, store_remove(ks, alias));
 }
 
 int keystore_list(struct keystore *ks, char ***out_aliases, size_t *out_n)
@@ -141,81 +203,72 @@ int keystore_list(struct keystore *ks, char ***out_aliases, size_t *out_n)
 	return ks->ops->list(ks, out_aliases, out_n);
 }
 
-static void free_list(char **aliases, size_t n)
+/* Index of PREFIXK, or -1 when alias is not one (digits only, no leading zero). */
+static long set_index(const char *alias, const char *prefix)
 {
-	size_t i;
+	size_t plen = strlen(prefix);
+	const char *p = alias + plen;
+	unsigned long idx;
 
-	for (i = 0; i < n; i++)
-		free(aliases[i]);
-	free(aliases);
+	if (strncmp(alias, prefix, plen) || !*p || strspn(p, "0123456789") != strlen(p) ||
+	    (p[0] == '0' && p[1]))
+		return -1;
+	if (parse_uint(p, 0, 1ul << 20, &idx) < 0)
+		return -1;
+	return (long)idx;
+}
+
+/* Removes PREFIXK for every K >= n. */
+static int trim_set(struct keystore *ks, const char *prefix, size_t n)
+{
+	char **aliases = NULL;
+	size_t count = 0, i;
+	long idx;
+	int r;
+
+	r = keystore_list(ks, &aliases, &count);
+	for (i = 0; r == 0 && i < count; i++) {
+		idx = set_index(aliases[i], prefix);
+		if (idx >= 0 && (size_t)idx >= n)
+			r = store_remove(ks, aliases[i]);
+	}
+	keystore_free_list(aliases, count);
+	return r;
 }
 
 int keystore_replace_set(struct keystore *ks, const char *prefix, const char *const *items,
 			 const size_t *lens, size_t n)
 {
-	char **aliases = NULL, *alias;
-	size_t count = 0, i, plen = strlen(prefix);
+	char *alias = xasprintf("%s0", prefix);
+	size_t i;
 	int r = 0;
 
-	/* Overwrite in place first, so the set is never empty ... */
-	for (i = 0; i < n && r == 0; i++) {
-		alias = xasprintf("%s%zu", prefix, i);
-		r = keystore_put(ks, alias, items[i], lens[i]);
-		free(alias);
-	}
+	if (!keystore_alias_valid(alias))
+		r = -EINVAL;
+	free(alias);
 	if (r < 0)
 		return r;
-	/* ... then drop what is beyond the new set. */
-	r = keystore_list(ks, &aliases, &count);
-	for (i = 0; r == 0 && i < count; i++) {
-		unsigned long idx;
-
-		if (strncmp(aliases[i], prefix, plen) ||
-		    parse_uint(aliases[i] + plen, 0, 1u << 20, &idx) < 0 || idx < n)
-			continue;
-		r = keystore_remove(ks, aliases[i]);
+	/* Overwrite in place first, so the set is never empty, then drop what is beyond it. */
+	for (i = 0; r == 0 && i < n; i++) {
+		alias = xasprintf("%s%zu", prefix, i);
+		r = store_put(ks, alias, items[i], lens ? lens[i] : strlen(items[i]));
+		free(alias);
 	}
-	free_list(aliases, count);
-	return r;
+	if (r == 0)
+		r = trim_set(ks, prefix, n);
+	return changed(ks, r);
 }
 
 int keystore_load(struct keystore *ks)
 {
-	char **files = NULL, **keys = NULL, *data = NULL;
-	size_t nf = 0, nk = 0, i, j, len = 0;
-	int r;
-
-	if (!mirrored(ks))
-		return 0;	/* a file store (or a fallback) has nothing to restore */
-	r = keystore_file_ops.list(ks, &files, &nf);
-	for (i = 0; r == 0 && i < nf; i++) {
-		r = keystore_file_ops.get(ks, files[i], &data, &len);
-		if (r == 0)
-			r = keystore_keyring_ops.put(ks, files[i], data, len);
-		wipe_free(data, len);
-		data = NULL;
-	}
-	/* The keyring becomes equal to the file copy: drop keys with no file. */
-	if (r == 0)
-		r = keystore_keyring_ops.list(ks, &keys, &nk);
-	for (i = 0; r == 0 && i < nk; i++) {
-		bool found = false;
-
-		for (j = 0; j < nf && !found; j++)
-			found = !strcmp(keys[i], files[j]);
-		if (!found)
-			r = keystore_keyring_ops.remove(ks, keys[i]);
-	}
-	if (r == 0)
-		r = keystore_keyring_publish(ks);
-	free_list(files, nf);
-	free_list(keys, nk);
-	return r;
+	if (!ks->ops->load)
+		return 0; /* a file store (or a fallback) is its own persistent copy */
+	return changed(ks, ks->ops->load(ks));
 }
 
 const char *keystore_backend(const struct keystore *ks)
 {
-	return ks->ops == &keystore_keyring_ops ? "keyring" : "file";
+	return ks->ops->name;
 }
 
 bool keystore_fell_back(const struct keystore *ks)

@@ -14,34 +14,70 @@
 #include "util.h"
 
 #define MAX_ITEM (1u << 20)
+#define SUFFIX ".pem"
+
+static bool has_group(const struct keystore *ks)
+{
+	return ks->kc->gid != (gid_t)-1;
+}
 
 static char *item_path(const struct keystore *ks, const char *alias)
 {
-	return xasprintf("%s/%s.pem", ks->kc->path, alias);
+	return xasprintf("%s/%s" SUFFIX, ks->kc->path, alias);
+}
+
+/* The store gets mode; parents 0755: they hold nothing secret, and the group must get through. */
+static int make_dir(const char *path, mode_t mode)
+{
+	char *parent = xstrdup(path), *slash = strrchr(parent, '/');
+	int r = 0;
+
+	if (slash && slash != parent) {
+		*slash = '\0';
+		r = mkdir_p(parent, 0755);
+	}
+	if (r < 0)
+		goto out;
+	if (mkdir(path, mode) == 0) {
+		/* Exactly mode, whatever the umask. */
+		if (chmod(path, mode) < 0)
+			r = -errno;
+	} else if (errno != EEXIST) {
+		r = -errno;
+	}
+out:
+	free(parent);
+	return r;
 }
 
 int keystore_file_open(struct keystore *ks)
 {
 	const struct keystore_conf *kc = ks->kc;
-	bool group = kc->gid != (gid_t)-1;
+	struct stat st;
 	int r;
 
-	r = mkdir_p(kc->path, group ? 0750 : 0700);
+	r = make_dir(kc->path, has_group(ks) ? 0750 : 0700);
 	if (r < 0)
 		return r;
-	if (group && chown(kc->path, (uid_t)-1, kc->gid) < 0)
+	if (stat(kc->path, &st) < 0)
 		return -errno;
-	snprintf(ks->location, sizeof(ks->location), "directory %s", kc->path);
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	if (!has_group(ks))
+		return 0;
+	/* The group reads the items: it needs to enter the directory too (others still not). */
+	if (chown(kc->path, (uid_t)-1, kc->gid) < 0 ||
+	    chmod(kc->path, (st.st_mode & 07777) | 0050) < 0)
+		return -errno;
 	return 0;
 }
 
 static int file_put(struct keystore *ks, const char *alias, const void *data, size_t len)
 {
-	bool group = ks->kc->gid != (gid_t)-1;
 	char *path = item_path(ks, alias);
 	int r;
 
-	r = write_file_atomic(path, data, len, group ? 0640 : 0600, ks->kc->gid);
+	r = write_file_atomic(path, data, len, has_group(ks) ? 0640 : 0600, ks->kc->gid);
 	free(path);
 	return r;
 }
@@ -59,53 +95,84 @@ static int file_get(struct keystore *ks, const char *alias, char **out_data, siz
 static int file_remove(struct keystore *ks, const char *alias)
 {
 	char *path = item_path(ks, alias);
-	int r = 0, dfd;
+	int r = 0, dfd = -1;
 
-	if (unlink(path) < 0)
+	if (unlink(path) < 0) {
 		r = errno == ENOENT ? 0 : -errno;
-	free(path);
-	dfd = open(ks->kc->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
+		goto out;
 	}
+	/* The removal is as durable as a write. */
+	dfd = open(ks->kc->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0)
+		r = -errno;
+out:
+	if (dfd >= 0)
+		close(dfd);
+	free(path);
 	return r;
+}
+
+/* ALIAS of "ALIAS.pem", or NULL for anything else (temporary files of write_file_atomic). */
+static char *item_alias(const char *name)
+{
+	size_t len = strlen(name), slen = strlen(SUFFIX);
+	char *alias;
+
+	if (len <= slen || strcmp(name + len - slen, SUFFIX))
+		return NULL;
+	alias = xstrndup(name, len - slen);
+	if (keystore_alias_valid(alias))
+		return alias;
+	free(alias);
+	return NULL;
 }
 
 static int file_list(struct keystore *ks, char ***out_aliases, size_t *out_n)
 {
-	DIR *d = opendir(ks->kc->path);
-	char **aliases = NULL;
+	char **aliases = NULL, *alias;
 	struct dirent *e;
 	size_t n = 0;
+	DIR *d;
+	int r = 0;
 
-	if (!d && errno != ENOENT)
-		return -errno;
+	d = opendir(ks->kc->path);
 	if (!d) {
-		*out_aliases = NULL;
-		*out_n = 0;
-		return 0;
+		r = -errno;
+		goto out;
 	}
-	while ((e = readdir(d)) != NULL) {
-		size_t len = strlen(e->d_name);
-
-		/* Leftover temporary files of an interrupted write are not items. */
-		if (len <= 4 || strcmp(e->d_name + len - 4, ".pem") || strstr(e->d_name, ".tmp.") ||
-		    e->d_name[0] == '.')
+	for (;;) {
+		errno = 0;
+		e = readdir(d);
+		if (!e)
+			break;
+		alias = item_alias(e->d_name);
+		if (!alias)
 			continue;
 		aliases = xrealloc(aliases, sizeof(*aliases) * (n + 1));
-		aliases[n++] = xstrndup(e->d_name, len - 4);
+		aliases[n++] = alias;
 	}
-	closedir(d);
+	if (errno) {
+		r = -errno;
+		goto out;
+	}
 	keystore_sort(aliases, n);
 	*out_aliases = aliases;
 	*out_n = n;
-	return 0;
+	aliases = NULL;
+out:
+	if (d)
+		closedir(d);
+	keystore_free_list(aliases, n);
+	return r;
 }
 
 const struct keystore_ops keystore_file_ops = {
+	.name = "file",
+	.max_len = MAX_ITEM,
 	.put = file_put,
 	.get = file_get,
 	.remove = file_remove,
 	.list = file_list,
+	.load = NULL,
+	.changed = NULL,
 };

@@ -3,6 +3,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,17 @@
 /* The user key type holds at most this much (security/keys/user_defined.c). */
 #define USER_KEY_MAX 32767
 
+struct entry {
+	char *alias;
+	key_serial_t id;
+};
+
+/* libkeyutils returns -1 and sets errno; everything below speaks -errno. */
+static long kerr(long r)
+{
+	return r < 0 ? -errno : r;
+}
+
 static key_perm_t perms(const struct keystore *ks)
 {
 	key_perm_t p = KEY_POS_ALL | KEY_USR_ALL;
@@ -24,177 +36,280 @@ static key_perm_t perms(const struct keystore *ks)
 	return p;
 }
 
-/* Owner, group and permissions as the contract says; keys are created with wider defaults. */
+/* Group and permissions as the contract says (others nothing); also re-applied on update. */
 static int set_access(const struct keystore *ks, key_serial_t id)
 {
-	if (ks->kc->gid != (gid_t)-1 && keyctl_chown(id, (uid_t)-1, ks->kc->gid) < 0)
-		return -errno;
-	if (keyctl_setperm(id, perms(ks)) < 0)
-		return -errno;
-	return 0;
+	long r = 0;
+
+	if (ks->kc->gid != (gid_t)-1)
+		r = kerr(keyctl_chown(id, (uid_t)-1, ks->kc->gid));
+	if (r == 0)
+		r = kerr(keyctl_setperm(id, perms(ks)));
+	return (int)r;
 }
 
 int keystore_keyring_open(struct keystore *ks)
 {
 	const char *name = ks->kc->keyring;
-	key_serial_t id;
+	long id;
 	int r;
 
-	id = keyctl_search(KEY_SPEC_USER_KEYRING, "keyring", name, 0);
-	if (id < 0 && errno == ENOKEY)
-		id = add_key("keyring", name, NULL, 0, KEY_SPEC_USER_KEYRING);
+	id = kerr(keyctl_search(KEY_SPEC_USER_KEYRING, "keyring", name, 0));
+	if (id == -ENOKEY)
+		id = kerr(add_key("keyring", name, NULL, 0, KEY_SPEC_USER_KEYRING));
 	if (id < 0)
-		return -errno;
-	r = set_access(ks, id);
-	if (r < 0)
-		return r;
-	ks->keyring = id;
-	snprintf(ks->location, sizeof(ks->location), "keyring %s (serial %d)", name, (int)id);
-	return 0;
+		return (int)id;
+	r = set_access(ks, (key_serial_t)id);
+	if (r == 0)
+		ks->keyring = (key_serial_t)id;
+	return r;
 }
 
-static key_serial_t find(const struct keystore *ks, const char *alias)
+/* Serial of the user key alias in the named keyring, or -errno (-ENOKEY when absent). */
+static long find(const struct keystore *ks, const char *alias)
 {
-	return keyctl_search(ks->keyring, "user", alias, 0);
+	return kerr(keyctl_search(ks->keyring, "user", alias, 0));
 }
 
 static int kr_put(struct keystore *ks, const char *alias, const void *data, size_t len)
 {
-	key_serial_t id;
+	long id, r;
 
 	if (len > USER_KEY_MAX)
 		return -E2BIG;
 	id = find(ks, alias);
 	if (id >= 0) {
-		/* In place: a reader sees the old or the new payload, never a mix. */
-		if (keyctl_update(id, data, len) < 0)
-			return -errno;
-		return 0;
+		/* In place: a reader sees the old or the new payload, never a mix or nothing. */
+		r = kerr(keyctl_update((key_serial_t)id, data, len));
+	} else if (id == -ENOKEY || id == -EKEYREVOKED || id == -EKEYEXPIRED) {
+		/* Absent, or dead: add_key links a fresh key in the dead one's place. */
+		id = kerr(add_key("user", alias, data, len, ks->keyring));
+		r = id < 0 ? id : 0;
+	} else {
+		r = id;
 	}
-	if (errno != ENOKEY)
-		return -errno;
-	id = add_key("user", alias, data, len, ks->keyring);
-	if (id < 0)
-		return -errno;
-	return set_access(ks, id);
+	if (r == 0)
+		r = set_access(ks, (key_serial_t)id);
+	return (int)r;
 }
 
 static int kr_get(struct keystore *ks, const char *alias, char **out_data, size_t *out_len)
 {
-	key_serial_t id = find(ks, alias);
+	long id = find(ks, alias);
 	void *buf = NULL;
-	char *copy;
 	long n;
 
 	if (id < 0)
-		return -errno;
-	n = keyctl_read_alloc(id, &buf);
+		return (int)id;
+	/* keyctl_read_alloc NUL-terminates, as keystore_get promises. */
+	n = kerr(keyctl_read_alloc((key_serial_t)id, &buf));
 	if (n < 0)
-		return -errno;
-	copy = xmalloc((size_t)n + 1);
-	memcpy(copy, buf, (size_t)n);
-	copy[n] = '\0';
-	wipe_free(buf, (size_t)n);
-	*out_data = copy;
+		return (int)n;
+	*out_data = buf;
 	*out_len = (size_t)n;
 	return 0;
 }
 
 static int kr_remove(struct keystore *ks, const char *alias)
 {
-	key_serial_t id = find(ks, alias);
+	long id = find(ks, alias);
+	long r;
 
+	if (id == -ENOKEY)
+		return 0;
 	if (id < 0)
-		return errno == ENOKEY ? 0 : -errno;
-	if (keyctl_unlink(id, ks->keyring) < 0)
-		return -errno;
-	/* Gone at once for everyone, not when the last reference drops. */
-	keyctl_invalidate(id);
+		return (int)id;
+	r = kerr(keyctl_unlink((key_serial_t)id, ks->keyring));
+	if (r < 0)
+		return (int)r;
+	/*
+	 * Gone at once for everyone who still holds the serial, not at the last unlink. Our keys
+	 * allow it; a key someone else put into the keyring may not, and is unlinked all the same.
+	 */
+	r = kerr(keyctl_invalidate((key_serial_t)id));
+	if (r < 0)
+		log_debug("keystore %s: invalidating %s: %s", ks->kc->name, alias,
+			  strerror((int)-r));
 	return 0;
 }
 
-/* The description of a user key, or NULL for anything else. */
+/* The description of a user key ("user;uid;gid;perm;description"), or NULL for anything else. */
 static char *user_key_alias(key_serial_t id)
 {
 	char *desc = NULL, *alias = NULL, *p;
+	int i;
 
 	if (keyctl_describe_alloc(id, &desc) < 0)
-		return NULL;
-	/* "type;uid;gid;perm;description" */
-	if (!strncmp(desc, "user;", 5)) {
-		p = desc;
-		for (int i = 0; i < 4 && p; i++) {
-			p = strchr(p, ';');
-			if (p)
-				p++;
-		}
+		return NULL; /* gone meanwhile, or not ours to see */
+	p = desc;
+	for (i = 0; i < 4 && p; i++) {
+		p = strchr(p, ';');
 		if (p)
-			alias = xstrdup(p);
+			p++;
 	}
+	if (p && !strncmp(desc, "user;", 5))
+		alias = xstrdup(p);
 	free(desc);
 	return alias;
 }
 
-static int kr_list(struct keystore *ks, char ***out_aliases, size_t *out_n)
+static int cmp_alias(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct entry *)a)->alias, ((const struct entry *)b)->alias);
+}
+
+static void free_entries(struct entry *e, size_t n)
+{
+	size_t i;
+
+	if (!e)
+		return;
+	for (i = 0; i < n; i++)
+		free(e[i].alias);
+	free(e);
+}
+
+/* The user keys of the named keyring, sorted by alias. */
+static int list_entries(struct keystore *ks, struct entry **out_e, size_t *out_n)
 {
 	key_serial_t *ids = NULL;
-	char **aliases = NULL;
+	struct entry *e = NULL;
 	size_t n = 0, i, count;
 	long len;
 
-	len = keyctl_read_alloc(ks->keyring, (void **)&ids);
+	len = kerr(keyctl_read_alloc(ks->keyring, (void **)&ids));
 	if (len < 0)
-		return -errno;
-	count = (size_t)len / sizeof(key_serial_t);
+		return (int)len;
+	count = (size_t)len / sizeof(*ids);
+	e = xzalloc(sizeof(*e) * (count ? count : 1));
 	for (i = 0; i < count; i++) {
-		char *alias = user_key_alias(ids[i]);
-
-		if (!alias)
-			continue;
-		aliases = xrealloc(aliases, sizeof(*aliases) * (n + 1));
-		aliases[n++] = alias;
+		e[n].alias = user_key_alias(ids[i]);
+		if (e[n].alias)
+			e[n++].id = ids[i];
 	}
 	free(ids);
-	keystore_sort(aliases, n);
+	if (n > 1)
+		qsort(e, n, sizeof(*e), cmp_entry);
+	*out_e = e;
+	*out_n = n;
+	return 0;
+}
+
+static int kr_list(struct keystore *ks, char ***out_aliases, size_t *out_n)
+{
+	struct entry *e = NULL;
+	char **aliases;
+	size_t n = 0, i;
+	int r;
+
+	r = list_entries(ks, &e, &n);
+	if (r < 0)
+		return r;
+	aliases = xzalloc(sizeof(*aliases) * (n ? n : 1));
+	for (i = 0; i < n; i++) {
+		aliases[i] = e[i].alias;
+		e[i].alias = NULL;
+	}
+	free_entries(e, n);
 	*out_aliases = aliases;
 	*out_n = n;
 	return 0;
 }
 
-int keystore_keyring_publish(struct keystore *ks)
+/* Rewrites RUNTIME_DIR/NAME.keys, "ALIAS SERIAL" per line, for consumers in other sessions. */
+static int kr_changed(struct keystore *ks)
 {
-	char **aliases = NULL, *text = NULL, *path = NULL;
-	size_t n = 0, i, len = 0;
+	const char *dir = keystore_runtime_dir();
+	char *text = NULL, *path = NULL;
+	struct entry *e = NULL;
+	size_t n = 0, len = 0, i;
+	FILE *f = NULL;
 	int r;
 
-	r = kr_list(ks, &aliases, &n);
+	r = list_entries(ks, &e, &n);
 	if (r < 0)
-		return r;
-	text = xstrdup("");
-	for (i = 0; i < n; i++) {
-		char *line = xasprintf("%s %d\n", aliases[i], (int)find(ks, aliases[i]));
-
-		text = xrealloc(text, len + strlen(line) + 1);
-		memcpy(text + len, line, strlen(line) + 1);
-		len += strlen(line);
-		free(line);
-		free(aliases[i]);
+		goto out;
+	f = open_memstream(&text, &len);
+	if (!f) {
+		r = -errno;
+		goto out;
 	}
-	free(aliases);
-	r = mkdir_p(keystore_runtime_dir(), 0755);
-	if (r == 0) {
-		path = xasprintf("%s/%s.keys", keystore_runtime_dir(), ks->kc->name);
-		/* Serials are not secret: consumers in other sessions read this file. */
-		r = write_file_atomic(path, text, len, 0644, (gid_t)-1);
+	for (i = 0; i < n; i++)
+		fprintf(f, "%s %d\n", e[i].alias, (int)e[i].id);
+	if (fclose(f) != 0) {
+		r = -ENOMEM;
+		goto out;
 	}
+	r = mkdir_p(dir, 0755);
+	if (r < 0)
+		goto out;
+	path = xasprintf("%s/%s.keys", dir, ks->kc->name);
+	/* Serials are not secret: 0644. */
+	r = write_file_atomic(path, text, len, 0644, (gid_t)-1);
+out:
+	if (r < 0)
+		log_err("keystore %s: %s/%s.keys: %s", ks->kc->name, dir, ks->kc->name,
+			strerror(-r));
 	free(path);
 	free(text);
+	free_entries(e, n);
+	return r;
+}
+
+/* Puts every file of the persistent copy into the keyring. */
+static int load_files(struct keystore *ks, char **files, size_t nf)
+{
+	char *data = NULL;
+	size_t i, len = 0;
+	int r = 0;
+
+	for (i = 0; r == 0 && i < nf; i++) {
+		r = keystore_file_ops.get(ks, files[i], &data, &len);
+		if (r == 0)
+			r = kr_put(ks, files[i], data, len);
+		if (r < 0)
+			log_err("keystore %s: loading %s: %s", ks->kc->name, files[i],
+				strerror(-r));
+		wipe_free(data, len);
+		data = NULL;
+		len = 0;
+	}
+	return r;
+}
+
+/* The keyring becomes equal to the file copy: keys without a file go. */
+static int kr_load(struct keystore *ks)
+{
+	char **files = NULL, **keys = NULL;
+	size_t nf = 0, nk = 0, i;
+	int r;
+
+	r = keystore_file_ops.list(ks, &files, &nf);
+	if (r == 0)
+		r = load_files(ks, files, nf);
+	if (r == 0)
+		r = kr_list(ks, &keys, &nk);
+	for (i = 0; r == 0 && i < nk; i++) {
+		if (!bsearch(&keys[i], files, nf, sizeof(*files), cmp_alias))
+			r = kr_remove(ks, keys[i]);
+	}
+	keystore_free_list(files, nf);
+	keystore_free_list(keys, nk);
 	return r;
 }
 
 const struct keystore_ops keystore_keyring_ops = {
+	.name = "keyring",
+	.max_len = USER_KEY_MAX,
 	.put = kr_put,
 	.get = kr_get,
 	.remove = kr_remove,
 	.list = kr_list,
+	.load = kr_load,
+	.changed = kr_changed,
 };
