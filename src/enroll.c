@@ -344,30 +344,35 @@ static int store_anchors(struct pass *p, STACK_OF(X509) *certs)
 static int step_bootstrap(struct pass *p)
 {
 	STACK_OF(X509) *certs = NULL;
-	uint64_t retry_after = 0;
-	char *state = NULL;
 	int r;
 
-	r = est_cacerts(p->http, p->cfg->label, &certs, &retry_after);
+	r = est_cacerts(p->http, p->cfg->label, &certs, &p->retry_after);
 	if (r < 0)
 		goto out;
 	r = store_anchors(p, certs);
-	if (r < 0)
-		goto out;
-	state = state_text(p);
-	r = keystore_put(p->ks, KS_ALIAS_STATE, state, strlen(state));
-	if (r < 0) {
-		log_err("storing bootstrap state: %s", strerror(-r));
-		goto out;
-	}
-	r = load_anchors(p);
+	if (r == 0)
+		r = load_anchors(p);
 	if (r == 0)
 		log_info("bootstrapped %d CA certificate(s) from %s", sk_X509_num(certs),
 			 p->cfg->server);
 out:
 	sk_X509_pop_free(certs, X509_free);
+	return r;
+}
+
+/*
+ * Records what was bootstrapped. Written only once the whole attempt succeeded, so a
+ * re-bootstrap whose enrollment failed is done again by the next pass.
+ */
+static int write_state(struct pass *p)
+{
+	char *state = state_text(p);
+	int r;
+
+	r = keystore_put(p->ks, KS_ALIAS_STATE, state, strlen(state));
+	if (r < 0)
+		log_err("storing bootstrap state: %s", strerror(-r));
 	free(state);
-	p->retry_after = retry_after;
 	return r;
 }
 
@@ -674,6 +679,8 @@ static int attempt(struct pass *p, unsigned int steps, bool fresh)
 		r = step_enroll(p, NULL, NULL, fresh);
 	else if (r == 0 && (steps & STEP_RENEW))
 		r = step_enroll(p, sk_X509_value(cur, 0), cur_key, true);
+	if (r == 0 && (steps & STEP_BOOTSTRAP))
+		r = write_state(p);
 	close_http(p);
 	EVP_PKEY_free(cur_key);
 	sk_X509_pop_free(cur, X509_free);
