@@ -141,7 +141,7 @@ static const struct signer *find_signer(const char *name)
 	return NULL;
 }
 
-static int alg_pkey(enum key_alg alg)
+int crypto_key_alg_pkey_id(enum key_alg alg)
 {
 	switch (alg) {
 	case KEY_ALG_EC:
@@ -162,7 +162,7 @@ int crypto_check_signer(enum key_alg alg, const char *signer, const char **out_w
 		*out_why = "unknown signer algorithm";
 		return -EINVAL;
 	}
-	if (s->pkey != alg_pkey(alg)) {
+	if (s->pkey != crypto_key_alg_pkey_id(alg)) {
 		*out_why = alg == KEY_ALG_RSA	  ? "does not fit an RSA key"
 			   : alg == KEY_ALG_EC	  ? "does not fit an EC key"
 						  : "does not fit an ED25519 key";

@@ -22,6 +22,8 @@ int crypto_check_signer(enum key_alg alg, const char *signer, const char **out_w
 /* Default key_params text for alg ("prime256v1", "2048", ""); static. */
 const char *crypto_default_key_params(enum key_alg alg);
 
+/* EVP_PKEY_EC, EVP_PKEY_RSA or EVP_PKEY_ED25519 for alg. */
+int crypto_key_alg_pkey_id(enum key_alg alg);
 /* Generates a key pair. Returns 0 or -errno; caller EVP_PKEY_free()s. */
 int crypto_keygen(enum key_alg alg, const char *params, EVP_PKEY **out_key);
 /* Private key as PKCS#8 PEM (unencrypted); caller wipe_free()s. */

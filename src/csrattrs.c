@@ -13,6 +13,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "crypto.h"
 #include "csrattrs.h"
 #include "log.h"
 #include "util.h"
@@ -143,24 +144,11 @@ out:
 	return r;
 }
 
-static int config_key_type(enum key_alg alg)
-{
-	switch (alg) {
-	case KEY_ALG_EC:
-		return EVP_PKEY_EC;
-	case KEY_ALG_RSA:
-		return EVP_PKEY_RSA;
-	case KEY_ALG_ED25519:
-		return EVP_PKEY_ED25519;
-	}
-	return 0;
-}
-
 int csrattrs_check_key(const struct csrattrs *a, enum key_alg alg, const char *params)
 {
 	int curve = 0;
 
-	if (a->key_type && a->key_type != config_key_type(alg)) {
+	if (a->key_type && a->key_type != crypto_key_alg_pkey_id(alg)) {
 		log_err("csrattrs: the server requires a %s key, the configuration says %s",
 			OBJ_nid2sn(a->key_type), config_key_alg_name(alg));
 		return -EPROTO;
