@@ -14,7 +14,7 @@ make -C build-demo -j"$(nproc)" >/dev/null
 D=$PWD/build-demo/demo
 rm -rf "$D" && mkdir -p "$D"
 export RUNTIME_DIRECTORY="$D/run"
-python3 tests/est-server.py --dir "$D/server" --port-file "$D/port" &
+/usr/bin/python3 tests/est-server.py --dir "$D/server" --port-file "$D/port" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
 for _ in $(seq 1 200); do [ -s "$D/port" ] && break; sleep 0.05; done
