@@ -25,7 +25,7 @@ static bool same_key(X509 *a, X509 *b)
 	return EVP_PKEY_eq(X509_get0_pubkey(a), X509_get0_pubkey(b)) == 1;
 }
 
-static bool is_anchor(STACK_OF(X509) *anchors, X509 *c)
+static bool is_anchor(STACK_OF(X509) * anchors, X509 *c)
 {
 	int i;
 
@@ -36,7 +36,7 @@ static bool is_anchor(STACK_OF(X509) *anchors, X509 *c)
 }
 
 /* True when c's signature verifies with the key of a certificate in set named as its issuer. */
-static bool signed_by_one_of(STACK_OF(X509) *set, X509 *c)
+static bool signed_by_one_of(STACK_OF(X509) * set, X509 *c)
 {
 	int i;
 
@@ -52,11 +52,12 @@ static bool signed_by_one_of(STACK_OF(X509) *set, X509 *c)
 
 /*
  * A new root is accepted when its key is already trusted under the same name (a re-issued root),
- * or when a NewWithOld certificate (same subject and key, signed by a stored anchor) vouches for it.
+ * or when a NewWithOld certificate (same subject and key, signed by a stored anchor) vouches for
+ * it.
  */
-static bool vouched(STACK_OF(X509) *anchors, STACK_OF(X509) *received, X509 *root)
+static bool vouched(STACK_OF(X509) * anchors, STACK_OF(X509) * received, X509 *root)
 {
-	STACK_OF(X509) *pool[2] = { anchors, received };
+	STACK_OF(X509) * pool[2] = {anchors, received};
 	int i, k;
 
 	for (k = 0; k < 2; k++) {
@@ -64,7 +65,8 @@ static bool vouched(STACK_OF(X509) *anchors, STACK_OF(X509) *received, X509 *roo
 			X509 *w = sk_X509_value(pool[k], i);
 
 			if (w == root || !same_key(w, root) ||
-			    X509_NAME_cmp(X509_get_subject_name(w), X509_get_subject_name(root)) != 0)
+			    X509_NAME_cmp(X509_get_subject_name(w), X509_get_subject_name(root)) !=
+				    0)
 				continue;
 			if (k == 0 || (!self_signed(w) && signed_by_one_of(anchors, w)))
 				return true;
@@ -74,7 +76,7 @@ static bool vouched(STACK_OF(X509) *anchors, STACK_OF(X509) *received, X509 *roo
 }
 
 /* Accepts, link by link, every non-root certificate signed by something trusted; grows trusted. */
-static int chain_rest(STACK_OF(X509) *trusted, STACK_OF(X509) *received)
+static int chain_rest(STACK_OF(X509) * trusted, STACK_OF(X509) * received)
 {
 	int n = sk_X509_num(received), done = 0, i;
 	bool progress = true;
@@ -90,7 +92,8 @@ static int chain_rest(STACK_OF(X509) *trusted, STACK_OF(X509) *received)
 		for (i = 0; i < n; i++) {
 			X509 *c = sk_X509_value(received, i);
 
-			if (accepted[i] || (!is_anchor(trusted, c) && !signed_by_one_of(trusted, c)))
+			if (accepted[i] ||
+			    (!is_anchor(trusted, c) && !signed_by_one_of(trusted, c)))
 				continue;
 			accepted[i] = 1;
 			done++;
@@ -106,7 +109,7 @@ static int chain_rest(STACK_OF(X509) *trusted, STACK_OF(X509) *received)
 	return 0;
 }
 
-int cacerts_verify_update(STACK_OF(X509) *anchors, STACK_OF(X509) *received)
+int cacerts_verify_update(STACK_OF(X509) * anchors, STACK_OF(X509) * received)
 {
 	STACK_OF(X509) *trusted = sk_X509_dup(anchors);
 	int i, r = 0;
@@ -128,7 +131,8 @@ int cacerts_verify_update(STACK_OF(X509) *anchors, STACK_OF(X509) *received)
 			r = -EBADMSG;
 			break;
 		}
-		log_info("cacerts: root key update: accepting a new root vouched for by the old one");
+		log_info("cacerts: root key update: accepting a new root vouched for by the old "
+			 "one");
 		sk_X509_push(trusted, c);
 	}
 	/* Then every other certificate, each link signed as claimed. */

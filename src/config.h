@@ -37,11 +37,11 @@ enum keystore_type {
 struct keystore_conf {
 	char *name;
 	enum keystore_type type;
-	char *keyring;	/* name of the named keyring, default "est:NAME" */
-	char *path;	/* file store directory / persistent copy */
+	char *keyring; /* name of the named keyring, default "est:NAME" */
+	char *path;    /* file store directory / persistent copy */
 	bool fallback;
-	char *group;	/* NULL when unset */
-	gid_t gid;	/* (gid_t)-1 when unset */
+	char *group; /* NULL when unset */
+	gid_t gid;   /* (gid_t)-1 when unset */
 	struct keystore_conf *next;
 };
 
@@ -49,23 +49,23 @@ struct config {
 	char *file;
 	bool enabled;
 	char *keystore;
-	char *server;	/* as written */
-	char *host;	/* without brackets */
+	char *server; /* as written */
+	char *host;   /* without brackets */
 	unsigned int port;
-	char *label;	/* NULL when empty */
+	char *label; /* NULL when empty */
 	char *ca_root;
 	bool ca_rollover;
-	uint64_t expiration_check;	/* seconds, when expiration_check_pct == 0 */
-	unsigned int expiration_check_pct;	/* 1..99 when given as a percentage */
+	uint64_t expiration_check;	   /* seconds, when expiration_check_pct == 0 */
+	unsigned int expiration_check_pct; /* 1..99 when given as a percentage */
 	uint64_t retry_interval;
-	uint64_t retry_timeout;	/* 0 = no limit */
+	uint64_t retry_timeout; /* 0 = no limit */
 	uint64_t timeout;
 	bool tls_client_auth;
 	char *tls_client_keystore;
 	char *tls_client_alias;
 	enum http_auth http_auth;
 	char *username;
-	char *password;	/* secret: wiped in config_free */
+	char *password; /* secret: wiped in config_free */
 	char *password_file;
 	bool pop;
 	enum pop_binding pop_binding;
@@ -73,9 +73,9 @@ struct config {
 	bool renew_rekey;
 	char *subject;
 	enum key_alg key_algorithm;
-	char *key_params;	/* curve name or RSA bits as text; default per algorithm */
+	char *key_params; /* curve name or RSA bits as text; default per algorithm */
 	enum key_source key_source;
-	char *csr_signer;	/* NULL = derived from the key */
+	char *csr_signer; /* NULL = derived from the key */
 	struct keystore_conf *keystores;
 };
 

@@ -115,20 +115,16 @@ int crypto_check_key_params(enum key_alg alg, const char *params, const char **o
 
 struct signer {
 	const char *name;
-	int md_nid;	/* NID_undef: pure signature (Ed25519) */
-	int pkey;	/* EVP_PKEY_EC, EVP_PKEY_RSA, EVP_PKEY_ED25519 */
+	int md_nid; /* NID_undef: pure signature (Ed25519) */
+	int pkey;   /* EVP_PKEY_EC, EVP_PKEY_RSA, EVP_PKEY_ED25519 */
 };
 
 static const struct signer signers[] = {
-	{ "SHA224WITHECDSA", NID_sha224, EVP_PKEY_EC },
-	{ "SHA256WITHECDSA", NID_sha256, EVP_PKEY_EC },
-	{ "SHA384WITHECDSA", NID_sha384, EVP_PKEY_EC },
-	{ "SHA512WITHECDSA", NID_sha512, EVP_PKEY_EC },
-	{ "SHA224WITHRSA", NID_sha224, EVP_PKEY_RSA },
-	{ "SHA256WITHRSA", NID_sha256, EVP_PKEY_RSA },
-	{ "SHA384WITHRSA", NID_sha384, EVP_PKEY_RSA },
-	{ "SHA512WITHRSA", NID_sha512, EVP_PKEY_RSA },
-	{ "ED25519", NID_undef, EVP_PKEY_ED25519 },
+	{"SHA224WITHECDSA", NID_sha224, EVP_PKEY_EC}, {"SHA256WITHECDSA", NID_sha256, EVP_PKEY_EC},
+	{"SHA384WITHECDSA", NID_sha384, EVP_PKEY_EC}, {"SHA512WITHECDSA", NID_sha512, EVP_PKEY_EC},
+	{"SHA224WITHRSA", NID_sha224, EVP_PKEY_RSA},  {"SHA256WITHRSA", NID_sha256, EVP_PKEY_RSA},
+	{"SHA384WITHRSA", NID_sha384, EVP_PKEY_RSA},  {"SHA512WITHRSA", NID_sha512, EVP_PKEY_RSA},
+	{"ED25519", NID_undef, EVP_PKEY_ED25519},
 };
 
 static const struct signer *find_signer(const char *name)
@@ -163,9 +159,9 @@ int crypto_check_signer(enum key_alg alg, const char *signer, const char **out_w
 		return -EINVAL;
 	}
 	if (s->pkey != crypto_key_alg_pkey_id(alg)) {
-		*out_why = alg == KEY_ALG_RSA	  ? "does not fit an RSA key"
-			   : alg == KEY_ALG_EC	  ? "does not fit an EC key"
-						  : "does not fit an ED25519 key";
+		*out_why = alg == KEY_ALG_RSA  ? "does not fit an RSA key"
+			   : alg == KEY_ALG_EC ? "does not fit an EC key"
+					       : "does not fit an ED25519 key";
 		return -EINVAL;
 	}
 	return 0;
@@ -178,8 +174,9 @@ int crypto_keygen(enum key_alg alg, const char *params, EVP_PKEY **out_key)
 
 	switch (alg) {
 	case KEY_ALG_EC:
-		key = EVP_PKEY_Q_keygen(NULL, NULL, "EC",
-					OBJ_nid2sn(curve_nid(params && *params ? params : "prime256v1")));
+		key = EVP_PKEY_Q_keygen(
+			NULL, NULL, "EC",
+			OBJ_nid2sn(curve_nid(params && *params ? params : "prime256v1")));
 		break;
 	case KEY_ALG_RSA:
 		if (params && *params && parse_uint(params, 2048, 8192, &bits) < 0)
@@ -280,22 +277,34 @@ static int hexval(char c)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* Attribute names RFC 4514 lists and a few more in common use; else OpenSSL's names or a dotted OID. */
+/* Attribute names RFC 4514 lists and a few more in common use; else OpenSSL's names or a dotted
+ * OID. */
 static ASN1_OBJECT *attr_type(const char *name)
 {
 	static const struct {
 		const char *name;
 		int nid;
 	} names[] = {
-		{ "CN", NID_commonName }, { "C", NID_countryName }, { "L", NID_localityName },
-		{ "ST", NID_stateOrProvinceName }, { "O", NID_organizationName },
-		{ "OU", NID_organizationalUnitName }, { "STREET", NID_streetAddress },
-		{ "DC", NID_domainComponent }, { "UID", NID_userId },
-		{ "SERIALNUMBER", NID_serialNumber }, { "E", NID_pkcs9_emailAddress },
-		{ "EMAILADDRESS", NID_pkcs9_emailAddress }, { "T", NID_title },
-		{ "TITLE", NID_title }, { "GN", NID_givenName }, { "SN", NID_surname },
-		{ "PSEUDONYM", NID_pseudonym }, { "INITIALS", NID_initials },
-		{ "DNQUALIFIER", NID_dnQualifier }, { "POSTALCODE", NID_postalCode },
+		{"CN", NID_commonName},
+		{"C", NID_countryName},
+		{"L", NID_localityName},
+		{"ST", NID_stateOrProvinceName},
+		{"O", NID_organizationName},
+		{"OU", NID_organizationalUnitName},
+		{"STREET", NID_streetAddress},
+		{"DC", NID_domainComponent},
+		{"UID", NID_userId},
+		{"SERIALNUMBER", NID_serialNumber},
+		{"E", NID_pkcs9_emailAddress},
+		{"EMAILADDRESS", NID_pkcs9_emailAddress},
+		{"T", NID_title},
+		{"TITLE", NID_title},
+		{"GN", NID_givenName},
+		{"SN", NID_surname},
+		{"PSEUDONYM", NID_pseudonym},
+		{"INITIALS", NID_initials},
+		{"DNQUALIFIER", NID_dnQualifier},
+		{"POSTALCODE", NID_postalCode},
 	};
 	size_t i;
 
@@ -312,7 +321,8 @@ struct dn_parser {
 	const char *why;
 };
 
-/* Reads an attribute value up to an unescaped ',' or '+'; unescapes into out (len at most strlen). */
+/* Reads an attribute value up to an unescaped ',' or '+'; unescapes into out (len at most strlen).
+ */
 static int dn_value(struct dn_parser *dp, char *out, size_t *out_len)
 {
 	const char *p = dp->p;
@@ -425,7 +435,7 @@ static int dn_build(struct dn_attr *attrs, size_t n, X509_NAME *name, const char
 
 int crypto_subject_parse(const char *dn, X509_NAME **out_name, const char **out_why)
 {
-	struct dn_parser dp = { .p = dn, .why = "empty subject" };
+	struct dn_parser dp = {.p = dn, .why = "empty subject"};
 	size_t n = 0, i, cap = strlen(dn) / 2 + 1;
 	struct dn_attr *attrs = xzalloc(sizeof(*attrs) * cap);
 	char *buf = xmalloc(strlen(dn) + 1);
@@ -498,7 +508,8 @@ static const EVP_MD *csr_md(EVP_PKEY *key, const char *signer, int *r)
 
 static int csr_add_challenge(X509_REQ *req, const char *challenge)
 {
-	/* PrintableString holds base64 but '='? It does: A-Z a-z 0-9 ' ( ) + , - . / : = ? space. */
+	/* PrintableString holds base64 but '='? It does: A-Z a-z 0-9 ' ( ) + , - . / : = ? space.
+	 */
 	int type = strspn(challenge, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 				     "0123456789 '()+,-./:=?") == strlen(challenge)
 			   ? V_ASN1_PRINTABLESTRING
@@ -548,7 +559,7 @@ out:
 	return r;
 }
 
-int crypto_certs_from_pem(const char *pem, size_t len, STACK_OF(X509) **out_certs)
+int crypto_certs_from_pem(const char *pem, size_t len, STACK_OF(X509) * *out_certs)
 {
 	STACK_OF(X509) *certs = sk_X509_new_null();
 	const char *p = pem, *end = pem + len;
@@ -612,7 +623,8 @@ bool crypto_cert_matches_key(X509 *cert, EVP_PKEY *key)
 	return pub && EVP_PKEY_eq(pub, key) == 1;
 }
 
-int crypto_verify_chain(X509 *leaf, STACK_OF(X509) *untrusted, STACK_OF(X509) *anchors, time_t now)
+int crypto_verify_chain(X509 *leaf, STACK_OF(X509) * untrusted, STACK_OF(X509) * anchors,
+			time_t now)
 {
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();

@@ -15,9 +15,11 @@
 /* Logs what (once, at error level) followed by the drained OpenSSL error queue. */
 void crypto_log_errors(const char *what);
 
-/* Checks key_params for alg (curve OpenSSL knows / RSA bits 2048..8192 / none for Ed25519). 0 or -EINVAL, reason in out_why (static). */
+/* Checks key_params for alg (curve OpenSSL knows / RSA bits 2048..8192 / none for Ed25519). 0 or
+ * -EINVAL, reason in out_why (static). */
 int crypto_check_key_params(enum key_alg alg, const char *params, const char **out_why);
-/* Checks that csr_signer (e.g. "SHA384WITHECDSA", case-insensitive) fits alg. 0 or -EINVAL, reason in out_why. */
+/* Checks that csr_signer (e.g. "SHA384WITHECDSA", case-insensitive) fits alg. 0 or -EINVAL, reason
+ * in out_why. */
 int crypto_check_signer(enum key_alg alg, const char *signer, const char **out_why);
 /* Default key_params text for alg ("prime256v1", "2048", ""); static. */
 const char *crypto_default_key_params(enum key_alg alg);
@@ -33,21 +35,24 @@ int crypto_key_from_pem(const char *pem, size_t len, EVP_PKEY **out_key);
 /* Private key from DER (PKCS#8, also PKCS#1 RSA). */
 int crypto_key_from_der(const unsigned char *der, size_t len, EVP_PKEY **out_key);
 
-/* Parses an RFC 4514 string (escapes, '+' multi-valued RDNs, names and dotted OIDs). 0 or -EINVAL with reason in out_why. */
+/* Parses an RFC 4514 string (escapes, '+' multi-valued RDNs, names and dotted OIDs). 0 or -EINVAL
+ * with reason in out_why. */
 int crypto_subject_parse(const char *dn, X509_NAME **out_name, const char **out_why);
 
 struct csr_params {
 	EVP_PKEY *key;
 	const X509_NAME *subject;
-	const char *signer;	/* NULL: SHA-256 for EC/RSA (SHA-384 for P-384, SHA-512 for P-521), none for Ed25519 */
-	const char *challenge_password;	/* NULL: no challengePassword attribute */
-	const STACK_OF(X509_EXTENSION) *extensions;	/* NULL: no extensionRequest */
+	const char *signer; /* NULL: SHA-256 for EC/RSA (SHA-384 for P-384, SHA-512 for P-521), none
+			       for Ed25519 */
+	const char *challenge_password;		     /* NULL: no challengePassword attribute */
+	const STACK_OF(X509_EXTENSION) * extensions; /* NULL: no extensionRequest */
 };
 /* Builds and signs a PKCS#10 request; DER out. Caller OPENSSL_free()s. */
 int crypto_csr_build(const struct csr_params *p, unsigned char **out_der, size_t *out_len);
 
-/* All certificates in a PEM buffer, in order; -ENOENT if none. Caller sk_X509_pop_free(.., X509_free). */
-int crypto_certs_from_pem(const char *pem, size_t len, STACK_OF(X509) **out_certs);
+/* All certificates in a PEM buffer, in order; -ENOENT if none. Caller sk_X509_pop_free(..,
+ * X509_free). */
+int crypto_certs_from_pem(const char *pem, size_t len, STACK_OF(X509) * *out_certs);
 /* Appends cert as PEM to a growing buffer (*buf, *len). */
 int crypto_cert_append_pem(X509 *cert, char **buf, size_t *len);
 /* True when cert's public key equals key's. */
@@ -56,7 +61,8 @@ bool crypto_cert_matches_key(X509 *cert, EVP_PKEY *key);
  * Verifies leaf against anchors (trusted, partial chain allowed) with untrusted as intermediates,
  * at time now (0 = current time). 0, or -EBADMSG with the reason logged.
  */
-int crypto_verify_chain(X509 *leaf, STACK_OF(X509) *untrusted, STACK_OF(X509) *anchors, time_t now);
+int crypto_verify_chain(X509 *leaf, STACK_OF(X509) * untrusted, STACK_OF(X509) * anchors,
+			time_t now);
 /* notBefore / notAfter as time_t. */
 int crypto_cert_validity(X509 *cert, time_t *out_not_before, time_t *out_not_after);
 /* One-line subject (RFC 2253 form); caller frees with OPENSSL_free. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* What goes into our CSR: subject or the current identity, PoP binding, what the server asked for. */
+/* What goes into our CSR: subject or the current identity, PoP binding, what the server asked for.
+ */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -19,7 +20,7 @@
 static int pop_challenge(const struct csr_input *in, char **out_challenge)
 {
 	bool exporter = in->cfg->pop_binding == POP_BINDING_TLS_EXPORTER;
-	struct http_response resp = { 0 };
+	struct http_response resp = {0};
 	unsigned char cb[64];
 	size_t cb_len = 0;
 	char *path, *b64;
@@ -48,7 +49,7 @@ static int pop_challenge(const struct csr_input *in, char **out_challenge)
 }
 
 /* Adds ext to exts unless an extension of the same type is there already. */
-static void add_ext(STACK_OF(X509_EXTENSION) *exts, X509_EXTENSION *ext)
+static void add_ext(STACK_OF(X509_EXTENSION) * exts, X509_EXTENSION *ext)
 {
 	int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext)), i;
 	X509_EXTENSION *dup;
@@ -61,8 +62,9 @@ static void add_ext(STACK_OF(X509_EXTENSION) *exts, X509_EXTENSION *ext)
 		X509_EXTENSION_free(dup);
 }
 
-/* The extensionRequest: the current certificate's subjectAltName, then what the server asked for. */
-static STACK_OF(X509_EXTENSION) *wanted_extensions(const struct csr_input *in)
+/* The extensionRequest: the current certificate's subjectAltName, then what the server asked for.
+ */
+static STACK_OF(X509_EXTENSION) * wanted_extensions(const struct csr_input *in)
 {
 	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
 	int i, idx;
@@ -91,9 +93,11 @@ static const char *signer_name(const struct csr_input *in)
 		return in->cfg->csr_signer;
 	switch (EVP_MD_get_type(in->attrs->md)) {
 	case NID_sha384:
-		return EVP_PKEY_get_id(in->key) == EVP_PKEY_RSA ? "SHA384WITHRSA" : "SHA384WITHECDSA";
+		return EVP_PKEY_get_id(in->key) == EVP_PKEY_RSA ? "SHA384WITHRSA"
+								: "SHA384WITHECDSA";
 	case NID_sha512:
-		return EVP_PKEY_get_id(in->key) == EVP_PKEY_RSA ? "SHA512WITHRSA" : "SHA512WITHECDSA";
+		return EVP_PKEY_get_id(in->key) == EVP_PKEY_RSA ? "SHA512WITHRSA"
+								: "SHA512WITHECDSA";
 	default:
 		return NULL;
 	}
@@ -101,7 +105,7 @@ static const char *signer_name(const struct csr_input *in)
 
 int csr_make(const struct csr_input *in, unsigned char **out_der, size_t *out_len)
 {
-	struct csr_params cp = { .key = in->key, .signer = signer_name(in) };
+	struct csr_params cp = {.key = in->key, .signer = signer_name(in)};
 	STACK_OF(X509_EXTENSION) *exts = wanted_extensions(in);
 	X509_NAME *subject = NULL;
 	char *challenge = NULL;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* What goes into our CSR: subject or the current identity, PoP binding, what the server asked for. */
+/* What goes into our CSR: subject or the current identity, PoP binding, what the server asked for.
+ */
 #pragma once
 
 #include <stdbool.h>
@@ -14,10 +15,10 @@
 
 struct csr_input {
 	const struct config *cfg;
-	struct http *http;	/* the connection that will carry the request (PoP binding) */
+	struct http *http; /* the connection that will carry the request (PoP binding) */
 	EVP_PKEY *key;
-	X509 *current;	/* renewal: subject and subjectAltName come from it; NULL otherwise */
-	const struct csrattrs *attrs;	/* the server's /csrattrs, or NULL */
+	X509 *current; /* renewal: subject and subjectAltName come from it; NULL otherwise */
+	const struct csrattrs *attrs; /* the server's /csrattrs, or NULL */
 };
 
 /* Builds and signs the CSR; DER out, caller OPENSSL_free()s. 0 or -errno (logged). */

@@ -36,19 +36,19 @@ struct pass {
 	const struct config *cfg;
 	struct keystore *ks;
 	struct http *http;
-	STACK_OF(X509) *anchors;	/* explicit trust anchors, NULL before bootstrap */
+	STACK_OF(X509) * anchors; /* explicit trust anchors, NULL before bootstrap */
 	char *anchors_pem;
 	size_t anchors_len;
-	char *retired_pem;	/* previous anchors_pem, alive while http uses it */
-	char *client_pem;	/* secret: TLS client key pair for this attempt */
+	char *retired_pem; /* previous anchors_pem, alive while http uses it */
+	char *client_pem;  /* secret: TLS client key pair for this attempt */
 	size_t client_len;
 	char *ca_root_pem;
 	size_t ca_root_len;
 	char ca_root_fp[65];
-	EVP_PKEY *req_key;	/* key of this pass's request, kept across attempts */
-	uint64_t retry_after;	/* the server's Retry-After of the last answer */
+	EVP_PKEY *req_key;    /* key of this pass's request, kept across attempts */
+	uint64_t retry_after; /* the server's Retry-After of the last answer */
 	bool once;
-	time_t deadline;	/* 0 = no retry budget */
+	time_t deadline; /* 0 = no retry budget */
 };
 
 static bool is_temporary(int r)
@@ -141,9 +141,8 @@ static char *state_text(const struct pass *p)
 {
 	const struct config *cfg = p->cfg;
 
-	return xasprintf("server=%s\nlabel=%s\nca_root_sha256=%s\nbootstrapped=%lld\n",
-			 cfg->server, cfg->label ? cfg->label : "", p->ca_root_fp,
-			 (long long)time(NULL));
+	return xasprintf("server=%s\nlabel=%s\nca_root_sha256=%s\nbootstrapped=%lld\n", cfg->server,
+			 cfg->label ? cfg->label : "", p->ca_root_fp, (long long)time(NULL));
 }
 
 /* True when the recorded bootstrap matches server, label and ca_root of the config. */
@@ -168,8 +167,8 @@ out:
 time_t enroll_due_time(const struct config *cfg, time_t not_before, time_t not_after)
 {
 	if (cfg->expiration_check_pct)
-		return not_after -
-		       (time_t)((double)(not_after - not_before) * cfg->expiration_check_pct / 100.0);
+		return not_after - (time_t)((double)(not_after - not_before) *
+					    cfg->expiration_check_pct / 100.0);
 	return not_after - (time_t)cfg->expiration_check;
 }
 
@@ -183,7 +182,7 @@ static bool cert_due(const struct config *cfg, X509 *cert, time_t now)
 }
 
 /* The enrolled key pair, split into key and certificates; -ENOKEY when none is stored. */
-static int load_enrolled(struct keystore *ks, EVP_PKEY **out_key, STACK_OF(X509) **out_certs)
+static int load_enrolled(struct keystore *ks, EVP_PKEY **out_key, STACK_OF(X509) * *out_certs)
 {
 	STACK_OF(X509) *certs = NULL;
 	EVP_PKEY *key = NULL;
@@ -234,7 +233,8 @@ static unsigned int decide(struct pass *p, enum enroll_action action)
 	if (!p->anchors) {
 		steps |= STEP_BOOTSTRAP;
 	} else if (!state_matches(p)) {
-		log_info("server, label or ca_root changed since the last bootstrap: bootstrapping again");
+		log_info("server, label or ca_root changed since the last bootstrap: bootstrapping "
+			 "again");
 		steps |= STEP_BOOTSTRAP | STEP_ENROLL;
 	}
 	have_cert = load_enrolled(p->ks, &key, &certs) == 0;
@@ -321,7 +321,7 @@ static void close_http(struct pass *p)
 	p->client_len = 0;
 }
 
-static int store_anchors(struct pass *p, STACK_OF(X509) *certs)
+static int store_anchors(struct pass *p, STACK_OF(X509) * certs)
 {
 	int i, n = sk_X509_num(certs), r = 0;
 	char **pems = xzalloc(sizeof(*pems) * (size_t)n);
@@ -330,8 +330,8 @@ static int store_anchors(struct pass *p, STACK_OF(X509) *certs)
 	for (i = 0; i < n && r == 0; i++)
 		r = crypto_cert_append_pem(sk_X509_value(certs, i), &pems[i], &lens[i]);
 	if (r == 0)
-		r = keystore_replace_set(p->ks, KS_ALIAS_CACERTS_PREFIX,
-					 (const char *const *)pems, lens, (size_t)n);
+		r = keystore_replace_set(p->ks, KS_ALIAS_CACERTS_PREFIX, (const char *const *)pems,
+					 lens, (size_t)n);
 	if (r < 0)
 		log_err("storing CA certificates: %s", strerror(-r));
 	for (i = 0; i < n; i++)
@@ -376,7 +376,8 @@ static int write_state(struct pass *p)
 	return r;
 }
 
-/* The key to request a certificate for: the pending one if any (resume), else a new one stored first. */
+/* The key to request a certificate for: the pending one if any (resume), else a new one stored
+ * first. */
 static int request_key(struct pass *p, bool fresh)
 {
 	const struct config *cfg = p->cfg;
@@ -416,9 +417,9 @@ out:
 }
 
 /* The issuer of c among the server's answer and the anchors, or NULL. */
-static X509 *find_issuer(X509 *c, STACK_OF(X509) *certs, STACK_OF(X509) *anchors)
+static X509 *find_issuer(X509 *c, STACK_OF(X509) * certs, STACK_OF(X509) * anchors)
 {
-	STACK_OF(X509) *pool[2] = { certs, anchors };
+	STACK_OF(X509) * pool[2] = {certs, anchors};
 	int i, k;
 
 	for (k = 0; k < 2; k++)
@@ -430,8 +431,8 @@ static X509 *find_issuer(X509 *c, STACK_OF(X509) *certs, STACK_OF(X509) *anchors
 }
 
 /* Appends the chain above leaf (intermediates, not the self-signed root) for consumers. */
-static int append_chain(X509 *leaf, STACK_OF(X509) *certs, STACK_OF(X509) *anchors,
-			char **bundle, size_t *blen)
+static int append_chain(X509 *leaf, STACK_OF(X509) * certs, STACK_OF(X509) * anchors, char **bundle,
+			size_t *blen)
 {
 	X509 *c = leaf, *issuer;
 	int depth, r = 0;
@@ -447,7 +448,7 @@ static int append_chain(X509 *leaf, STACK_OF(X509) *certs, STACK_OF(X509) *ancho
 }
 
 /* Checks the answer and stores key + issued certificate + chain as one bundle. */
-static int store_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs)
+static int store_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) * certs)
 {
 	X509 *leaf = NULL;
 	char *pem = NULL, *bundle = NULL;
@@ -463,7 +464,8 @@ static int store_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs)
 	}
 	r = crypto_verify_chain(leaf, certs, p->anchors, 0);
 	if (r < 0) {
-		log_err("the issued certificate does not chain to the trust anchors: nothing stored");
+		log_err("the issued certificate does not chain to the trust anchors: nothing "
+			"stored");
 		return r;
 	}
 	r = crypto_key_to_pem(key, &pem, &len);
@@ -484,7 +486,7 @@ static int store_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs)
 	return r;
 }
 
-static void log_issued(STACK_OF(X509) *certs, EVP_PKEY *key, const char *what)
+static void log_issued(STACK_OF(X509) * certs, EVP_PKEY *key, const char *what)
 {
 	char *subject = NULL, *serial = NULL;
 	time_t nb = 0, na = 0;
@@ -520,7 +522,8 @@ static int fetch_csrattrs(struct pass *p, struct csrattrs **out_attrs)
 	if (r == 0) {
 		r = csrattrs_parse(der, len, out_attrs);
 		if (r == 0)
-			r = csrattrs_check_key(*out_attrs, p->cfg->key_algorithm, p->cfg->key_params);
+			r = csrattrs_check_key(*out_attrs, p->cfg->key_algorithm,
+					       p->cfg->key_params);
 	} else if (r == -EPROTO || r == -EBADMSG) {
 		/* /csrattrs is optional (RFC 7030 4.5): a server without it still enrolls. */
 		log_debug("csrattrs: none offered");
@@ -535,7 +538,7 @@ static int fetch_csrattrs(struct pass *p, struct csrattrs **out_attrs)
 /* key_source = server: a throwaway key signs the CSR, the server returns key and certificate. */
 static int server_keygen(struct pass *p, const struct csrattrs *attrs)
 {
-	struct csr_input in = { .cfg = p->cfg, .http = p->http, .attrs = attrs };
+	struct csr_input in = {.cfg = p->cfg, .http = p->http, .attrs = attrs};
 	STACK_OF(X509) *certs = NULL;
 	unsigned char *csr = NULL;
 	EVP_PKEY *key = NULL;
@@ -562,7 +565,7 @@ static int server_keygen(struct pass *p, const struct csrattrs *attrs)
 /* First enrollment (current == NULL) or re-enrollment of current with current_key. */
 static int step_enroll(struct pass *p, X509 *current, EVP_PKEY *current_key, bool fresh)
 {
-	struct csr_input in = { .cfg = p->cfg, .http = p->http, .current = current };
+	struct csr_input in = {.cfg = p->cfg, .http = p->http, .current = current};
 	bool reenroll = current != NULL;
 	STACK_OF(X509) *certs = NULL;
 	struct csrattrs *attrs = NULL;
@@ -642,13 +645,14 @@ static bool cert_expired(X509 *cert)
 
 /* Prepares the renewal: the current pair authenticates it, unless it has expired. */
 static int prepare_renew(struct pass *p, unsigned int *steps, EVP_PKEY **cur_key,
-			 STACK_OF(X509) **cur)
+			 STACK_OF(X509) * *cur)
 {
 	int r;
 
 	r = load_enrolled(p->ks, cur_key, cur);
 	if (r < 0 || cert_expired(sk_X509_value(*cur, 0))) {
-		log_warn("%s: cannot authenticate a re-enrollment; enrolling with the configured credentials",
+		log_warn("%s: cannot authenticate a re-enrollment; enrolling with the configured "
+			 "credentials",
 			 r < 0 ? "no usable enrolled key pair" : "the certificate has expired");
 		*steps = (*steps & ~STEP_RENEW) | STEP_ENROLL;
 		return 0;
@@ -760,7 +764,7 @@ static void pass_clear(struct pass *p)
 
 int enroll_pass(const struct config *cfg, enum enroll_action action, bool once)
 {
-	struct pass p = { .cfg = cfg, .once = once };
+	struct pass p = {.cfg = cfg, .once = once};
 	int lock_fd = -1, r;
 
 	if (!cfg->enabled && action == ENROLL_ACTION_RUN) {
@@ -773,7 +777,8 @@ int enroll_pass(const struct config *cfg, enum enroll_action action, bool once)
 	/* A timer or hook pass gives way at once; a command typed by hand waits its turn. */
 	r = lock_store(p.ks, action != ENROLL_ACTION_RUN, &lock_fd);
 	if (r == -EBUSY) {
-		log_info("another pass holds the lock on keystore %s: try later", keystore_name(p.ks));
+		log_info("another pass holds the lock on keystore %s: try later",
+			 keystore_name(p.ks));
 		goto out;
 	}
 	if (r == 0)

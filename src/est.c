@@ -112,7 +112,7 @@ char *est_base64_encode(const unsigned char *in, size_t len)
 
 int est_parse_retry_after(const char *value, time_t now, uint64_t max, uint64_t *out_seconds)
 {
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 	const char *end;
 	uint64_t secs;
 	time_t when;
@@ -155,8 +155,7 @@ static bool media_type_is(const char *content_type, const char *want)
 }
 
 /* Maps the status of an answer to the error convention in est.h. */
-static int check_status(const struct http_response *resp, const char *op,
-			uint64_t *out_retry_after)
+static int check_status(const struct http_response *resp, const char *op, uint64_t *out_retry_after)
 {
 	uint64_t retry = 0;
 
@@ -181,7 +180,7 @@ static int check_status(const struct http_response *resp, const char *op,
 
 /* Decodes a base64 certs-only PKCS#7 body. */
 static int parse_certs(const struct http_response *resp, const char *op,
-		       STACK_OF(X509) **out_certs)
+		       STACK_OF(X509) * *out_certs)
 {
 	unsigned char *der = NULL;
 	size_t der_len = 0;
@@ -204,10 +203,10 @@ static int parse_certs(const struct http_response *resp, const char *op,
 	return r == -ENOENT ? -EBADMSG : r;
 }
 
-int est_cacerts(struct http *h, const char *label, STACK_OF(X509) **out_certs,
+int est_cacerts(struct http *h, const char *label, STACK_OF(X509) * *out_certs,
 		uint64_t *out_retry_after)
 {
-	struct http_response resp = { 0 };
+	struct http_response resp = {0};
 	char *path = est_path(label, "cacerts");
 	int r;
 
@@ -225,11 +224,11 @@ out:
 }
 
 int est_enroll(struct http *h, const char *label, bool reenroll, const unsigned char *csr,
-	       size_t csr_len, STACK_OF(X509) **out_certs, uint64_t *out_retry_after)
+	       size_t csr_len, STACK_OF(X509) * *out_certs, uint64_t *out_retry_after)
 {
-	static const char *const headers[] = { "Content-Transfer-Encoding: base64", NULL };
+	static const char *const headers[] = {"Content-Transfer-Encoding: base64", NULL};
 	const char *op = reenroll ? "simplereenroll" : "simpleenroll";
-	struct http_response resp = { 0 };
+	struct http_response resp = {0};
 	char *path = est_path(label, op);
 	char *body = est_base64_encode(csr, csr_len);
 	int r;
@@ -251,7 +250,7 @@ out:
 int est_csrattrs(struct http *h, const char *label, unsigned char **out_der, size_t *out_len,
 		 uint64_t *out_retry_after)
 {
-	struct http_response resp = { 0 };
+	struct http_response resp = {0};
 	char *path = est_path(label, "csrattrs");
 	int r;
 
@@ -309,7 +308,7 @@ int est_multipart_parse(const char *body, size_t len, const char *boundary,
 
 		p += dlen;
 		if (end - p >= 2 && p[0] == '-' && p[1] == '-') {
-			r = parts ? 0 : -EBADMSG;	/* closing delimiter */
+			r = parts ? 0 : -EBADMSG; /* closing delimiter */
 			break;
 		}
 		hdr = memchr(p, '\n', (size_t)(end - p));
@@ -337,7 +336,7 @@ int est_multipart_parse(const char *body, size_t len, const char *boundary,
 
 struct keygen_parts {
 	EVP_PKEY *key;
-	STACK_OF(X509) *certs;
+	STACK_OF(X509) * certs;
 };
 
 /* The value of Content-Type in a part's headers, as a pointer into them. */
@@ -416,11 +415,11 @@ static char *multipart_boundary(const char *content_type)
 }
 
 int est_serverkeygen(struct http *h, const char *label, const unsigned char *csr, size_t csr_len,
-		     EVP_PKEY **out_key, STACK_OF(X509) **out_certs, uint64_t *out_retry_after)
+		     EVP_PKEY **out_key, STACK_OF(X509) * *out_certs, uint64_t *out_retry_after)
 {
-	static const char *const headers[] = { "Content-Transfer-Encoding: base64", NULL };
-	struct keygen_parts kp = { NULL, NULL };
-	struct http_response resp = { 0 };
+	static const char *const headers[] = {"Content-Transfer-Encoding: base64", NULL};
+	struct keygen_parts kp = {NULL, NULL};
+	struct http_response resp = {0};
 	char *path = est_path(label, "serverkeygen");
 	char *body = est_base64_encode(csr, csr_len), *boundary = NULL;
 	int r;
@@ -436,7 +435,8 @@ int est_serverkeygen(struct http *h, const char *label, const unsigned char *csr
 					   keygen_part, &kp)
 		     : -EBADMSG;
 	if (r < 0 || !kp.key || !kp.certs) {
-		log_err("serverkeygen: the answer is not multipart/mixed with a key and a certificate");
+		log_err("serverkeygen: the answer is not multipart/mixed with a key and a "
+			"certificate");
 		r = -EBADMSG;
 		goto out;
 	}

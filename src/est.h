@@ -14,18 +14,18 @@
 
 /*
  * Error convention of the est_* operations (besides http_request's network errors):
- *   -EAGAIN        202 Accepted or 5xx: try later, *out_retry_after holds the server's wish (0 = none)
- *   -EKEYREJECTED  401/403: authentication refused
- *   -EBADMSG       the answer is malformed (media type, base64, PKCS#7)
- *   -EPROTO        any other refusal (4xx)
+ *   -EAGAIN        202 Accepted or 5xx: try later, *out_retry_after holds the server's wish (0 =
+ * none) -EKEYREJECTED  401/403: authentication refused -EBADMSG       the answer is malformed
+ * (media type, base64, PKCS#7) -EPROTO        any other refusal (4xx)
  */
 
 /* GET /cacerts: the CA certificates. Caller sk_X509_pop_free()s. */
-int est_cacerts(struct http *h, const char *label, STACK_OF(X509) **out_certs,
+int est_cacerts(struct http *h, const char *label, STACK_OF(X509) * *out_certs,
 		uint64_t *out_retry_after);
-/* POST /simpleenroll or /simplereenroll with a DER CSR; the returned certificates (issued first if found). */
+/* POST /simpleenroll or /simplereenroll with a DER CSR; the returned certificates (issued first if
+ * found). */
 int est_enroll(struct http *h, const char *label, bool reenroll, const unsigned char *csr,
-	       size_t csr_len, STACK_OF(X509) **out_certs, uint64_t *out_retry_after);
+	       size_t csr_len, STACK_OF(X509) * *out_certs, uint64_t *out_retry_after);
 
 /* Base64 (RFC 4648) decoding that skips whitespace and line breaks (RFC 8951). Caller frees. */
 int est_base64_decode(const char *in, size_t len, unsigned char **out, size_t *out_len);
@@ -36,7 +36,8 @@ int est_parse_retry_after(const char *value, time_t now, uint64_t max, uint64_t 
 /* "/.well-known/est[/label]/op"; caller frees. */
 char *est_path(const char *label, const char *op);
 
-/* GET /csrattrs: the DER CsrAttrs in out_der (caller frees), or -ENOENT when the server has none (204/404). */
+/* GET /csrattrs: the DER CsrAttrs in out_der (caller frees), or -ENOENT when the server has none
+ * (204/404). */
 int est_csrattrs(struct http *h, const char *label, unsigned char **out_der, size_t *out_len,
 		 uint64_t *out_retry_after);
 
@@ -46,9 +47,10 @@ int est_csrattrs(struct http *h, const char *label, unsigned char **out_der, siz
  * Caller EVP_PKEY_free()s the key and sk_X509_pop_free()s the certificates.
  */
 int est_serverkeygen(struct http *h, const char *label, const unsigned char *csr, size_t csr_len,
-		     EVP_PKEY **out_key, STACK_OF(X509) **out_certs, uint64_t *out_retry_after);
+		     EVP_PKEY **out_key, STACK_OF(X509) * *out_certs, uint64_t *out_retry_after);
 
-/* Splits a multipart body at boundary; calls fn for each part with its headers and body. Exposed for tests. */
+/* Splits a multipart body at boundary; calls fn for each part with its headers and body. Exposed
+ * for tests. */
 int est_multipart_parse(const char *body, size_t len, const char *boundary,
 			int (*fn)(void *ctx, const char *headers, size_t hlen, const char *part,
 				  size_t plen),

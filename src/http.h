@@ -12,28 +12,30 @@
 #define HTTP_MAX_BODY (4u << 20)
 
 struct http_opts {
-	const char *host;	/* name or IP literal without brackets */
+	const char *host; /* name or IP literal without brackets */
 	unsigned int port;
-	/* Trust anchors as a PEM buffer (one or more certificates); the server must chain to one. */
+	/* Trust anchors as a PEM buffer (one or more certificates); the server must chain to one.
+	 */
 	const char *trust_pem;
 	size_t trust_len;
-	/* Optional TLS client key pair: PEM key and PEM certificate chain (may be the same buffer). */
+	/* Optional TLS client key pair: PEM key and PEM certificate chain (may be the same buffer).
+	 */
 	const char *client_pem;
 	size_t client_len;
 	enum http_auth auth;
 	const char *username;
 	const char *password;
-	uint64_t timeout;	/* seconds for one exchange, connect to last byte */
-	time_t deadline;	/* 0 or absolute time after which no exchange may run (retry_timeout) */
-	bool tls12_only;	/* cap at TLS 1.2 (tls-unique PoP) */
-	bool tls13_only;	/* require TLS 1.3 (tls-exporter PoP) */
+	uint64_t timeout; /* seconds for one exchange, connect to last byte */
+	time_t deadline;  /* 0 or absolute time after which no exchange may run (retry_timeout) */
+	bool tls12_only;  /* cap at TLS 1.2 (tls-unique PoP) */
+	bool tls13_only;  /* require TLS 1.3 (tls-exporter PoP) */
 };
 
 struct http_response {
 	long status;
-	char *content_type;	/* NULL when absent */
-	char *retry_after;	/* raw header value, NULL when absent */
-	unsigned char *body;	/* NUL-terminated for convenience */
+	char *content_type;  /* NULL when absent */
+	char *retry_after;   /* raw header value, NULL when absent */
+	unsigned char *body; /* NUL-terminated for convenience */
 	size_t body_len;
 };
 

@@ -46,7 +46,8 @@ const char *keystore_backend(const struct keystore *ks);
 bool keystore_fell_back(const struct keystore *ks);
 /* The keystore's name (the [keystore NAME] section). */
 const char *keystore_name(const struct keystore *ks);
-/* Where a consumer finds it: "keyring est:NAME (serial N)" or the directory. Static buffer inside ks. */
+/* Where a consumer finds it: "keyring est:NAME (serial N)" or the directory. Static buffer inside
+ * ks. */
 const char *keystore_location(const struct keystore *ks);
 
 /* Runtime directory for serial lists and locks: $RUNTIME_DIRECTORY or RUNSTATEDIR/est-enroll. */

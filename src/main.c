@@ -33,7 +33,7 @@ struct cli {
 	const char *out;
 	const char *mode;
 	bool mode_set;
-	int argc;	/* command arguments after the command name */
+	int argc; /* command arguments after the command name */
 	char **argv;
 };
 
@@ -149,7 +149,8 @@ static int cmd_export(struct cli *cli, struct config *cfg)
 		goto out;
 	r = keystore_get(ks, cli->argv[0], &data, &len);
 	if (r == -ENOKEY) {
-		log_err("export: %s: no such alias in keystore %s", cli->argv[0], keystore_name(ks));
+		log_err("export: %s: no such alias in keystore %s", cli->argv[0],
+			keystore_name(ks));
 		r = -ENOENT;
 		goto out;
 	}
@@ -170,14 +171,14 @@ out:
 }
 
 static const struct command commands[] = {
-	{ "run", cmd_run, "run", 0 },
-	{ "enroll", cmd_enroll, "enroll", 0 },
-	{ "renew", cmd_renew, "renew", 0 },
-	{ "cacerts", cmd_cacerts, "cacerts", 0 },
-	{ "status", cmd_status, "status [--json]", 0 },
-	{ "check-config", cmd_check_config, "check-config", 0 },
-	{ "load", cmd_load, "load", 0 },
-	{ "export", cmd_export, "export ALIAS [--out FILE] [--mode MODE]", 1 },
+	{"run", cmd_run, "run", 0},
+	{"enroll", cmd_enroll, "enroll", 0},
+	{"renew", cmd_renew, "renew", 0},
+	{"cacerts", cmd_cacerts, "cacerts", 0},
+	{"status", cmd_status, "status [--json]", 0},
+	{"check-config", cmd_check_config, "check-config", 0},
+	{"load", cmd_load, "load", 0},
+	{"export", cmd_export, "export ALIAS [--out FILE] [--mode MODE]", 1},
 };
 
 static void usage(FILE *f)
@@ -204,16 +205,16 @@ enum { OPT_ONCE = 256, OPT_JSON, OPT_OUT, OPT_MODE };
 static int parse_args(int argc, char **argv, struct cli *cli)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "once", no_argument, NULL, OPT_ONCE },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "out", required_argument, NULL, OPT_OUT },
-		{ "mode", required_argument, NULL, OPT_MODE },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		{"config", required_argument, NULL, 'c'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"once", no_argument, NULL, OPT_ONCE},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"out", required_argument, NULL, OPT_OUT},
+		{"mode", required_argument, NULL, OPT_MODE},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -295,7 +296,7 @@ static bool args_fit(const struct command *cmd, const struct cli *cli)
 
 int main(int argc, char **argv)
 {
-	struct cli cli = { .config = DEFAULT_CONFIG };
+	struct cli cli = {.config = DEFAULT_CONFIG};
 	const struct command *cmd;
 	struct config *cfg = NULL;
 	int r;

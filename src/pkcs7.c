@@ -10,7 +10,7 @@
 
 #include "pkcs7.h"
 
-int pkcs7_certs_parse(const unsigned char *der, size_t len, STACK_OF(X509) **out_certs)
+int pkcs7_certs_parse(const unsigned char *der, size_t len, STACK_OF(X509) * *out_certs)
 {
 	const unsigned char *p = der;
 	STACK_OF(X509) *certs = NULL, *in;

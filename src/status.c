@@ -31,8 +31,8 @@ struct report {
 	struct cert_info cert;
 	bool have_cert;
 	bool pending;
-	char *state;	/* est-state text, NULL if never bootstrapped */
-	time_t next_due;	/* 0 = nothing scheduled */
+	char *state;	 /* est-state text, NULL if never bootstrapped */
+	time_t next_due; /* 0 = nothing scheduled */
 	const char *next_action;
 };
 
@@ -270,7 +270,7 @@ static void print_json(const struct config *cfg, struct keystore *ks, const stru
 
 int status_print(const struct config *cfg, bool json, FILE *out)
 {
-	struct report rep = { 0 };
+	struct report rep = {0};
 	struct keystore *ks = NULL;
 	int i, r;
 

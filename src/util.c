@@ -289,8 +289,8 @@ int parse_duration(const char *s, uint64_t *out_seconds)
 
 int parse_bool(const char *s, bool *out)
 {
-	static const char *const yes[] = { "true", "yes", "on", "1" };
-	static const char *const no[] = { "false", "no", "off", "0" };
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(yes); i++) {

@@ -25,7 +25,8 @@ void wipe_free(void *p, size_t n);
 /* Wipe a NUL-terminated string then free it; NULL is a no-op. */
 void wipe_str(char *s);
 
-/* Reads a whole file (at most max bytes, else -EFBIG) into a NUL-terminated buffer; caller wipe_free()s. */
+/* Reads a whole file (at most max bytes, else -EFBIG) into a NUL-terminated buffer; caller
+ * wipe_free()s. */
 int read_file(const char *path, size_t max, char **out_data, size_t *out_len);
 /*
  * Writes data to path atomically: tmp file in the same directory, fchmod(mode), fchown(-1, gid)
