@@ -86,7 +86,7 @@ enroll() { # enroll NAME CSRFILE [curl args]: status code on stdout
 
 t_start() {
 	local n rc=0
-	for n in plain basic digest tls12 untrusted cert; do
+	for n in plain basic digest tls12 untrusted cert roll rolli exp; do
 		wait_port "$n" || rc=1
 	done
 	[ -s "$T/plain/root.pem" ] && [ -s "$T/plain/client-auth.pem" ] && return $rc
@@ -117,6 +117,9 @@ t_enroll_ec() {
 		header Content-Type | grep -q 'application/pkcs7-mime; *smime-type=certs-only' &&
 		certs_of "$T/out" && openssl verify -CAfile "$T/plain/root.pem" "$T/out.pem" >/dev/null &&
 		openssl x509 -in "$T/out.pem" -noout -ext subjectAltName | grep -q DNS:dev.example &&
+		openssl x509 -in "$T/out.pem" -noout -ext extendedKeyUsage | grep -q 'TLS Web Client Authentication' &&
+		openssl x509 -in "$T/out.pem" -noout -ext keyUsage | grep -q 'Digital Signature' &&
+		openssl x509 -in "$T/out.pem" -noout -ext basicConstraints | grep -q 'CA:FALSE' &&
 		[ "$(openssl x509 -in "$T/out.pem" -noout -pubkey)" = "$(openssl pkey -in "$T/ec.csr.key" -pubout)" ]
 }
 
@@ -266,6 +269,198 @@ t_cert_auth() {
 		! enroll cert "$T/ec.csr" --cert "$T/plain/client-auth.pem" >/dev/null 2>&1
 }
 
+# pem_split FILE PREFIX: the certificates of a PEM file into PREFIX1.pem, PREFIX2.pem, ...
+pem_split() {
+	rm -f "$2"[0-9]*.pem
+	awk -v p="$2" '/BEGIN CERTIFICATE/ { n++ } n { print > (p n ".pem") }' "$1"
+}
+
+pubkey() { openssl x509 -in "$1" -noout -pubkey; }
+
+same_cert() { cmp -s <(openssl x509 -in "$1" -outform DER) <(openssl x509 -in "$2" -outform DER); }
+
+# server_cert NAME FILE: the TLS server certificate NAME presents, into FILE
+server_cert() {
+	timeout 10 openssl s_client -connect "127.0.0.1:${PORT[$1]}" -servername localhost \
+		</dev/null 2>/dev/null | sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' >"$2"
+	[ -s "$2" ]
+}
+
+t_csrattrs_presets() {
+	local p want rc=0
+	for p in pop ext ec384 rsa unknown empty; do
+		case $p in
+		pop) want='challengePassword' ;;
+		ext) want='Extension Request.*Subject Alternative Name.*Extended Key Usage' ;;
+		ec384) want='id-ecPublicKey.*secp384r1.*ecdsa-with-SHA384' ;;
+		rsa) want='rsaEncryption.*INTEGER *:0C00' ;;
+		unknown) want='1\.3\.6\.1\.4\.1\.99999\.1' ;;
+		empty) want='d=0 *hl=2 *l= *0 cons: SEQUENCE' ;;
+		esac
+		"$PYTHON" "$SERVER" --print-csrattrs "$p" >"$T/ca-$p.der" &&
+			openssl asn1parse -inform DER -in "$T/ca-$p.der" >"$T/ca-$p.txt" &&
+			tr '\n' ' ' <"$T/ca-$p.txt" | grep -q "$want" || { echo "# preset $p"; rc=1; }
+	done
+	return $rc
+}
+
+t_csrattrs_served() {
+	[ "$(req exp "$EST/csrattrs")" = 200 ] && [ "$(header Content-Type)" = application/csrattrs ] &&
+		base64 -d "$T/out" >"$T/out.der" && cmp "$T/out.der" "$T/exp/csrattrs.der" &&
+		openssl asn1parse -inform DER -in "$T/out.der" | grep -q secp384r1 &&
+		[ "$(req digest "$EST/csrattrs")" = 200 ] && [ "$(header Content-Type)" = application/csrattrs ] &&
+		base64 -d "$T/out" | cmp - "$T/csrattrs-ext.der"
+}
+
+# s_client_exporter NAME CIPHERSUITE: GET cacerts over TLS 1.3 with openssl s_client; prints
+# its RFC 9266 tls-exporter (hex) and the one the server logged for that connection
+s_client_exporter() {
+	printf 'GET %s/cacerts HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' "$EST" |
+		timeout 10 openssl s_client -tls1_3 -ciphersuites "$2" -connect "127.0.0.1:${PORT[$1]}" \
+			-servername localhost -CAfile "$T/$1/root.pem" -ign_eof \
+			-keymatexport EXPORTER-Channel-Binding -keymatexportlen 32 2>/dev/null |
+		sed -n 's/^ *Keying material: *//p' | tr -d '\r' | tr 'A-F' 'a-f'
+	"$PYTHON" -c 'import base64, json, sys
+r = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+assert r["tls_version"] == "TLSv1.3" and r["op"] == "cacerts", r
+print(base64.b64decode(r["tls_exporter"]).hex())' "$T/$1/requests.log"
+}
+
+t_exporter_keymat() {
+	local cs out rc=0
+	for cs in TLS_AES_128_GCM_SHA256 TLS_AES_256_GCM_SHA384; do
+		out=$(s_client_exporter exp "$cs")
+		echo "# $cs: client, server:" $out
+		[ "$(echo "$out" | wc -l)" = 2 ] && [ "$(echo "$out" | sed -n 1p | wc -c)" = 65 ] &&
+			[ "$(echo "$out" | sed -n 1p)" = "$(echo "$out" | sed -n 2p)" ] || rc=1
+	done
+	return $rc
+}
+
+# pop_exporter NAME: simpleenroll over openssl s_client (TLS 1.3), the CSR's challengePassword
+# made from the keying material s_client exported on that very connection; status on stdout
+pop_exporter() {
+	local line km cb n from to pid
+	coproc SC { exec timeout 10 openssl s_client -tls1_3 -connect "127.0.0.1:${PORT[$1]}" \
+		-servername localhost -CAfile "$T/$1/root.pem" -ign_eof \
+		-keymatexport EXPORTER-Channel-Binding -keymatexportlen 32 2>/dev/null; }
+	pid=$SC_PID
+	# bash drops SC[] when the coprocess ends: keep copies of its pipes
+	exec {from}<&"${SC[0]}" {to}>&"${SC[1]}"
+	km=
+	while IFS= read -r -t 10 line <&"$from"; do
+		case $line in *"Keying material:"*) km=${line##*: } && break ;; esac
+	done
+	km=${km%$'\r'}
+	cb=$("$PYTHON" -c 'import base64, sys; print(base64.b64encode(bytes.fromhex(sys.argv[1])).decode())' "$km") ||
+		cb=x
+	printf '[req]\nprompt = no\ndistinguished_name = dn\nattributes = attrs\n[dn]\nCN = pop-exporter\n[attrs]\nchallengePassword = %s\n' \
+		"$cb" >"$T/pop.cnf"
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/pop.key" \
+		-config "$T/pop.cnf" -outform DER 2>/dev/null | base64 >"$T/pop.csr"
+	n=$(stat -c %s "$T/pop.csr")
+	{
+		printf 'POST %s/simpleenroll HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/pkcs10\r\n' "$EST"
+		printf 'Content-Length: %s\r\nConnection: close\r\n\r\n' "$n"
+		cat "$T/pop.csr"
+	} >&"$to"
+	exec {to}>&-
+	sed -n 's/^HTTP\/1.1 \([0-9]*\).*/\1/p' <&"$from" | head -n1
+	exec {from}<&-
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+t_exporter_pop() {
+	[ "$(pop_exporter exp)" = 200 ] &&
+		[ "$(enroll exp "$T/pop.csr" --tlsv1.3)" = 400 ] && grep -q 'tls-exporter' "$T/out" &&
+		[ "$(enroll exp "$T/pop.csr" --tlsv1.2 --tls-max 1.2)" = 400 ] && grep -q 'TLS 1.3' "$T/out" &&
+		"$PYTHON" -c 'import json, sys
+r = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+assert r["tls_version"] == "TLSv1.2" and r["tls_exporter"] is None and r["tls_unique"], r' \
+			"$T/exp/requests.log"
+}
+
+t_rollover() {
+	local d="$T/roll"
+	csr "$T/old.csr" /CN=dev-old && [ "$(enroll roll "$T/old.csr")" = 200 ] && certs_of "$T/out" &&
+		cp "$T/out.pem" "$T/old.pem" && cp "$d/root.pem" "$T/root-before.pem" || return 1
+	echo rollover >"$d/behaviour"
+	[ "$(req roll "$EST/cacerts")" = 200 ] && certs_of "$T/out" || return 1
+	! grep -q rollover "$d/behaviour" && cmp "$d/root.pem" "$T/root-before.pem" &&
+		[ "$(grep -c 'BEGIN CERTIFICATE' "$T/out.pem")" = 3 ] && pem_split "$T/out.pem" "$T/ro" &&
+		# NewWithNew first: root-new.pem, same subject as the old root, a new key
+		same_cert "$T/ro1.pem" "$d/root-new.pem" &&
+		[ "$(openssl x509 -in "$T/ro1.pem" -noout -subject)" = "$(openssl x509 -in "$d/root.pem" -noout -subject)" ] &&
+		[ "$(pubkey "$T/ro1.pem")" != "$(pubkey "$d/root.pem")" ] &&
+		# NewWithOld: the new key, verifies against the old root
+		[ "$(pubkey "$T/ro2.pem")" = "$(pubkey "$T/ro1.pem")" ] &&
+		openssl verify -partial_chain -CAfile "$d/root.pem" "$T/ro2.pem" &&
+		! openssl verify -partial_chain -CAfile "$d/root-new.pem" "$T/ro2.pem" 2>/dev/null &&
+		# OldWithNew: the old key, verifies against the new root
+		[ "$(pubkey "$T/ro3.pem")" = "$(pubkey "$d/root.pem")" ] &&
+		openssl verify -partial_chain -CAfile "$d/root-new.pem" "$T/ro3.pem" &&
+		for c in 1 2 3; do
+			openssl x509 -in "$T/ro$c.pem" -noout -ext basicConstraints,keyUsage | tr '\n' ' ' |
+				grep 'CA:TRUE' | grep -q 'Certificate Sign' || return 1
+		done
+}
+
+t_rollover_tls() {
+	local d="$T/roll"
+	[ "$(req roll "$EST/cacerts" --cacert "$d/root-new.pem")" = 200 ] &&
+		! req roll "$EST/cacerts" >/dev/null 2>&1 &&
+		server_cert roll "$T/srv.pem" && openssl verify -CAfile "$d/root-new.pem" "$T/srv.pem" &&
+		! openssl verify -CAfile "$d/root.pem" "$T/srv.pem" 2>/dev/null &&
+		# the reloaded TLS context still writes the key log: tls_exporter is still known
+		[ "$(req roll "$EST/cacerts" --cacert "$d/root-new.pem" --tlsv1.3)" = 200 ] &&
+		tail -n1 "$d/requests.log" | grep -q '"tls_exporter": "[A-Za-z0-9+/]\{43\}="'
+}
+
+t_rollover_enroll() {
+	local d="$T/roll"
+	csr "$T/new.csr" /CN=dev-new && [ "$(enroll roll "$T/new.csr" --cacert "$d/root-new.pem")" = 200 ] &&
+		certs_of "$T/out" && openssl verify -CAfile "$d/root-new.pem" "$T/out.pem" &&
+		! openssl verify -CAfile "$d/root.pem" "$T/out.pem" 2>/dev/null
+}
+
+t_rollover_reenroll() {
+	local d="$T/roll" k
+	k=(--cacert "$d/root-new.pem" --cert "$T/old.pem" --key "$T/old.csr.key")
+	openssl verify -CAfile "$d/root.pem" "$T/old.pem" &&
+		[ "$(req roll "$EST/simplereenroll" "${k[@]}" --data-binary "@$T/new.csr")" = 400 ] &&
+		[ "$(req roll "$EST/simplereenroll" "${k[@]}" --data-binary "@$T/old.csr")" = 200 ] &&
+		certs_of "$T/out" && openssl verify -CAfile "$d/root-new.pem" "$T/out.pem" &&
+		[ "$(req roll "$EST/simplereenroll" --cacert "$d/root-new.pem" --cert "$d/client-auth.pem" \
+			--data-binary "@$T/re.csr")" = 200 ] &&
+		[ "$(req roll "$EST/simplereenroll" --cacert "$d/root-new.pem" --cert "$d/client-auth-new.pem" \
+			--data-binary "@$T/re.csr")" = 200 ]
+}
+
+t_rollover_bad() {
+	local d="$T/rolli"
+	echo cacerts-rollover-bad >"$d/behaviour"
+	[ "$(req rolli "$EST/cacerts")" = 200 ] && certs_of "$T/out" &&
+		[ "$(grep -c 'BEGIN CERTIFICATE' "$T/out.pem")" = 4 ] && pem_split "$T/out.pem" "$T/rb" &&
+		[ "$(openssl x509 -in "$T/rb3.pem" -noout -issuer)" = "issuer=$(openssl x509 -in "$d/root.pem" -noout -subject | cut -d= -f2-)" ] &&
+		! openssl verify -partial_chain -CAfile "$d/root.pem" "$T/rb3.pem" 2>/dev/null &&
+		[ ! -e "$d/root-new.pem" ] && rm "$d/behaviour" &&
+		[ "$(req rolli "$EST/cacerts")" = 200 ] && certs_of "$T/out" &&
+		[ "$(grep -c 'BEGIN CERTIFICATE' "$T/out.pem")" = 2 ]
+}
+
+t_rollover_intermediate() {
+	local d="$T/rolli"
+	csr "$T/ri.csr" /CN=client && echo rollover >"$d/behaviour" &&
+		[ "$(req rolli "$EST/cacerts")" = 200 ] && certs_of "$T/out" &&
+		[ "$(grep -c 'BEGIN CERTIFICATE' "$T/out.pem")" = 4 ] && pem_split "$T/out.pem" "$T/ri" &&
+		same_cert "$T/ri1.pem" "$d/intermediate-new.pem" && same_cert "$T/ri2.pem" "$d/root-new.pem" &&
+		openssl verify -partial_chain -CAfile "$d/root.pem" "$T/ri3.pem" &&
+		[ "$(req rolli "$EST/simplereenroll" --cacert "$d/root-new.pem" --cert "$d/client-auth.pem" \
+			--data-binary "@$T/ri.csr")" = 200 ] && certs_of "$T/out" &&
+		openssl verify -CAfile "$d/root-new.pem" -untrusted "$d/intermediate-new.pem" "$T/out.pem"
+}
+
 t_sigterm() {
 	local n rc=0
 	for n in "${!PID[@]}"; do
@@ -282,7 +477,7 @@ tests=(
 	"t_label:cacerts under a label path"
 	"t_404:unknown paths give 404"
 	"t_csrattrs:csrattrs without a file gives 204"
-	"t_enroll_ec:EC CSR enrolls, cert verifies against root.pem, SAN and key copied"
+	"t_enroll_ec:EC CSR enrolls, cert verifies against root.pem, SAN/KU/EKU and key copied"
 	"t_enroll_rsa_ed25519:RSA and Ed25519 CSRs enroll"
 	"t_bad_csr:non-CSR and non-base64 bodies give 400"
 	"t_reenroll:simplereenroll: 401 without cert, 400 other subject, 200 with client-auth.pem"
@@ -298,15 +493,29 @@ tests=(
 	"t_pop:--pop: challengePassword = base64(tls-unique) 200, wrong or missing 400"
 	"t_untrusted:--server-cert-untrusted fails verification with root.pem"
 	"t_cert_auth:--auth cert: 401 without client cert, 200 with client-auth.pem, other CA refused"
+	"t_csrattrs_presets:--print-csrattrs: every preset parses with openssl asn1parse, right OIDs"
+	"t_csrattrs_served:csrattrs: --csrattrs-preset and --csrattrs-file served as application/csrattrs"
+	"t_exporter_keymat:tls_exporter in requests.log = openssl s_client -keymatexport (SHA-256, SHA-384)"
+	"t_exporter_pop:--pop-binding tls-exporter: s_client PoP 200, other connection 400, TLS 1.2 400"
+	"t_rollover:rollover: cacerts NewWithNew, NewWithOld (old root signs), OldWithNew (new root signs)"
+	"t_rollover_tls:rollover: the TLS server cert now verifies with root-new.pem only"
+	"t_rollover_enroll:rollover: a new enrollment verifies against root-new.pem, not root.pem"
+	"t_rollover_reenroll:rollover: simplereenroll with a client cert from before the rollover"
+	"t_rollover_bad:cacerts-rollover-bad: NewWithOld does not verify, the CA is not switched"
+	"t_rollover_intermediate:rollover with --intermediate: new intermediate, old client cert renews"
 	"t_sigterm:SIGTERM stops the servers with exit 0, nothing on stderr"
 )
 
 start plain --behaviour "202 0 1"
 start basic --bind ::1 --auth basic --user estuser --password estpwd --intermediate --no-wrap
-start digest --auth digest --user alice --password s3cret --cte drop
+"$PYTHON" "$SERVER" --print-csrattrs ext >"$T/csrattrs-ext.der"
+start digest --auth digest --user alice --password s3cret --cte drop --csrattrs-file "$T/csrattrs-ext.der"
 start tls12 --tls 1.2 --pop
 start untrusted --server-cert-untrusted
 start cert --auth cert
+start roll
+start rolli --intermediate
+start exp --pop-binding tls-exporter --csrattrs-preset ec384
 
 echo "1..${#tests[@]}"
 n=0 failed=0

@@ -7,11 +7,14 @@ Only the standard library and python3-cryptography (Debian's 38.x) are used.
 Usage:
   est-server.py --dir DIR [--port-file FILE] [--bind 127.0.0.1|::1]
                 [--tls 1.2|1.3|any] [--auth none|basic|digest|cert]
-                [--user U --password P] [--intermediate] [--pop] [--no-wrap]
+                [--user U --password P] [--intermediate] [--pop]
+                [--pop-binding tls-unique|tls-exporter] [--no-wrap]
                 [--cte add|drop] [--log FILE] [--cert-days N | --cert-seconds N]
                 [--pidfile FILE] [--server-cert-untrusted] [--behaviour LINE]
-                [--csrattrs-file DER] [--enroll-chain] [--crlf] [--reuse-ca]
+                [--csrattrs-file DER | --csrattrs-preset NAME]
+                [--enroll-chain] [--crlf] [--reuse-ca]
                 [--no-client-cert] [--expired-client-cert-ok] [--verbose]
+  est-server.py --print-csrattrs NAME     (the preset's DER on stdout, then exit)
 Defaults: 127.0.0.1, --tls any, --auth none, user estuser / password estpwd,
 365-day certs, base64 wrapped at 64 columns with "\n", CTE header sent.
 --cte drop also drops it from the serverkeygen parts.
@@ -27,14 +30,18 @@ At start it writes into DIR (created 0700 if missing; keys 0600):
   client-auth.pem              client key + cert (CN=client, clientAuth) issued
                                by the issuing CA, for TLS client-cert tests
   requests.log                 request log (unless --log)
+  keylog                       NSS key log of all TLS connections (0600), read
+                               back for the TLS 1.3 exporter (tls-exporter)
+  csrattrs.der                 with --csrattrs-preset: the DER served
 Then it listens on port 0 and writes the port ("NNNNN\\n") to --port-file
 (tmp + rename) once listening. SIGTERM/SIGINT: exit 0.
 
 Endpoints, under /.well-known/est/ and /.well-known/est/LABEL/:
   GET  cacerts        200 application/pkcs7-mime, certs-only PKCS#7 of the
                       issuing chain; never needs authentication
-  GET  csrattrs       204, or 200 application/csrattrs with --csrattrs-file;
-                      never needs authentication
+  GET  csrattrs       204, or 200 application/csrattrs (base64 DER) with
+                      --csrattrs-file or --csrattrs-preset; never needs
+                      authentication
   POST simpleenroll   base64 DER PKCS#10 in, 200 application/pkcs7-mime;
   POST simplereenroll smime-type=certs-only out (issued cert; + chain with
                       --enroll-chain)
@@ -48,15 +55,48 @@ Authentication for the three POST operations:
   digest  RFC 7616 Digest realm="est", qop=auth, MD5 (SHA-256 accepted)
   cert    a TLS client certificate issued by the issuing CA
 The server asks for a TLS client certificate (optional; not with
---no-client-cert); one that does not verify against ca-chain.pem (unknown
-CA, expired) fails the TLS handshake (with --expired-client-cert-ok an
+--no-client-cert); one that does not verify against ca-chain.pem (or a
+chain from before a root key update; unknown CA, expired) fails the TLS
+handshake (with --expired-client-cert-ok an
 expired one gets through and is then treated as absent). simplereenroll
 needs a valid client cert issued by the issuing CA (CSR subject must equal
 the cert subject, else 400) or, with basic/digest, right credentials;
 otherwise 401. With basic/digest, simpleenroll and serverkeygen need the
 credentials even when a client cert is presented. With --pop,
 simpleenroll/simplereenroll need the CSR challengePassword to be
-base64(tls-unique); under TLS 1.3 (no tls-unique) they get 400.
+base64(tls-unique); under TLS 1.3 (no tls-unique) they get 400. With
+--pop-binding tls-exporter (implies --pop) it must be base64 of the RFC 9266
+tls-exporter instead (TLS-Exporter("EXPORTER-Channel-Binding", "", 32), RFC
+8446 7.5, computed from the EXPORTER_SECRET that OpenSSL writes to DIR/keylog,
+matched to the connection by the ClientHello random peeked off the socket);
+under TLS 1.2 they get 400.
+
+--csrattrs-preset NAME (CsrAttrs DER built in; RFC 7030 4.5.2):
+  pop      SEQUENCE { challengePassword OID }
+  ext      SEQUENCE { extensionRequest Attribute: subjectAltName
+           dNSName gw.example.net + extendedKeyUsage clientAuth }
+  ec384    SEQUENCE { Attribute { id-ecPublicKey, SET { secp384r1 } },
+           ecdsa-with-SHA384 OID }
+  rsa      SEQUENCE { Attribute { rsaEncryption, SET { INTEGER 3072 } } }
+  unknown  SEQUENCE { OID 1.3.6.1.4.1.99999.1 }
+  empty    SEQUENCE {}
+Extensions in a CSR's extensionRequest (subjectAltName, keyUsage,
+extendedKeyUsage, ...) are copied into the issued certificate, except
+basicConstraints (always CA:FALSE) and the key identifiers.
+
+Root key update (RFC 7030 4.1.3, RFC 4210 5.3.1), behaviour line "rollover":
+a new root key and NewWithNew (same subject as the old root, new serial),
+NewWithOld (new key, signed by the old root) and OldWithNew (old key, signed
+by the new one), all CA:TRUE, keyCertSign. From then on the new root (with
+--intermediate: a new intermediate under it) issues; /cacerts answers
+[intermediate,] NewWithNew, NewWithOld, OldWithNew; the TLS server cert is
+re-issued (same key) and new connections get it. Client certs issued before
+the update still verify and still count for simplereenroll (the subject
+check stays). Files written: root-new.pem/.key (NewWithNew; root.pem stays
+the old root), root-newwithold.pem, root-oldwithnew.pem, intermediate-new.pem
+/.key (--intermediate), client-auth-new.pem (CN=client under the new CA);
+ca-chain.pem and server.pem are rewritten. A later "rollover" rolls again
+(root-new.* then hold the newest root). --reuse-ca reloads root.pem/.key.
 
 Behaviour file DIR/behaviour, re-read on every request (absent = normal).
 Each non-empty line not starting with '#' is a rule; the first live rule
@@ -81,6 +121,13 @@ POST operations. "times N" applies it to the next N matching requests
   slow [SECONDS]       200, headers at once, then the body 1 byte/SECONDS (1)
   delay SECONDS        sleep, then answer normally
   close                close the connection without answering
+  rollover             not a rule but a one-shot control: the root key update
+                       (above) is done when the next request of any kind
+                       arrives, and the line is removed from the file
+  cacerts-rollover-bad /cacerts answers a rollover-looking set ([intermediate,]
+                       NewWithNew, NewWithOld, OldWithNew for a fresh key)
+                       whose NewWithOld names the current root as issuer but
+                       is signed by an unrelated key; nothing changes
 Examples: "status 503", "202 2 1", "cacerts-garbage", "times 1 status 500".
 --behaviour LINE writes LINE to DIR/behaviour at start.
 
@@ -91,7 +138,8 @@ written when a request has been read (before it is answered):
    "op": str|null, "headers": {lower-case name: value}, "body": text|null,
    "body_base64": str (only when the body is not UTF-8), "tls_version":
    "TLSv1.2"|"TLSv1.3", "client_cert_subject": RFC 4514 str|null,
-   "tls_unique": base64 (TLS 1.2) | null}
+   "tls_unique": base64 (TLS 1.2) | null, "tls_exporter": base64 of the
+   RFC 9266 tls-exporter (TLS 1.3) | null}
 """
 
 import argparse
@@ -184,6 +232,143 @@ def tls_unique(sock):
     return sock.get_channel_binding("tls-unique")
 
 
+def hkdf_expand_label(hfn, secret, label, context, length):
+    """RFC 8446 7.1 HKDF-Expand-Label (HKDF-Expand of RFC 5869 with HMAC-hfn)."""
+    full = b"tls13 " + label
+    info = length.to_bytes(2, "big") + bytes([len(full)]) + full + bytes([len(context)]) + context
+    out, t, i = b"", b"", 1
+    while len(out) < length:
+        t = hmac.new(secret, t + info + bytes([i]), hfn).digest()
+        out, i = out + t, i + 1
+    return out[:length]
+
+
+def tls13_exporter(hfn, exporter_secret, label, context, length):
+    """RFC 8446 7.5 TLS-Exporter from the connection's exporter_master_secret."""
+    derived = hkdf_expand_label(hfn, exporter_secret, label, hfn(b"").digest(),
+                                hfn().digest_size)
+    return hkdf_expand_label(hfn, derived, b"exporter", hfn(context).digest(), length)
+
+
+def peek_client_random(sock):
+    """The 32-byte random of the ClientHello waiting on sock (MSG_PEEK, nothing consumed):
+    record header 5 + handshake header 4 + legacy_version 2, then the random."""
+    deadline = time.monotonic() + HANDSHAKE_TIMEOUT
+    while True:
+        data = sock.recv(43, socket.MSG_PEEK)
+        if len(data) >= 43 or not data or time.monotonic() > deadline:
+            break
+        time.sleep(0.005)
+    if len(data) < 43 or data[0] != 0x16 or data[5] != 0x01:
+        return None
+    return data[11:43]
+
+
+class KeyLog:
+    """DIR/keylog, written by OpenSSL (SSLContext.keylog_filename, NSS key log format);
+    yields the TLS 1.3 EXPORTER_SECRET of a connection by its client random."""
+
+    def __init__(self, path):
+        self.path = path
+        self.offset = 0
+        self.secrets = {}
+        self.lock = threading.Lock()
+        write_file(path, b"", 0o600)
+
+    def exporter_secret(self, client_random):
+        want = client_random.hex()
+        with self.lock:
+            try:
+                with open(self.path, "rb") as f:
+                    f.seek(self.offset)
+                    data = f.read()
+            except OSError:
+                return None
+            end = data.rfind(b"\n") + 1
+            self.offset += end
+            for line in data[:end].decode("ascii", "replace").splitlines():
+                w = line.split()
+                if len(w) == 3 and w[0] == "EXPORTER_SECRET":
+                    try:
+                        self.secrets[w[1].lower()] = bytes.fromhex(w[2])
+                    except ValueError:
+                        pass
+            return self.secrets.pop(want, None)
+
+    def tls_exporter(self, sock, client_random):
+        """RFC 9266 tls-exporter of a TLS 1.3 connection, or None."""
+        if client_random is None or sock.version() != "TLSv1.3":
+            return None
+        secret = self.exporter_secret(client_random)
+        if secret is None:
+            return None
+        hfn = hashlib.sha384 if "SHA384" in (sock.cipher() or ("",))[0] else hashlib.sha256
+        return tls13_exporter(hfn, secret, b"EXPORTER-Channel-Binding", b"", 32)
+
+
+# --- a small DER encoder for the /csrattrs presets ---------------------------
+
+def der(tag, content):
+    n = len(content)
+    if n < 0x80:
+        size = bytes([n])
+    else:
+        raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+        size = bytes([0x80 | len(raw)]) + raw
+    return bytes([tag]) + size + content
+
+
+def der_oid(dotted):
+    arcs = [int(a) for a in dotted.split(".")]
+    body = b""
+    for arc in [arcs[0] * 40 + arcs[1]] + arcs[2:]:
+        chunk = [arc & 0x7f]
+        arc >>= 7
+        while arc:
+            chunk.append(0x80 | (arc & 0x7f))
+            arc >>= 7
+        body += bytes(reversed(chunk))
+    return der(0x06, body)
+
+
+def der_int(n):
+    return der(0x02, n.to_bytes(n.bit_length() // 8 + 1, "big", signed=True))
+
+
+def der_seq(*items):
+    return der(0x30, b"".join(items))
+
+
+def der_set(*items):
+    return der(0x31, b"".join(sorted(items)))
+
+
+def csrattrs_preset(name):
+    """DER CsrAttrs ::= SEQUENCE OF AttrOrOID (RFC 7030 4.5.2) for --csrattrs-preset."""
+    challenge_password = der_oid("1.2.840.113549.1.9.7")
+    if name == "empty":
+        return der_seq()
+    if name == "pop":
+        return der_seq(challenge_password)
+    if name == "ext":
+        san = der_seq(der(0x82, b"gw.example.net"))                     # GeneralNames
+        eku = der_seq(der_oid("1.3.6.1.5.5.7.3.2"))                     # clientAuth
+        exts = der_seq(der_seq(der_oid("2.5.29.17"), der(0x04, san)),
+                       der_seq(der_oid("2.5.29.37"), der(0x04, eku)))
+        return der_seq(der_seq(der_oid("1.2.840.113549.1.9.14"), der_set(exts)))
+    if name == "ec384":
+        return der_seq(der_seq(der_oid("1.2.840.10045.2.1"), der_set(der_oid("1.3.132.0.34"))),
+                       der_oid("1.2.840.10045.4.3.3"))
+    if name == "rsa":
+        return der_seq(der_seq(der_oid("1.2.840.113549.1.1.1"), der_set(der_int(3072))))
+    if name == "unknown":
+        return der_seq(der_oid("1.3.6.1.4.1.99999.1"))
+    raise ValueError(f"unknown csrattrs preset {name!r}")
+
+
+CSRATTRS_PRESETS = ("pop", "ext", "ec384", "rsa", "unknown", "empty")
+
+
 class CA:
     """A CA certificate and its key; issues CA and end-entity certificates."""
 
@@ -195,15 +380,25 @@ class CA:
         return [self.cert] + (self.parent.chain if self.parent else [])
 
     @classmethod
-    def create(cls, cn, parent=None, days=3650):
+    def create(cls, cn, parent=None, days=3650, subject=None):
         key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-        b = cls._builder(subject, parent.cert.subject if parent else subject, key.public_key(),
-                         days * 86400, parent.cert if parent else None)
+        if subject is None:
+            subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        cert = cls.ca_cert(subject, key.public_key(), parent.cert if parent else None,
+                           parent.key if parent else key, days)
+        return cls(cert, key, parent)
+
+    @classmethod
+    def ca_cert(cls, subject, pub, issuer_cert, signer, days=3650, issuer=None):
+        """A CA:TRUE certificate for pub, signed by signer; self-issued when issuer_cert
+        is None. issuer (a Name) overrides issuer_cert's subject (forged rollover sets)."""
+        if issuer is None:
+            issuer = issuer_cert.subject if issuer_cert is not None else subject
+        b = cls._builder(subject, issuer, pub, days * 86400, issuer_cert)
         b = b.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         b = b.add_extension(key_usage(key_cert_sign=True, crl_sign=True, digital_signature=True),
                             critical=True)
-        return cls(b.sign(parent.key if parent else key, hashes.SHA256()), key, parent)
+        return b.sign(signer, hashes.SHA256())
 
     @classmethod
     def load(cls, dirname, name, parent=None):
@@ -242,51 +437,138 @@ class CA:
         return b.sign(self.key, hashes.SHA256())
 
 
-def setup_pki(opts):
-    d = opts.dir
-    have = all(os.path.exists(os.path.join(d, n)) for n in ("root.pem", "root.key"))
-    if opts.reuse_ca and have:
-        root = CA.load(d, "root")
-    else:
-        root = CA.create(f"EST Test Root CA {secrets.token_hex(3)}")
-        root.save(d, "root")
-    issuing = root
-    if opts.intermediate:
-        have = all(os.path.exists(os.path.join(d, n)) for n in ("intermediate.pem",
-                                                              "intermediate.key"))
+class PKI:
+    """The server's CAs, TLS certificate and SSL context; rolls the root over on demand.
+
+    All certificates ever used as issuing chain stay trusted for TLS client certificates,
+    so a device enrolled before a rollover can still re-enroll after it."""
+
+    def __init__(self, opts):
+        self.opts = opts
+        self.lock = threading.Lock()
+        d = self.dir = opts.dir
+        have = all(os.path.exists(os.path.join(d, n)) for n in ("root.pem", "root.key"))
         if opts.reuse_ca and have:
-            issuing = CA.load(d, "intermediate", root)
+            self.root = CA.load(d, "root")
         else:
-            issuing = CA.create(f"EST Test Intermediate CA {secrets.token_hex(3)}", root)
-            issuing.save(d, "intermediate")
-    write_file(os.path.join(d, "ca-chain.pem"), b"".join(pem(c) for c in issuing.chain))
+            self.root = CA.create(f"EST Test Root CA {secrets.token_hex(3)}")
+            self.root.save(d, "root")
+        self.issuing = self.root
+        if opts.intermediate:
+            have = all(os.path.exists(os.path.join(d, n)) for n in ("intermediate.pem",
+                                                                  "intermediate.key"))
+            if opts.reuse_ca and have:
+                self.issuing = CA.load(d, "intermediate", self.root)
+            else:
+                self.issuing = CA.create(f"EST Test Intermediate CA {secrets.token_hex(3)}",
+                                         self.root)
+                self.issuing.save(d, "intermediate")
+        write_file(os.path.join(d, "ca-chain.pem"), b"".join(pem(c) for c in self.issuing.chain))
+        self.trusted = list(self.issuing.chain)    # verify locations for client certs
+        self.issuer_names = [self.issuing.cert.subject]
+        self.rollover_set = None                   # (NewWithNew, NewWithOld, OldWithNew)
+        self.rollovers = 0
 
-    server_ca = issuing
-    if opts.server_cert_untrusted:
-        server_ca = CA.create(f"EST Untrusted CA {secrets.token_hex(3)}")
-        write_file(os.path.join(d, "untrusted-ca.pem"), pem(server_ca.cert))
-    skey = ec.generate_private_key(ec.SECP256R1())
-    san = x509.SubjectAlternativeName([
-        x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-        x509.IPAddress(ipaddress.ip_address("::1"))])
-    exts = [x509.Extension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME, False, san),
-            x509.Extension(ExtensionOID.KEY_USAGE, True, key_usage(digital_signature=True)),
-            x509.Extension(ExtensionOID.EXTENDED_KEY_USAGE, False,
-                           x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]))]
-    scert = server_ca.issue(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]),
-                            skey.public_key(), 365 * 86400, exts)
-    server_chain = [scert] + server_ca.chain[:-1]
-    write_file(os.path.join(d, "server.pem"), b"".join(pem(c) for c in server_chain))
-    write_file(os.path.join(d, "server.key"), key_pem(skey), 0o600)
+        self.untrusted = None
+        if opts.server_cert_untrusted:
+            self.untrusted = CA.create(f"EST Untrusted CA {secrets.token_hex(3)}")
+            write_file(os.path.join(d, "untrusted-ca.pem"), pem(self.untrusted.cert))
+        self.server_key = ec.generate_private_key(ec.SECP256R1())
+        self.write_server_cert()
+        self.write_client_auth("client-auth.pem")
+        self.keylog = KeyLog(os.path.join(d, "keylog"))
+        self.ctx = self.tls_context()
 
-    ckey = ec.generate_private_key(ec.SECP256R1())
-    exts = [x509.Extension(ExtensionOID.KEY_USAGE, True, key_usage(digital_signature=True)),
-            x509.Extension(ExtensionOID.EXTENDED_KEY_USAGE, False,
-                           x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]))]
-    ccert = issuing.issue(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "client")]),
-                          ckey.public_key(), 365 * 86400, exts)
-    write_file(os.path.join(d, "client-auth.pem"), key_pem(ckey) + pem(ccert), 0o600)
-    return issuing
+    def write_server_cert(self):
+        server_ca = self.untrusted or self.issuing
+        san = x509.SubjectAlternativeName([
+            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+            x509.IPAddress(ipaddress.ip_address("::1"))])
+        exts = [x509.Extension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME, False, san),
+                x509.Extension(ExtensionOID.KEY_USAGE, True, key_usage(digital_signature=True)),
+                x509.Extension(ExtensionOID.EXTENDED_KEY_USAGE, False,
+                               x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]))]
+        scert = server_ca.issue(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]),
+                                self.server_key.public_key(), 365 * 86400, exts)
+        server_chain = [scert] + server_ca.chain[:-1]
+        write_file(os.path.join(self.dir, "server.key"), key_pem(self.server_key), 0o600)
+        write_file(os.path.join(self.dir, "server.pem"), b"".join(pem(c) for c in server_chain))
+
+    def write_client_auth(self, name):
+        ckey = ec.generate_private_key(ec.SECP256R1())
+        exts = [x509.Extension(ExtensionOID.KEY_USAGE, True, key_usage(digital_signature=True)),
+                x509.Extension(ExtensionOID.EXTENDED_KEY_USAGE, False,
+                               x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]))]
+        ccert = self.issuing.issue(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "client")]),
+                                   ckey.public_key(), 365 * 86400, exts)
+        write_file(os.path.join(self.dir, name), key_pem(ckey) + pem(ccert), 0o600)
+
+    def tls_context(self):
+        opts = self.opts
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(self.dir, "server.pem"),
+                            os.path.join(self.dir, "server.key"))
+        ver = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+        ctx.minimum_version = ver.get(opts.tls, ssl.TLSVersion.TLSv1_2)
+        ctx.maximum_version = ver.get(opts.tls, ssl.TLSVersion.MAXIMUM_SUPPORTED)
+        ctx.keylog_filename = self.keylog.path
+        if not opts.no_client_cert:
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+            ctx.load_verify_locations(cadata="".join(pem(c).decode() for c in self.trusted))
+            if opts.expired_client_cert_ok:
+                ctx.verify_flags |= X509_V_FLAG_NO_CHECK_TIME
+        return ctx
+
+    def cacerts(self):
+        """What /cacerts answers: the issuing chain; after a rollover the issuing CA
+        (if an intermediate), then NewWithNew, NewWithOld, OldWithNew."""
+        with self.lock:
+            issuing, rolled = self.issuing, self.rollover_set
+        if rolled is None:
+            return issuing.chain
+        return issuing.chain[:-1] + list(rolled)
+
+    def rollover(self):
+        """RFC 7030 4.1.3 / RFC 4210 5.3.1 root key update: same root name, new key."""
+        with self.lock:
+            old = self.root
+            name = old.cert.subject
+            new = CA.create(None, subject=name)
+            new_with_old = CA.ca_cert(name, new.key.public_key(), old.cert, old.key)
+            old_with_new = CA.ca_cert(name, old.key.public_key(), new.cert, new.key)
+            issuing = new
+            if self.opts.intermediate:
+                issuing = CA.create(f"EST Test Intermediate CA {secrets.token_hex(3)}", new)
+                issuing.save(self.dir, "intermediate-new")
+            new.save(self.dir, "root-new")
+            write_file(os.path.join(self.dir, "root-newwithold.pem"), pem(new_with_old))
+            write_file(os.path.join(self.dir, "root-oldwithnew.pem"), pem(old_with_new))
+            write_file(os.path.join(self.dir, "ca-chain.pem"),
+                       b"".join(pem(c) for c in issuing.chain))
+            self.trusted += issuing.chain
+            self.issuer_names.append(issuing.cert.subject)
+            self.root, self.issuing = new, issuing
+            self.rollover_set = (new.cert, new_with_old, old_with_new)
+            self.rollovers += 1
+            self.write_server_cert()
+            self.write_client_auth("client-auth-new.pem")
+            self.ctx = self.tls_context()
+        if self.opts.verbose:
+            print(f"est-server: root key update {self.rollovers} done", file=sys.stderr)
+
+    def bad_rollover_set(self):
+        """A rollover-looking set whose NewWithOld is signed by an unrelated key (it claims
+        the current root as issuer, AKI included): it does not chain to the anchors."""
+        old = self.root
+        name = old.cert.subject
+        fake = CA.create(None, subject=name)
+        stranger = ec.generate_private_key(ec.SECP256R1())
+        new_with_old = CA.ca_cert(name, fake.key.public_key(), old.cert, stranger)
+        old_with_new = CA.ca_cert(name, old.key.public_key(), fake.cert, fake.key)
+        head = []
+        if self.opts.intermediate:
+            head = [CA.create(f"EST Test Intermediate CA {secrets.token_hex(3)}", fake).cert]
+        return head + [fake.cert, new_with_old, old_with_new]
 
 
 class Behaviour:
@@ -295,7 +577,7 @@ class Behaviour:
     KINDS = {"status": (1, 2), "202": (2, 2), "202date": (2, 2), "garbage": (0, 0),
              "wrong-content-type": (0, 0), "other-key": (0, 0), "bad-pkcs7": (0, 0),
              "empty-pkcs7": (0, 0), "huge": (0, 1), "slow": (0, 1), "delay": (1, 1),
-             "close": (0, 0)}
+             "close": (0, 0), "rollover": (0, 0), "rollover-bad": (0, 0)}
 
     def __init__(self, path):
         self.path = path
@@ -326,6 +608,10 @@ class Behaviour:
             raise ValueError(f"{head}: wrong number of arguments")
         if head in ("202", "202date"):
             count_at = skip + 1
+        if head == "rollover" and (op is not None or count_at is not None):
+            raise ValueError("rollover takes no operation prefix and no times")
+        if head == "rollover-bad" and op != "cacerts":
+            raise ValueError("rollover-bad is for cacerts only: cacerts-rollover-bad")
         if count_at is not None:
             int(words[count_at])
         return op, head, args, words, count_at
@@ -346,6 +632,8 @@ class Behaviour:
                 except (ValueError, IndexError) as e:
                     print(f"est-server: {self.path}:{i + 1}: {e}", file=sys.stderr)
                     continue
+                if kind == "rollover":
+                    continue
                 if rop != op and not (rop is None and op in ENROLL_OPS):
                     continue
                 if count_at is not None:
@@ -359,6 +647,21 @@ class Behaviour:
                     args = args[1:]
                 return kind, args
         return None
+
+
+    def take_rollover(self):
+        """True if the file holds a "rollover" line; such lines are removed (one-shot)."""
+        with self.lock:
+            try:
+                with open(self.path) as f:
+                    lines = f.read().splitlines()
+            except FileNotFoundError:
+                return False
+            keep = [line for line in lines if line.split() != ["rollover"]]
+            if len(keep) == len(lines):
+                return False
+            write_file(self.path, "".join(line + "\n" for line in keep).encode())
+            return True
 
 
 class Digest:
@@ -460,6 +763,8 @@ class Handler(BaseHTTPRequestHandler):
             body = self.read_body()
             if body is None:
                 return
+            if self.server.behaviour.take_rollover():
+                self.server.pki.rollover()
             label, op = self.parse_path()
             self.server.record(self, method, body, label, op)
             if op is None:
@@ -576,9 +881,10 @@ class Handler(BaseHTTPRequestHandler):
         return conn_local.peer
 
     def our_client_cert(self):
-        """The client cert if issued by the issuing CA and in its validity."""
+        """The client cert if issued by the issuing CA (the current one or one from before
+        a root key update) and in its validity."""
         cert = self.peer_cert()
-        if cert is None or cert.issuer != self.server.ca.cert.subject:
+        if cert is None or cert.issuer not in self.server.pki.issuer_names:
             return None
         now = utcnow().replace(tzinfo=None)
         if not cert.not_valid_before <= now <= cert.not_valid_after:
@@ -675,18 +981,23 @@ class Handler(BaseHTTPRequestHandler):
 
     def op_cacerts(self, body, rule):
         kind = rule[0]
-        chain = self.server.ca.chain
+        chain = self.server.pki.cacerts()
         if kind == "other-key":
             chain = [CA.create(f"EST Other CA {secrets.token_hex(3)}").cert]
+        elif kind == "rollover-bad":
+            chain = self.server.pki.bad_rollover_set()
         self.send_b64(CONTENT_TYPES["cacerts"], self.b64(self.pkcs7(chain, kind)), kind)
 
     def op_csrattrs(self, body, rule):
-        path = self.server.opts.csrattrs_file
-        if path is None:
+        opts = self.server.opts
+        if opts.csrattrs_preset is not None:
+            data = csrattrs_preset(opts.csrattrs_preset)
+        elif opts.csrattrs_file is not None:
+            with open(opts.csrattrs_file, "rb") as f:
+                data = f.read()
+        else:
             return self.reply(204, None, b"")
-        with open(path, "rb") as f:
-            der = f.read()
-        self.send_b64(CONTENT_TYPES["csrattrs"], self.b64(der), rule[0])
+        self.send_b64(CONTENT_TYPES["csrattrs"], self.b64(data), rule[0])
 
     def read_csr(self, body):
         """The verified CSR, or None after answering 400."""
@@ -708,17 +1019,29 @@ class Handler(BaseHTTPRequestHandler):
         return csr
 
     def pop_ok(self, csr):
-        tu = tls_unique(self.connection)
-        if tu is None:
-            self.fail(400, "PoP: no tls-unique on this connection (TLS 1.3)")
-            return False
+        binding = self.server.opts.pop_binding
+        if binding == "tls-exporter":
+            cb = getattr(conn_local, "exporter", None)
+            if self.connection.version() != "TLSv1.3":
+                self.fail(400, "PoP: tls-exporter needs TLS 1.3 on this connection")
+                return False
+            if cb is None:
+                self.fail(400, "PoP: no tls-exporter for this connection (key log)")
+                return False
+        else:
+            cb = tls_unique(self.connection)
+            if cb is None:
+                self.fail(400, "PoP: no tls-unique on this connection (TLS 1.3)")
+                return False
         try:
             got = csr.attributes.get_attribute_for_oid(AttributeOID.CHALLENGE_PASSWORD).value
         except x509.AttributeNotFound:
             self.fail(400, "PoP: CSR has no challengePassword")
             return False
-        if got.strip() != base64.b64encode(tu):
-            self.fail(400, "PoP: challengePassword is not base64(tls-unique)")
+        if isinstance(got, str):
+            got = got.encode()
+        if got.strip() != base64.b64encode(cb):
+            self.fail(400, f"PoP: challengePassword is not base64({binding})")
             return False
         return True
 
@@ -774,8 +1097,8 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64
 
-    def __init__(self, opts, ca, ctx):
-        self.opts, self.ca, self.ctx = opts, ca, ctx
+    def __init__(self, opts, pki):
+        self.opts, self.pki = opts, pki
         self.address_family = socket.AF_INET6 if ":" in opts.bind else socket.AF_INET
         self.behaviour = Behaviour(os.path.join(opts.dir, "behaviour"))
         self.digest = Digest(opts.user, opts.password)
@@ -783,6 +1106,11 @@ class Server(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.logf = open(opts.log, "a", encoding="utf-8")
         super().__init__((opts.bind, 0), Handler)
+
+    @property
+    def ca(self):
+        """The issuing CA (changes at a root key update)."""
+        return self.pki.issuing
 
     def server_bind(self):
         # HTTPServer.server_bind would do a reverse DNS lookup
@@ -793,7 +1121,8 @@ class Server(ThreadingHTTPServer):
         # the handshake runs here, in the connection's own thread
         request.settimeout(HANDSHAKE_TIMEOUT)
         try:
-            tls = self.ctx.wrap_socket(request, server_side=True)
+            client_random = peek_client_random(request)
+            tls = self.pki.ctx.wrap_socket(request, server_side=True)
         except (OSError, ssl.SSLError) as e:
             if self.opts.verbose:
                 print(f"est-server: handshake failed: {e}", file=sys.stderr)
@@ -802,6 +1131,11 @@ class Server(ThreadingHTTPServer):
             self.conn_seq += 1
             conn_local.conn_id = self.conn_seq
         conn_local.__dict__.pop("peer", None)
+        try:
+            conn_local.exporter = self.pki.keylog.tls_exporter(tls, client_random)
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+            conn_local.exporter = None
         try:
             self.RequestHandlerClass(tls, client_address, self)
         except (ConnectionError, ssl.SSLError, socket.timeout, OSError):
@@ -830,7 +1164,9 @@ class Server(ThreadingHTTPServer):
                  "path": h.path, "label": label, "op": op, "headers": headers, "body": text,
                  "tls_version": h.connection.version(),
                  "client_cert_subject": cert.subject.rfc4514_string() if cert else None,
-                 "tls_unique": base64.b64encode(tu).decode() if tu else None}
+                 "tls_unique": base64.b64encode(tu).decode() if tu else None,
+                 "tls_exporter": (base64.b64encode(conn_local.exporter).decode()
+                                  if getattr(conn_local, "exporter", None) else None)}
         if raw is not None:
             entry["body_base64"] = raw
         with self.lock:
@@ -838,25 +1174,11 @@ class Server(ThreadingHTTPServer):
             self.logf.flush()
 
 
-def tls_context(opts):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(os.path.join(opts.dir, "server.pem"), os.path.join(opts.dir, "server.key"))
-    ver = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
-    ctx.minimum_version = ver.get(opts.tls, ssl.TLSVersion.TLSv1_2)
-    ctx.maximum_version = ver.get(opts.tls, ssl.TLSVersion.MAXIMUM_SUPPORTED)
-    if not opts.no_client_cert:
-        ctx.verify_mode = ssl.CERT_OPTIONAL
-        ctx.load_verify_locations(os.path.join(opts.dir, "ca-chain.pem"))
-        if opts.expired_client_cert_ok:
-            ctx.verify_flags |= X509_V_FLAG_NO_CHECK_TIME
-    return ctx
-
-
 def parse_args(argv):
     ap = argparse.ArgumentParser(
         description="Local EST (RFC 7030) test server; see the module docstring for the "
                     "behaviour file and the request log.")
-    ap.add_argument("--dir", required=True, help="state directory (created 0700 if missing)")
+    ap.add_argument("--dir", help="state directory (created 0700 if missing); required")
     ap.add_argument("--port-file", help="write the listening port here once listening")
     ap.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     ap.add_argument("--tls", choices=("1.2", "1.3", "any"), default="any",
@@ -868,7 +1190,10 @@ def parse_args(argv):
     ap.add_argument("--intermediate", action="store_true",
                     help="issue from an intermediate CA under the root")
     ap.add_argument("--pop", action="store_true",
-                    help="require challengePassword = base64(tls-unique) on (re)enroll")
+                    help="require challengePassword = base64(channel binding) on (re)enroll")
+    ap.add_argument("--pop-binding", choices=("tls-unique", "tls-exporter"),
+                    help="channel binding for --pop (default tls-unique; tls-exporter is "
+                         "RFC 9266, TLS 1.3 only); implies --pop")
     ap.add_argument("--no-wrap", action="store_true", help="base64 bodies as one long line")
     ap.add_argument("--crlf", action="store_true", help="end base64 lines with CRLF")
     ap.add_argument("--cte", choices=("add", "drop"), default="add",
@@ -882,7 +1207,12 @@ def parse_args(argv):
     ap.add_argument("--server-cert-untrusted", action="store_true",
                     help="sign the TLS server cert by an unrelated CA, not root.pem")
     ap.add_argument("--behaviour", help="initial content of DIR/behaviour (one rule)")
-    ap.add_argument("--csrattrs-file", help="DER CSR attributes served by /csrattrs")
+    csrattrs = ap.add_mutually_exclusive_group()
+    csrattrs.add_argument("--csrattrs-file", help="DER CSR attributes served by /csrattrs")
+    csrattrs.add_argument("--csrattrs-preset", choices=CSRATTRS_PRESETS,
+                          help="serve a built-in CSR attributes DER (also DIR/csrattrs.der)")
+    ap.add_argument("--print-csrattrs", metavar="PRESET", choices=CSRATTRS_PRESETS,
+                    help="write the DER of a --csrattrs-preset to stdout and exit")
     ap.add_argument("--enroll-chain", action="store_true",
                     help="add the CA chain to (re)enroll/serverkeygen answers")
     ap.add_argument("--reuse-ca", action="store_true",
@@ -894,9 +1224,15 @@ def parse_args(argv):
                          "TLS alert)")
     ap.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
     opts = ap.parse_args(argv)
+    if opts.print_csrattrs is None and opts.dir is None:
+        ap.error("--dir is required")
+    if opts.pop_binding is None:
+        opts.pop_binding = "tls-unique"
+    else:
+        opts.pop = True
     if opts.cert_seconds is None:
         opts.cert_seconds = opts.cert_days * 86400
-    if opts.log is None:
+    if opts.log is None and opts.dir is not None:
         opts.log = os.path.join(opts.dir, "requests.log")
     return opts
 
@@ -907,6 +1243,10 @@ class Stop(Exception):
 
 def main(argv):
     opts = parse_args(argv)
+    if opts.print_csrattrs is not None:
+        sys.stdout.buffer.write(csrattrs_preset(opts.print_csrattrs))
+        sys.stdout.flush()
+        return
     if opts.csrattrs_file and not os.path.isfile(opts.csrattrs_file):
         die(f"{opts.csrattrs_file}: no such file")
     try:
@@ -914,14 +1254,17 @@ def main(argv):
             os.makedirs(opts.dir, mode=0o700)
         if opts.pidfile:
             write_file(opts.pidfile, f"{os.getpid()}\n".encode())
-        ca = setup_pki(opts)
+        pki = PKI(opts)
+        if opts.csrattrs_preset is not None:
+            write_file(os.path.join(opts.dir, "csrattrs.der"),
+                       csrattrs_preset(opts.csrattrs_preset))
         if opts.behaviour is not None:
             try:
                 Behaviour.parse(opts.behaviour)
             except (ValueError, IndexError) as e:
                 die(f"--behaviour: {e}")
             write_file(os.path.join(opts.dir, "behaviour"), (opts.behaviour + "\n").encode())
-        server = Server(opts, ca, tls_context(opts))
+        server = Server(opts, pki)
     except (OSError, ValueError, IndexError, ssl.SSLError) as e:
         die(str(e))
 
