@@ -43,9 +43,10 @@ n=$(requests_count)
 est run --once
 is "ca_rollover = false: nothing fetched" "$(requests_count)" "$n"
 
-# Re-bootstrap on change: a label changes; the previous pair stays until the new one is stored.
+# Re-bootstrap on change: label and ca_root change (after the rollover the old root no longer
+# vouches for the server); the previous pair stays until the new one is stored.
 before=$(key_pipe est-enrolled-key-pair | sha256sum)
-write_config "label = other"
+write_config "label = other" "ca_root = $SRV/root-new.pem"
 behaviour "simpleenroll-status 500"
 est run --once
 is "label changed, enrollment fails: exit 75" "$RC" 75
@@ -54,6 +55,7 @@ is "the previous pair stays" "$(key_pipe est-enrolled-key-pair | sha256sum)" "$b
 behaviour ""
 est run --once
 is "label changed: re-bootstrap and enroll, exit 0" "$RC" 0
+check "label changed: it says why it bootstraps again" grep -q "changed since the last bootstrap" "$T/err"
 check "the pair was replaced" test "$(key_pipe est-enrolled-key-pair | sha256sum)" != "$before"
 check "the state records the new label" bash -c "key_pipe() { :; }; keyctl pipe $(key_serial est-state) | grep -q '^label=other'"
 n=$(requests_count)
