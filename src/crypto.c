@@ -4,11 +4,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -24,16 +26,19 @@
 void crypto_log_errors(const char *what)
 {
 	char buf[1024] = "", line[256];
-	const char *file, *func, *data;
+	const char *data = NULL;
 	unsigned long e;
-	int lineno, flags;
+	int flags = 0;
 	size_t used = 0;
 
-	while ((e = ERR_get_error_all(&file, &lineno, &func, &data, &flags)) != 0) {
+	while ((e = ERR_get_error_all(NULL, NULL, NULL, &data, &flags)) != 0) {
 		ERR_error_string_n(e, line, sizeof(line));
-		if (used < sizeof(buf) - 1)
-			used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s",
-						 used ? "; " : "", line);
+		if (used >= sizeof(buf) - 1)
+			continue; /* keep draining */
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s%s%s",
+					 used ? "; " : "", line,
+					 (flags & ERR_TXT_STRING) && data && *data ? ": " : "",
+					 (flags & ERR_TXT_STRING) && data ? data : "");
 	}
 	if (buf[0])
 		log_err("%s: %s", what, buf);
@@ -41,6 +46,7 @@ void crypto_log_errors(const char *what)
 		log_err("%s", what);
 }
 
+/* Curve name as OpenSSL ("prime256v1", "secp384r1") or NIST ("P-256") spells it. */
 static int curve_nid(const char *name)
 {
 	int nid;
@@ -61,7 +67,9 @@ static bool curve_supported(int nid)
 	size_t i, n = EC_get_builtin_curves(NULL, 0);
 	bool found = false;
 
-	curves = xzalloc(sizeof(*curves) * (n ? n : 1));
+	if (nid == NID_undef || n == 0)
+		return false;
+	curves = xzalloc(sizeof(*curves) * n);
 	n = EC_get_builtin_curves(curves, n);
 	for (i = 0; i < n && !found; i++)
 		found = curves[i].nid == nid;
@@ -84,47 +92,42 @@ const char *crypto_default_key_params(enum key_alg alg)
 
 int crypto_check_key_params(enum key_alg alg, const char *params, const char **out_why)
 {
+	const char *why = NULL;
 	unsigned long bits;
 
 	switch (alg) {
 	case KEY_ALG_EC:
-		if (!params || !*params)
-			return 0;
-		if (curve_nid(params) == NID_undef || !curve_supported(curve_nid(params))) {
-			*out_why = "unknown curve (see openssl ecparam -list_curves)";
-			return -EINVAL;
-		}
-		return 0;
+		if (params && *params && !curve_supported(curve_nid(params)))
+			why = "unknown curve (see openssl ecparam -list_curves)";
+		break;
 	case KEY_ALG_RSA:
-		if (!params || !*params)
-			return 0;
-		if (parse_uint(params, 2048, 8192, &bits) < 0) {
-			*out_why = "RSA key size must be 2048 to 8192 bits";
-			return -EINVAL;
-		}
-		return 0;
+		if (params && *params && parse_uint(params, 2048, 8192, &bits) < 0)
+			why = "RSA key size must be 2048 to 8192 bits";
+		break;
 	case KEY_ALG_ED25519:
-		if (params && *params) {
-			*out_why = "ED25519 takes no parameters";
-			return -EINVAL;
-		}
-		return 0;
+		if (params && *params)
+			why = "ED25519 takes no parameters";
+		break;
 	}
-	return -EINVAL;
+	if (why) {
+		*out_why = why;
+		return -EINVAL;
+	}
+	return 0;
 }
 
 struct signer {
 	const char *name;
 	int md_nid; /* NID_undef: pure signature (Ed25519) */
-	int pkey;   /* EVP_PKEY_EC, EVP_PKEY_RSA, EVP_PKEY_ED25519 */
+	enum key_alg alg;
 };
 
 static const struct signer signers[] = {
-	{"SHA224WITHECDSA", NID_sha224, EVP_PKEY_EC}, {"SHA256WITHECDSA", NID_sha256, EVP_PKEY_EC},
-	{"SHA384WITHECDSA", NID_sha384, EVP_PKEY_EC}, {"SHA512WITHECDSA", NID_sha512, EVP_PKEY_EC},
-	{"SHA224WITHRSA", NID_sha224, EVP_PKEY_RSA},  {"SHA256WITHRSA", NID_sha256, EVP_PKEY_RSA},
-	{"SHA384WITHRSA", NID_sha384, EVP_PKEY_RSA},  {"SHA512WITHRSA", NID_sha512, EVP_PKEY_RSA},
-	{"ED25519", NID_undef, EVP_PKEY_ED25519},
+	{"SHA224WITHECDSA", NID_sha224, KEY_ALG_EC}, {"SHA256WITHECDSA", NID_sha256, KEY_ALG_EC},
+	{"SHA384WITHECDSA", NID_sha384, KEY_ALG_EC}, {"SHA512WITHECDSA", NID_sha512, KEY_ALG_EC},
+	{"SHA224WITHRSA", NID_sha224, KEY_ALG_RSA},  {"SHA256WITHRSA", NID_sha256, KEY_ALG_RSA},
+	{"SHA384WITHRSA", NID_sha384, KEY_ALG_RSA},  {"SHA512WITHRSA", NID_sha512, KEY_ALG_RSA},
+	{"ED25519", NID_undef, KEY_ALG_ED25519},
 };
 
 static const struct signer *find_signer(const char *name)
@@ -147,21 +150,31 @@ int crypto_key_alg_pkey_id(enum key_alg alg)
 	case KEY_ALG_ED25519:
 		return EVP_PKEY_ED25519;
 	}
-	return 0;
+	return EVP_PKEY_NONE;
 }
 
 int crypto_check_signer(enum key_alg alg, const char *signer, const char **out_why)
 {
+	/* [signer's algorithm][key's algorithm] */
+	static const char *const mismatch[3][3] = {
+		[KEY_ALG_EC][KEY_ALG_RSA] = "an ECDSA signer does not fit an RSA key",
+		[KEY_ALG_EC][KEY_ALG_ED25519] = "an ECDSA signer does not fit an ED25519 key",
+		[KEY_ALG_RSA][KEY_ALG_EC] = "an RSA signer does not fit an EC key",
+		[KEY_ALG_RSA][KEY_ALG_ED25519] = "an RSA signer does not fit an ED25519 key",
+		[KEY_ALG_ED25519][KEY_ALG_EC] = "ED25519 does not fit an EC key",
+		[KEY_ALG_ED25519][KEY_ALG_RSA] = "ED25519 does not fit an RSA key",
+	};
 	const struct signer *s = find_signer(signer);
 
 	if (!s) {
-		*out_why = "unknown signer algorithm";
+		*out_why =
+			"unknown signer algorithm (e.g. SHA256WITHECDSA, SHA256WITHRSA, ED25519)";
 		return -EINVAL;
 	}
-	if (s->pkey != crypto_key_alg_pkey_id(alg)) {
-		*out_why = alg == KEY_ALG_RSA  ? "does not fit an RSA key"
-			   : alg == KEY_ALG_EC ? "does not fit an EC key"
-					       : "does not fit an ED25519 key";
+	if (s->alg != alg) {
+		*out_why = (unsigned int)alg < ARRAY_SIZE(mismatch) ? mismatch[s->alg][alg] : NULL;
+		if (!*out_why)
+			*out_why = "signer does not fit the key algorithm";
 		return -EINVAL;
 	}
 	return 0;
@@ -170,8 +183,14 @@ int crypto_check_signer(enum key_alg alg, const char *signer, const char **out_w
 int crypto_keygen(enum key_alg alg, const char *params, EVP_PKEY **out_key)
 {
 	EVP_PKEY *key = NULL;
+	const char *why = NULL;
 	unsigned long bits = 2048;
+	int r = crypto_check_key_params(alg, params, &why);
 
+	if (r < 0) {
+		log_err("key_params %s: %s", params, why);
+		goto out;
+	}
 	switch (alg) {
 	case KEY_ALG_EC:
 		key = EVP_PKEY_Q_keygen(
@@ -180,7 +199,7 @@ int crypto_keygen(enum key_alg alg, const char *params, EVP_PKEY **out_key)
 		break;
 	case KEY_ALG_RSA:
 		if (params && *params && parse_uint(params, 2048, 8192, &bits) < 0)
-			return -EINVAL;
+			break; /* checked above */
 		key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
 		break;
 	case KEY_ALG_ED25519:
@@ -189,20 +208,21 @@ int crypto_keygen(enum key_alg alg, const char *params, EVP_PKEY **out_key)
 	}
 	if (!key) {
 		crypto_log_errors("key generation failed");
-		return -EIO;
+		r = -EIO;
+		goto out;
 	}
 	*out_key = key;
-	return 0;
+out:
+	return r;
 }
 
-/* Copies a memory BIO out to a NUL-terminated buffer, wiping the BIO's copy. */
+/* Copies a memory BIO out to a NUL-terminated xmalloc'd buffer, wiping the BIO's copy. */
 static int bio_take(BIO *bio, char **out, size_t *out_len)
 {
 	BUF_MEM *mem = NULL;
 	char *buf;
 
-	BIO_get_mem_ptr(bio, &mem);
-	if (!mem)
+	if (BIO_get_mem_ptr(bio, &mem) <= 0 || !mem)
 		return -EIO;
 	buf = xmalloc(mem->length + 1);
 	memcpy(buf, mem->data, mem->length);
@@ -215,56 +235,124 @@ static int bio_take(BIO *bio, char **out, size_t *out_len)
 
 int crypto_key_to_pem(EVP_PKEY *key, char **out_pem, size_t *out_len)
 {
-	BIO *bio = BIO_new(BIO_s_mem());
+	/* secmem: the buffer is wiped when it grows and when it is freed. */
+	BIO *bio = BIO_new(BIO_s_secmem());
 	int r = -EIO;
 
-	if (!bio)
-		return -ENOMEM;
-	if (PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) == 1)
-		r = bio_take(bio, out_pem, out_len);
-	else
+	if (!bio) {
 		crypto_log_errors("cannot encode the private key");
+		r = -ENOMEM;
+		goto out;
+	}
+	if (PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) != 1) {
+		crypto_log_errors("cannot encode the private key");
+		goto out;
+	}
+	r = bio_take(bio, out_pem, out_len);
+out:
 	BIO_free(bio);
 	return r;
 }
 
+/* One PEM block; name, header and data live in OpenSSL's secure heap (wiped on free). */
+struct pem_block {
+	char *name;
+	char *header;
+	unsigned char *data;
+	long len;
+};
+
+static void pem_block_clear(struct pem_block *b)
+{
+	OPENSSL_secure_clear_free(b->name, b->name ? strlen(b->name) : 0);
+	OPENSSL_secure_clear_free(b->header, b->header ? strlen(b->header) : 0);
+	OPENSSL_secure_clear_free(b->data, b->data ? (size_t)b->len : 0);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Reads the next block of bio into b: 1, 0 at the end, -EBADMSG for a damaged block. */
+static int pem_next(BIO *bio, struct pem_block *b)
+{
+	unsigned long e;
+
+	pem_block_clear(b);
+	if (PEM_read_bio_ex(bio, &b->name, &b->header, &b->data, &b->len,
+			    PEM_FLAG_SECURE | PEM_FLAG_EAY_COMPATIBLE) == 1)
+		return 1;
+	e = ERR_peek_last_error();
+	ERR_clear_error();
+	return ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE ? 0
+											 : -EBADMSG;
+}
+
+static BIO *bio_from(const void *data, size_t len)
+{
+	if (len > INT_MAX)
+		return NULL;
+	return BIO_new_mem_buf(data, (int)len);
+}
+
+/* True for "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY": blocks we can read without a
+ * passphrase (an encrypted key has another name or a Proc-Type header). */
+static bool pem_is_plain_key(const struct pem_block *b)
+{
+	size_t n = strlen(b->name);
+
+	return n >= 11 && !strcmp(b->name + n - 11, "PRIVATE KEY") &&
+	       strcmp(b->name, "ENCRYPTED PRIVATE KEY") != 0 &&
+	       !(b->header && strstr(b->header, "ENCRYPTED"));
+}
+
+/* A whole DER buffer as a private key: PKCS#8, or PKCS#1 / SEC1 ("traditional"). */
+static EVP_PKEY *key_from_der(const unsigned char *der, long len)
+{
+	const unsigned char *p = der;
+	EVP_PKEY *key = der && len > 0 ? d2i_AutoPrivateKey(NULL, &p, len) : NULL;
+
+	if (key && p != der + len) {
+		EVP_PKEY_free(key);
+		key = NULL;
+	}
+	return key;
+}
+
 int crypto_key_from_pem(const char *pem, size_t len, EVP_PKEY **out_key)
 {
-	const char *p = pem, *end = pem + len;
+	struct pem_block b = {0};
+	BIO *bio = bio_from(pem, len);
 	EVP_PKEY *key = NULL;
+	int r = len > INT_MAX ? -EFBIG : -ENOMEM;
 
-	/* PEM_read_bio_PrivateKey stops at the first block; find the key block ourselves. */
-	while (p < end && !key) {
-		const char *begin = memmem(p, (size_t)(end - p), "-----BEGIN ", 11);
-		BIO *bio;
-
-		if (!begin)
-			break;
-		p = begin + 11;
-		if (!memmem(begin, (size_t)(end - begin) < 64 ? (size_t)(end - begin) : 64,
-			    "PRIVATE KEY-----", 16))
-			continue;
-		bio = BIO_new_mem_buf(begin, (int)(end - begin));
-		if (bio)
-			key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
-		BIO_free(bio);
+	if (!bio)
+		goto out;
+	while ((r = pem_next(bio, &b)) == 1 && !pem_is_plain_key(&b))
+		log_debug("PEM: skipping a %s block", b.name);
+	if (r == 0)
+		r = -ENOKEY;
+	if (r < 0)
+		goto out;
+	key = key_from_der(b.data, b.len);
+	if (!key) {
+		log_debug("PEM: the %s block does not decode", b.name);
+		r = -EBADMSG;
+		goto out;
 	}
-	ERR_clear_error();
-	if (!key)
-		return -ENOKEY;
 	*out_key = key;
-	return 0;
+	r = 0;
+out:
+	ERR_clear_error();
+	pem_block_clear(&b);
+	BIO_free(bio);
+	return r;
 }
 
 int crypto_key_from_der(const unsigned char *der, size_t len, EVP_PKEY **out_key)
 {
-	const unsigned char *p = der;
-	EVP_PKEY *key = d2i_AutoPrivateKey(NULL, &p, (long)len);
+	EVP_PKEY *key = len <= LONG_MAX ? key_from_der(der, (long)len) : NULL;
 
-	if (!key) {
-		ERR_clear_error();
+	ERR_clear_error();
+	if (!key)
 		return -EBADMSG;
-	}
 	*out_key = key;
 	return 0;
 }
@@ -273,12 +361,15 @@ static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }
 
-/* Attribute names RFC 4514 lists and a few more in common use; else OpenSSL's names or a dotted
- * OID. */
+/* RFC 4514 section 3 names, case-insensitive, and a few more in common use; then OpenSSL's own
+ * short and long names; then a dotted OID. */
 static ASN1_OBJECT *attr_type(const char *name)
 {
 	static const struct {
@@ -289,6 +380,7 @@ static ASN1_OBJECT *attr_type(const char *name)
 		{"C", NID_countryName},
 		{"L", NID_localityName},
 		{"ST", NID_stateOrProvinceName},
+		{"S", NID_stateOrProvinceName},
 		{"O", NID_organizationName},
 		{"OU", NID_organizationalUnitName},
 		{"STREET", NID_streetAddress},
@@ -296,303 +388,408 @@ static ASN1_OBJECT *attr_type(const char *name)
 		{"UID", NID_userId},
 		{"SERIALNUMBER", NID_serialNumber},
 		{"E", NID_pkcs9_emailAddress},
+		{"EMAIL", NID_pkcs9_emailAddress},
 		{"EMAILADDRESS", NID_pkcs9_emailAddress},
 		{"T", NID_title},
 		{"TITLE", NID_title},
+		{"G", NID_givenName},
 		{"GN", NID_givenName},
+		{"GIVENNAME", NID_givenName},
 		{"SN", NID_surname},
+		{"SURNAME", NID_surname},
 		{"PSEUDONYM", NID_pseudonym},
 		{"INITIALS", NID_initials},
+		{"GENERATIONQUALIFIER", NID_generationQualifier},
 		{"DNQUALIFIER", NID_dnQualifier},
 		{"POSTALCODE", NID_postalCode},
+		{"ORGANIZATIONIDENTIFIER", NID_organizationIdentifier},
 	};
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(names); i++)
 		if (!strcasecmp(names[i].name, name))
 			return OBJ_nid2obj(names[i].nid);
-	if (isdigit((unsigned char)name[0]))
-		return OBJ_txt2obj(name, 1);
-	return OBJ_txt2obj(name, 0);
+	return OBJ_txt2obj(name, isdigit((unsigned char)name[0]) ? 1 : 0);
 }
 
 struct dn_parser {
-	const char *p;
+	const char *p;	    /* next character of the string */
+	unsigned char *buf; /* the current value, unescaped */
+	size_t len;
+	bool hex; /* buf holds the BER of a #hexstring */
+	X509_NAME *name;
 	const char *why;
 };
 
-/* Reads an attribute value up to an unescaped ',' or '+'; unescapes into out (len at most strlen).
- */
-static int dn_value(struct dn_parser *dp, char *out, size_t *out_len)
+static void skip_spaces(struct dn_parser *dp)
 {
-	const char *p = dp->p;
-	size_t n = 0, keep = 0;
-
-	while (*p == ' ')
-		p++;
-	if (*p == '#') {
-		dp->why = "#hexstring values are not supported";
-		return -EINVAL;
-	}
-	for (; *p && *p != ',' && *p != '+'; p++) {
-		if (*p != '\\') {
-			out[n++] = *p;
-			if (*p != ' ')
-				keep = n;
-			continue;
-		}
-		p++;
-		if (hexval(p[0]) >= 0 && hexval(p[1]) >= 0) {
-			out[n++] = (char)(hexval(p[0]) << 4 | hexval(p[1]));
-			p++;
-		} else if (*p && strchr(",+\"\\<>;=# ", *p)) {
-			out[n++] = *p;
-		} else {
-			dp->why = "bad escape";
-			return -EINVAL;
-		}
-		keep = n; /* an escaped space at the end is kept */
-	}
-	out[keep] = '\0';
-	*out_len = keep;
-	dp->p = p;
-	return 0;
+	while (*dp->p == ' ')
+		dp->p++;
 }
 
-struct dn_attr {
-	ASN1_OBJECT *obj;
-	char *value;
-	size_t len;
-	int rdn;
-};
-
-/* One "type=value" at dp->p into *out. */
-static int dn_attribute(struct dn_parser *dp, char *buf, struct dn_attr *out)
+static bool at_separator(const struct dn_parser *dp)
 {
-	const char *eq = strchr(dp->p, '='), *t = dp->p;
-	size_t tlen, vlen = 0;
-	char *type;
-	int r;
+	return !*dp->p || *dp->p == ',' || *dp->p == '+';
+}
 
-	while (*t == ' ')
-		t++;
-	if (!eq || eq == t) {
-		dp->why = "expected TYPE=VALUE";
+/* "TYPE =" at dp->p; the type as an object. */
+static int dn_type(struct dn_parser *dp, ASN1_OBJECT **out_obj)
+{
+	const char *t;
+	size_t n;
+	char *type;
+
+	skip_spaces(dp);
+	t = dp->p;
+	while (isalnum((unsigned char)*dp->p) || *dp->p == '-' || *dp->p == '.')
+		dp->p++;
+	n = (size_t)(dp->p - t);
+	skip_spaces(dp);
+	if (n == 0 || *dp->p != '=') {
+		dp->why = n == 0 && at_separator(dp) ? "empty RDN"
+			  : n == 0		     ? "bad attribute type"
+						     : "expected '=' after the attribute type";
 		return -EINVAL;
 	}
-	tlen = (size_t)(eq - t);
-	while (tlen && t[tlen - 1] == ' ')
-		tlen--;
-	type = xstrndup(t, tlen);
-	out->obj = attr_type(type);
+	dp->p++;
+	type = xstrndup(t, n);
+	*out_obj = attr_type(type);
 	free(type);
-	if (!out->obj) {
+	if (!*out_obj) {
 		ERR_clear_error();
 		dp->why = "unknown attribute type";
 		return -EINVAL;
 	}
-	dp->p = eq + 1;
-	r = dn_value(dp, buf, &vlen);
-	if (r == 0 && vlen == 0) {
-		dp->why = "empty attribute value";
-		r = -EINVAL;
-	}
-	if (r < 0) {
-		ASN1_OBJECT_free(out->obj);
-		out->obj = NULL;
-		return r;
-	}
-	out->value = xstrndup(buf, vlen);
-	out->len = vlen;
 	return 0;
 }
 
-/* Builds the name: RFC 4514 writes the last RDN first, so RDNs are added in reverse. */
-static int dn_build(struct dn_attr *attrs, size_t n, X509_NAME *name, const char **out_why)
+/* "#hexstring": the BER encoding of the value, in pairs of hex digits. */
+static int dn_hexstring(struct dn_parser *dp)
 {
-	size_t i, j;
-	int rdn;
-
-	for (rdn = n ? attrs[n - 1].rdn : 0; rdn >= 0; rdn--) {
-		bool first = true;
-
-		for (j = 0; j < n; j++) {
-			i = j;
-			if (attrs[i].rdn != rdn)
-				continue;
-			if (!X509_NAME_add_entry_by_OBJ(name, attrs[i].obj, MBSTRING_UTF8,
-							(const unsigned char *)attrs[i].value,
-							(int)attrs[i].len, -1, first ? 0 : -1)) {
-				ERR_clear_error();
-				*out_why = "value not allowed for this attribute type";
-				return -EINVAL;
-			}
-			first = false;
-		}
+	dp->p++;
+	dp->hex = true;
+	while (hexval(dp->p[0]) >= 0 && hexval(dp->p[1]) >= 0) {
+		dp->buf[dp->len++] = (unsigned char)(hexval(dp->p[0]) << 4 | hexval(dp->p[1]));
+		dp->p += 2;
+	}
+	skip_spaces(dp);
+	if (dp->len == 0 || !at_separator(dp)) {
+		dp->why = "bad #hexstring value";
+		return -EINVAL;
 	}
 	return 0;
+}
+
+/* One escape after '\\': a special character or two hex digits (a byte of UTF-8). */
+static int dn_escape(struct dn_parser *dp)
+{
+	const char *p = dp->p + 1;
+
+	if (hexval(p[0]) >= 0 && hexval(p[1]) >= 0) {
+		dp->buf[dp->len] = (unsigned char)(hexval(p[0]) << 4 | hexval(p[1]));
+		dp->p = p + 2;
+	} else if (*p && strchr(" \"#+,;<=>\\", *p)) {
+		dp->buf[dp->len] = (unsigned char)*p;
+		dp->p = p + 1;
+	} else {
+		dp->why = "bad escape (use \\ before , + \" \\ < > ; = # space, or \\XX hex)";
+		return -EINVAL;
+	}
+	if (dp->buf[dp->len] == '\0') {
+		dp->why = "NUL in attribute value";
+		return -EINVAL;
+	}
+	dp->len++;
+	return 0;
+}
+
+/* The value up to an unescaped ',' or '+', or the end; spaces around it are dropped. */
+static int dn_value(struct dn_parser *dp)
+{
+	size_t keep = 0;
+
+	dp->len = 0;
+	dp->hex = false;
+	skip_spaces(dp);
+	if (*dp->p == '#')
+		return dn_hexstring(dp);
+	while (!at_separator(dp)) {
+		if (*dp->p == '\\') {
+			if (dn_escape(dp) < 0)
+				return -EINVAL;
+			keep = dp->len; /* an escaped space at the end stays */
+			continue;
+		}
+		if (strchr("\";<>", *dp->p)) {
+			dp->why = "unescaped special character in value (\" ; < > need a \\)";
+			return -EINVAL;
+		}
+		dp->buf[dp->len++] = (unsigned char)*dp->p;
+		if (*dp->p++ != ' ')
+			keep = dp->len;
+	}
+	dp->len = keep;
+	if (dp->len == 0) {
+		dp->why = "empty attribute value";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ASN.1 string types a #hexstring value may carry. */
+#define DN_HEX_TYPES                                                                               \
+	(B_ASN1_UTF8STRING | B_ASN1_PRINTABLESTRING | B_ASN1_IA5STRING | B_ASN1_T61STRING |        \
+	 B_ASN1_BMPSTRING | B_ASN1_UNIVERSALSTRING | B_ASN1_NUMERICSTRING | B_ASN1_VISIBLESTRING)
+
+/* Adds the parsed value: as the first member of a new RDN in front (the string lists the most
+ * significant RDN last), or as one more member of the RDN added last. */
+static int dn_add(struct dn_parser *dp, const ASN1_OBJECT *obj, bool new_rdn)
+{
+	const unsigned char *data = dp->buf, *p = dp->buf;
+	ASN1_TYPE *at = NULL;
+	int type = MBSTRING_UTF8, len = (int)dp->len, r = -EINVAL;
+
+	if (dp->hex) {
+		at = d2i_ASN1_TYPE(NULL, &p, (long)dp->len);
+		if (!at || p != dp->buf + dp->len || !(ASN1_tag2bit(at->type) & DN_HEX_TYPES)) {
+			dp->why = "#hexstring is not the BER encoding of a string";
+			goto out;
+		}
+		type = at->type;
+		data = ASN1_STRING_get0_data(at->value.asn1_string);
+		len = ASN1_STRING_length(at->value.asn1_string);
+	}
+	if (!X509_NAME_add_entry_by_OBJ(dp->name, obj, type, data, len, new_rdn ? 0 : 1,
+					new_rdn ? 0 : -1)) {
+		dp->why = "value not valid for this attribute type (characters or length)";
+		goto out;
+	}
+	r = 0;
+out:
+	ERR_clear_error();
+	ASN1_TYPE_free(at);
+	return r;
+}
+
+/* "TYPE=VALUE" at dp->p, added to the name. */
+static int dn_attribute(struct dn_parser *dp, bool new_rdn)
+{
+	ASN1_OBJECT *obj = NULL;
+	int r = dn_type(dp, &obj);
+
+	if (r == 0)
+		r = dn_value(dp);
+	if (r == 0)
+		r = dn_add(dp, obj, new_rdn);
+	ASN1_OBJECT_free(obj);
+	return r;
 }
 
 int crypto_subject_parse(const char *dn, X509_NAME **out_name, const char **out_why)
 {
-	struct dn_parser dp = {.p = dn, .why = "empty subject"};
-	size_t n = 0, i, cap = strlen(dn) / 2 + 1;
-	struct dn_attr *attrs = xzalloc(sizeof(*attrs) * cap);
-	char *buf = xmalloc(strlen(dn) + 1);
-	X509_NAME *name = NULL;
-	int r = -EINVAL, rdn = 0;
+	struct dn_parser dp = {.p = dn ? dn : "", .why = "empty subject"};
+	bool new_rdn = true;
+	int r = -EINVAL;
 
-	while (*dp.p == ' ')
-		dp.p++;
-	while (*dp.p && n < cap) {
-		r = dn_attribute(&dp, buf, &attrs[n]);
-		if (r < 0)
-			break;
-		attrs[n++].rdn = rdn;
-		if (*dp.p == ',')
-			rdn++;
-		else if (*dp.p != '+')
-			break;
-		dp.p++;
-		if (!*dp.p) {
-			dp.why = "empty RDN at the end";
-			r = -EINVAL;
-			break;
-		}
+	dp.buf = xmalloc(strlen(dp.p) + 1);
+	dp.name = X509_NAME_new();
+	if (!dp.name) {
+		dp.why = "out of memory";
+		r = -ENOMEM;
+		goto out;
 	}
-	if (r == 0) {
-		name = X509_NAME_new();
-		r = name ? dn_build(attrs, n, name, &dp.why) : -ENOMEM;
+	skip_spaces(&dp);
+	if (!*dp.p)
+		goto out;
+	for (;;) {
+		r = dn_attribute(&dp, new_rdn);
+		if (r < 0 || !*dp.p)
+			break;
+		/* ',' ends the RDN, '+' adds a member to it. */
+		new_rdn = *dp.p++ == ',';
 	}
-	for (i = 0; i < n; i++) {
-		ASN1_OBJECT_free(attrs[i].obj);
-		free(attrs[i].value);
-	}
-	free(attrs);
-	free(buf);
+out:
+	free(dp.buf);
 	if (r < 0) {
 		*out_why = dp.why;
-		X509_NAME_free(name);
-		return r == -ENOMEM ? r : -EINVAL;
+		X509_NAME_free(dp.name);
+		return r;
 	}
-	*out_name = name;
+	*out_name = dp.name;
 	return 0;
 }
 
-static const EVP_MD *csr_md(EVP_PKEY *key, const char *signer, int *r)
+/* The digest for the CSR signature: from signer, else from the key (NULL for Ed25519). */
+static int csr_md(EVP_PKEY *key, const char *signer, const EVP_MD **out_md)
 {
 	const struct signer *s = find_signer(signer);
+	int id = EVP_PKEY_get_base_id(key), nid = NID_sha256;
 	char group[64] = "";
-	size_t glen = 0;
 
-	*r = 0;
-	if (EVP_PKEY_get_id(key) == EVP_PKEY_ED25519)
-		return NULL;
-	if (signer) {
-		if (!s || s->pkey != EVP_PKEY_get_id(key) || s->md_nid == NID_undef) {
-			log_err("csr_signer %s does not fit the key", signer);
-			*r = -EINVAL;
-			return NULL;
-		}
-		return EVP_get_digestbynid(s->md_nid);
+	if (signer && (!s || crypto_key_alg_pkey_id(s->alg) != id)) {
+		log_err("csr_signer %s does not fit the %s key", signer,
+			EVP_PKEY_get0_type_name(key));
+		return -EINVAL;
 	}
-	if (EVP_PKEY_get_id(key) == EVP_PKEY_EC &&
-	    EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof(group), &glen)) {
-		if (curve_nid(group) == NID_secp384r1)
-			return EVP_sha384();
-		if (curve_nid(group) == NID_secp521r1)
-			return EVP_sha512();
+	if (s)
+		nid = s->md_nid;
+	else if (id == EVP_PKEY_ED25519)
+		nid = NID_undef;
+	else if (id == EVP_PKEY_EC &&
+		 EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
+						sizeof(group), NULL) == 1)
+		nid = curve_nid(group) == NID_secp384r1	  ? NID_sha384
+		      : curve_nid(group) == NID_secp521r1 ? NID_sha512
+							  : NID_sha256;
+	*out_md = nid == NID_undef ? NULL : EVP_get_digestbynid(nid);
+	if (nid != NID_undef && !*out_md) {
+		crypto_log_errors("CSR digest not available");
+		return -EIO;
 	}
-	return EVP_sha256();
+	return 0;
 }
 
+/* RFC 7030 3.5 puts base64 here: PrintableString holds it; anything else goes as UTF8String. */
 static int csr_add_challenge(X509_REQ *req, const char *challenge)
 {
-	/* PrintableString holds base64 but '='? It does: A-Z a-z 0-9 ' ( ) + , - . / : = ? space.
-	 */
-	int type = strspn(challenge, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-				     "0123456789 '()+,-./:=?") == strlen(challenge)
-			   ? V_ASN1_PRINTABLESTRING
-			   : MBSTRING_UTF8;
+	static const char printable[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					"0123456789 '()+,-./:=?";
+	size_t n = strlen(challenge);
+	int type = strspn(challenge, printable) == n ? V_ASN1_PRINTABLESTRING : V_ASN1_UTF8STRING;
 
+	if (n == 0 || n > 255) {
+		log_err("challengePassword must be 1 to 255 characters");
+		return -EINVAL;
+	}
 	if (!X509_REQ_add1_attr_by_NID(req, NID_pkcs9_challengePassword, type,
-				       (const unsigned char *)challenge, (int)strlen(challenge)))
+				       (const unsigned char *)challenge, (int)n)) {
+		crypto_log_errors("cannot add the challengePassword");
 		return -EIO;
+	}
 	return 0;
+}
+
+/* Subject, key, attributes and signature: the request before encoding. */
+static int csr_fill(X509_REQ *req, const struct csr_params *p, const EVP_MD *md)
+{
+	int r = -EIO;
+
+	if (X509_REQ_set_version(req, 0) != 1 || X509_REQ_set_subject_name(req, p->subject) != 1 ||
+	    X509_REQ_set_pubkey(req, p->key) != 1) {
+		crypto_log_errors("cannot set the CSR subject and key");
+		goto out;
+	}
+	if (p->challenge_password) {
+		r = csr_add_challenge(req, p->challenge_password);
+		if (r < 0)
+			goto out;
+		r = -EIO;
+	}
+	if (p->extensions && sk_X509_EXTENSION_num(p->extensions) > 0 &&
+	    X509_REQ_add_extensions(req, p->extensions) != 1) {
+		crypto_log_errors("cannot add the extension request");
+		goto out;
+	}
+	if (X509_REQ_sign(req, p->key, md) <= 0) {
+		crypto_log_errors("cannot sign the CSR");
+		goto out;
+	}
+	r = 0;
+out:
+	return r;
 }
 
 int crypto_csr_build(const struct csr_params *p, unsigned char **out_der, size_t *out_len)
 {
-	X509_REQ *req = X509_REQ_new();
+	X509_REQ *req = NULL;
 	unsigned char *der = NULL;
-	const EVP_MD *md;
-	int r = -EIO, len;
+	const EVP_MD *md = NULL;
+	int r, len;
 
-	if (!req)
-		return -ENOMEM;
-	md = csr_md(p->key, p->signer, &r);
+	r = csr_md(p->key, p->signer, &md);
 	if (r < 0)
 		goto out;
-	r = -EIO;
-	if (!X509_REQ_set_version(req, 0) ||
-	    !X509_REQ_set_subject_name(req, (X509_NAME *)p->subject) ||
-	    !X509_REQ_set_pubkey(req, p->key))
-		goto fail;
-	if (p->challenge_password && csr_add_challenge(req, p->challenge_password) < 0)
-		goto fail;
-	if (p->extensions && sk_X509_EXTENSION_num(p->extensions) > 0 &&
-	    !X509_REQ_add_extensions(req, (STACK_OF(X509_EXTENSION) *)p->extensions))
-		goto fail;
-	if (!X509_REQ_sign(req, p->key, md))
-		goto fail;
+	req = X509_REQ_new();
+	if (!req) {
+		crypto_log_errors("cannot build the CSR");
+		r = -ENOMEM;
+		goto out;
+	}
+	r = csr_fill(req, p, md);
+	if (r < 0)
+		goto out;
 	len = i2d_X509_REQ(req, &der);
-	if (len <= 0)
-		goto fail;
+	if (len <= 0) {
+		crypto_log_errors("cannot encode the CSR");
+		r = -EIO;
+		goto out;
+	}
 	*out_der = der;
 	*out_len = (size_t)len;
-	r = 0;
-	goto out;
-fail:
-	crypto_log_errors("cannot build the CSR");
 out:
 	X509_REQ_free(req);
 	return r;
 }
 
+/* A whole DER certificate; TRUSTED CERTIFICATE blocks carry trust settings after it. */
+static X509 *cert_from_der(const unsigned char *der, long len, bool aux)
+{
+	const unsigned char *p = der;
+	X509 *c = aux ? d2i_X509_AUX(NULL, &p, len) : d2i_X509(NULL, &p, len);
+
+	if (c && p != der + len) {
+		X509_free(c);
+		c = NULL;
+	}
+	return c;
+}
+
+/* Appends the certificate of block b (if it holds one) to certs: 1 added, 0 not a certificate. */
+static int certs_push_block(STACK_OF(X509) * certs, const struct pem_block *b)
+{
+	bool aux = !strcmp(b->name, "TRUSTED CERTIFICATE");
+	X509 *c;
+
+	if (strcmp(b->name, "CERTIFICATE") != 0 && strcmp(b->name, "X509 CERTIFICATE") != 0 && !aux)
+		return 0;
+	c = cert_from_der(b->data, b->len, aux);
+	if (!c) {
+		log_debug("PEM: a %s block does not decode", b->name);
+		return -EBADMSG;
+	}
+	if (!sk_X509_push(certs, c)) {
+		X509_free(c);
+		return -ENOMEM;
+	}
+	return 1;
+}
+
 int crypto_certs_from_pem(const char *pem, size_t len, STACK_OF(X509) * *out_certs)
 {
+	struct pem_block b = {0};
 	STACK_OF(X509) *certs = sk_X509_new_null();
-	const char *p = pem, *end = pem + len;
-	int r = -ENOENT;
+	BIO *bio = bio_from(pem, len);
+	int r = len > INT_MAX ? -EFBIG : -ENOMEM;
 
-	if (!certs)
-		return -ENOMEM;
-	while (p < end) {
-		const char *begin = memmem(p, (size_t)(end - p), "-----BEGIN CERTIFICATE-----", 27);
-		BIO *bio;
-		X509 *c = NULL;
-
-		if (!begin)
-			break;
-		bio = BIO_new_mem_buf(begin, (int)(end - begin));
-		if (bio)
-			c = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-		BIO_free(bio);
-		if (!c || !sk_X509_push(certs, c)) {
-			X509_free(c);
-			r = -EBADMSG;
-			break;
-		}
-		r = 0;
-		p = begin + 27;
+	if (!certs || !bio)
+		goto out;
+	while ((r = pem_next(bio, &b)) == 1) {
+		r = certs_push_block(certs, &b);
+		if (r < 0)
+			goto out;
 	}
-	ERR_clear_error();
-	if (r < 0) {
-		sk_X509_pop_free(certs, X509_free);
-		return r;
-	}
+	if (r == 0 && sk_X509_num(certs) == 0)
+		r = -ENOENT;
+	if (r < 0)
+		goto out;
 	*out_certs = certs;
-	return 0;
+	certs = NULL;
+out:
+	ERR_clear_error();
+	pem_block_clear(&b);
+	sk_X509_pop_free(certs, X509_free);
+	BIO_free(bio);
+	return r;
 }
 
 int crypto_cert_append_pem(X509 *cert, char **buf, size_t *len)
@@ -602,25 +799,54 @@ int crypto_cert_append_pem(X509 *cert, char **buf, size_t *len)
 	size_t plen = 0;
 	int r = -EIO;
 
-	if (!bio)
-		return -ENOMEM;
-	if (PEM_write_bio_X509(bio, cert) == 1)
-		r = bio_take(bio, &pem, &plen);
-	BIO_free(bio);
+	if (!bio || PEM_write_bio_X509(bio, cert) != 1) {
+		crypto_log_errors("cannot encode a certificate as PEM");
+		goto out;
+	}
+	r = bio_take(bio, &pem, &plen);
 	if (r < 0)
-		return r;
+		goto out;
 	*buf = xrealloc(*buf, *len + plen + 1);
 	memcpy(*buf + *len, pem, plen + 1);
 	*len += plen;
+out:
 	free(pem);
-	return 0;
+	BIO_free(bio);
+	return r;
 }
 
 bool crypto_cert_matches_key(X509 *cert, EVP_PKEY *key)
 {
-	EVP_PKEY *pub = X509_get0_pubkey(cert);
+	EVP_PKEY *pub = cert && key ? X509_get0_pubkey(cert) : NULL;
+	bool eq = pub && EVP_PKEY_eq(pub, key) == 1;
 
-	return pub && EVP_PKEY_eq(pub, key) == 1;
+	ERR_clear_error();
+	return eq;
+}
+
+static int store_add_anchors(X509_STORE *store, STACK_OF(X509) * anchors)
+{
+	int i;
+
+	for (i = 0; i < sk_X509_num(anchors); i++)
+		if (X509_STORE_add_cert(store, sk_X509_value(anchors, i)) != 1)
+			return -EIO;
+	/* An intermediate among the anchors is enough (RFC 7030 explicit trust anchors). */
+	return X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN) == 1 ? 0 : -EIO;
+}
+
+static void log_verify_failure(X509_STORE_CTX *ctx, X509 *leaf)
+{
+	X509 *bad = X509_STORE_CTX_get_current_cert(ctx);
+	char *subject = crypto_cert_subject(leaf), *where = NULL;
+
+	if (bad && bad != leaf)
+		where = crypto_cert_subject(bad);
+	log_err("certificate %s does not verify: %s%s%s", subject ? subject : "?",
+		X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)), where ? " at " : "",
+		where ? where : "");
+	OPENSSL_free(subject);
+	OPENSSL_free(where);
 }
 
 int crypto_verify_chain(X509 *leaf, STACK_OF(X509) * untrusted, STACK_OF(X509) * anchors,
@@ -628,28 +854,20 @@ int crypto_verify_chain(X509 *leaf, STACK_OF(X509) * untrusted, STACK_OF(X509) *
 {
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	int i, r = -EBADMSG;
+	int r = -EIO;
 
-	if (!store || !ctx) {
-		r = -ENOMEM;
+	if (!store || !ctx || store_add_anchors(store, anchors) < 0 ||
+	    X509_STORE_CTX_init(ctx, store, leaf, untrusted) != 1 ||
+	    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_ANY) != 1) {
+		crypto_log_errors("cannot set up certificate verification");
 		goto out;
 	}
-	for (i = 0; i < sk_X509_num(anchors); i++)
-		X509_STORE_add_cert(store, sk_X509_value(anchors, i));
-	/* An intermediate among the anchors is enough (RFC 7030 explicit trust anchors). */
-	X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
-	if (!X509_STORE_CTX_init(ctx, store, leaf, untrusted))
-		goto out;
 	if (now)
-		X509_STORE_CTX_set_time(ctx, 0, now);
-	if (X509_verify_cert(ctx) == 1) {
-		r = 0;
-	} else {
-		char *subject = crypto_cert_subject(leaf);
-
-		log_err("certificate %s: %s", subject ? subject : "?",
-			X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
-		OPENSSL_free(subject);
+		X509_STORE_CTX_set_time(ctx, 0, now); /* sets X509_V_FLAG_USE_CHECK_TIME */
+	r = 0;
+	if (X509_verify_cert(ctx) != 1) {
+		log_verify_failure(ctx, leaf);
+		r = -EBADMSG;
 	}
 out:
 	ERR_clear_error();
@@ -663,28 +881,32 @@ int crypto_cert_validity(X509 *cert, time_t *out_not_before, time_t *out_not_aft
 	struct tm nb, na;
 
 	if (ASN1_TIME_to_tm(X509_get0_notBefore(cert), &nb) != 1 ||
-	    ASN1_TIME_to_tm(X509_get0_notAfter(cert), &na) != 1)
+	    ASN1_TIME_to_tm(X509_get0_notAfter(cert), &na) != 1) {
+		ERR_clear_error();
 		return -EBADMSG;
+	}
 	*out_not_before = timegm(&nb);
 	*out_not_after = timegm(&na);
 	return 0;
 }
 
+/* RFC 2253 form, UTF-8 left as is rather than \XX escaped: for people to read. */
 static char *name_string(const X509_NAME *name)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
-	char *s = NULL, *out = NULL;
-	size_t len = 0;
+	char *data = NULL, *s = NULL;
+	long n;
 
-	if (!bio)
-		return NULL;
-	if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0 &&
-	    bio_take(bio, &s, &len) == 0) {
-		out = OPENSSL_strdup(s);
-		free(s);
-	}
+	if (!bio || X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) < 0)
+		goto out;
+	n = BIO_get_mem_data(bio, &data);
+	if (n >= 0)
+		s = OPENSSL_strndup(n ? data : "", (size_t)n);
+out:
+	if (!s)
+		crypto_log_errors("cannot print a name");
 	BIO_free(bio);
-	return out;
+	return s;
 }
 
 char *crypto_cert_subject(X509 *cert)
@@ -702,32 +924,41 @@ char *crypto_cert_serial(X509 *cert)
 	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
 	char *hex = bn ? BN_bn2hex(bn) : NULL;
 
+	if (!hex)
+		crypto_log_errors("cannot print a serial number");
 	BN_free(bn);
 	return hex;
 }
 
 int crypto_sha256_hex(const void *data, size_t len, char out[65])
 {
-	unsigned char md[32];
-	unsigned int mdlen = 0;
-	char *hex;
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int i, mdlen = 0;
 
-	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
+		crypto_log_errors("SHA-256 failed");
 		return -EIO;
-	hex = hex_encode(md, 32);
-	memcpy(out, hex, 65);
-	free(hex);
+	}
+	for (i = 0; i < 32; i++) {
+		out[2 * i] = digits[md[i] >> 4];
+		out[2 * i + 1] = digits[md[i] & 0xf];
+	}
+	out[64] = '\0';
 	return 0;
 }
 
 int crypto_cert_fingerprint(X509 *cert, char out[65])
 {
 	unsigned char *der = NULL;
-	int len = i2d_X509(cert, &der), r;
+	int len = i2d_X509(cert, &der), r = -EIO;
 
-	if (len <= 0)
-		return -EIO;
+	if (len <= 0) {
+		crypto_log_errors("cannot encode a certificate");
+		goto out;
+	}
 	r = crypto_sha256_hex(der, (size_t)len, out);
+out:
 	OPENSSL_free(der);
 	return r;
 }
