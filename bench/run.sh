@@ -32,25 +32,31 @@ keystore = b
 keyring = $KR
 path = $D/store
 EOC
-measure() { # NAME ARGS...
-	local name=$1
-	shift
-	/usr/bin/python3 - "$name" "$EST" -q -c "$D/conf" "$@" <<'EOPY'
+over=0
+measure() { # NAME MAX-MS MAX-KIB ARGS...
+	local name=$1 max_ms=$2 max_kb=$3
+	shift 3
+	/usr/bin/python3 - "$name" "$max_ms" "$max_kb" "$EST" -q -c "$D/conf" "$@" <<'EOPY' || over=1
 import resource, subprocess, sys, time
+name, max_ms, max_kb = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 t = time.monotonic()
-subprocess.run(sys.argv[2:], stdout=subprocess.DEVNULL, check=False)
+subprocess.run(sys.argv[4:], stdout=subprocess.DEVNULL, check=False)
 ms = (time.monotonic() - t) * 1000
 kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print("%-24s %8.1f ms %8d KiB peak RSS" % (sys.argv[1], ms, kb))
+within = ms <= max_ms and kb <= max_kb
+print("%-24s %8.1f ms %8d KiB peak RSS  (target %g ms, %d KiB) %s"
+      % (name, ms, kb, max_ms, max_kb, "ok" if within else "OVER"))
+sys.exit(0 if within else 1)
 EOPY
 }
-measure "enroll (bootstrap+CSR)" run --once
-measure "run, nothing due" run --once
-measure "forced enroll" enroll --once
-measure "status" status
+measure "enroll (bootstrap+CSR)" 300 16384 run --once
+measure "run, nothing due" 20 12288 run --once
+measure "forced enroll" 300 16384 enroll --once
+measure "status" 20 12288 status
 if command -v valgrind >/dev/null; then
 	valgrind --tool=callgrind --callgrind-out-file="$D/cg" "$EST" -q -c "$D/conf" run --once \
 		2>"$D/vg" >/dev/null
 	printf '%-22s %s instructions\n' "run, nothing due" \
 		"$(grep -o 'Collected : [0-9]*' "$D/vg" | grep -o '[0-9]*')"
 fi
+exit $over
