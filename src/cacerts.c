@@ -25,7 +25,7 @@ static bool same_key(X509 *a, X509 *b)
 	return EVP_PKEY_eq(X509_get0_pubkey(a), X509_get0_pubkey(b)) == 1;
 }
 
-static bool is_anchor(STACK_OF(X509) * anchors, X509 *c)
+static bool is_anchor(STACK_OF(X509) *anchors, X509 *c)
 {
 	int i;
 
@@ -36,7 +36,7 @@ static bool is_anchor(STACK_OF(X509) * anchors, X509 *c)
 }
 
 /* True when c's signature verifies with the key of a certificate in set named as its issuer. */
-static bool signed_by_one_of(STACK_OF(X509) * set, X509 *c)
+static bool signed_by_one_of(STACK_OF(X509) *set, X509 *c)
 {
 	int i;
 
@@ -55,9 +55,9 @@ static bool signed_by_one_of(STACK_OF(X509) * set, X509 *c)
  * or when a NewWithOld certificate (same subject and key, signed by a stored anchor) vouches for
  * it.
  */
-static bool vouched(STACK_OF(X509) * anchors, STACK_OF(X509) * received, X509 *root)
+static bool vouched(STACK_OF(X509) *anchors, STACK_OF(X509) *received, X509 *root)
 {
-	STACK_OF(X509) * pool[2] = {anchors, received};
+	STACK_OF(X509) *pool[2] = {anchors, received};
 	int i, k;
 
 	for (k = 0; k < 2; k++) {
@@ -76,7 +76,7 @@ static bool vouched(STACK_OF(X509) * anchors, STACK_OF(X509) * received, X509 *r
 }
 
 /* Accepts, link by link, every non-root certificate signed by something trusted; grows trusted. */
-static int chain_rest(STACK_OF(X509) * trusted, STACK_OF(X509) * received)
+static int chain_rest(STACK_OF(X509) *trusted, STACK_OF(X509) *received)
 {
 	int n = sk_X509_num(received), done = 0, i;
 	bool progress = true;
@@ -109,7 +109,7 @@ static int chain_rest(STACK_OF(X509) * trusted, STACK_OF(X509) * received)
 	return 0;
 }
 
-int cacerts_verify_update(STACK_OF(X509) * anchors, STACK_OF(X509) * received)
+int cacerts_verify_update(STACK_OF(X509) *anchors, STACK_OF(X509) *received)
 {
 	STACK_OF(X509) *trusted = sk_X509_dup(anchors);
 	int i, r = 0;

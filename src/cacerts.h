@@ -10,4 +10,4 @@
  * answer also holds a NewWithOld certificate (same subject and key) that chains to a stored
  * anchor. Returns 0, or -EBADMSG with the reason logged (keep the stored set).
  */
-int cacerts_verify_update(STACK_OF(X509) * anchors, STACK_OF(X509) * received);
+int cacerts_verify_update(STACK_OF(X509) *anchors, STACK_OF(X509) *received);

@@ -745,7 +745,7 @@ static X509 *cert_from_der(const unsigned char *der, long len, bool aux)
 }
 
 /* Appends the certificate of block b (if it holds one) to certs: 1 added, 0 not a certificate. */
-static int certs_push_block(STACK_OF(X509) * certs, const struct pem_block *b)
+static int certs_push_block(STACK_OF(X509) *certs, const struct pem_block *b)
 {
 	bool aux = !strcmp(b->name, "TRUSTED CERTIFICATE");
 	X509 *c;
@@ -764,7 +764,7 @@ static int certs_push_block(STACK_OF(X509) * certs, const struct pem_block *b)
 	return 1;
 }
 
-int crypto_certs_from_pem(const char *pem, size_t len, STACK_OF(X509) * *out_certs)
+int crypto_certs_from_pem(const char *pem, size_t len, STACK_OF(X509) **out_certs)
 {
 	struct pem_block b = {0};
 	STACK_OF(X509) *certs = sk_X509_new_null();
@@ -824,7 +824,7 @@ bool crypto_cert_matches_key(X509 *cert, EVP_PKEY *key)
 	return eq;
 }
 
-static int store_add_anchors(X509_STORE *store, STACK_OF(X509) * anchors)
+static int store_add_anchors(X509_STORE *store, STACK_OF(X509) *anchors)
 {
 	int i;
 
@@ -849,8 +849,7 @@ static void log_verify_failure(X509_STORE_CTX *ctx, X509 *leaf)
 	OPENSSL_free(where);
 }
 
-int crypto_verify_chain(X509 *leaf, STACK_OF(X509) * untrusted, STACK_OF(X509) * anchors,
-			time_t now)
+int crypto_verify_chain(X509 *leaf, STACK_OF(X509) *untrusted, STACK_OF(X509) *anchors, time_t now)
 {
 	X509_STORE *store = X509_STORE_new();
 	X509_STORE_CTX *ctx = X509_STORE_CTX_new();

@@ -44,15 +44,15 @@ struct csr_params {
 	const X509_NAME *subject;
 	const char *signer; /* NULL: SHA-256 for EC/RSA (SHA-384 for P-384, SHA-512 for P-521), none
 			       for Ed25519 */
-	const char *challenge_password;		     /* NULL: no challengePassword attribute */
-	const STACK_OF(X509_EXTENSION) * extensions; /* NULL: no extensionRequest */
+	const char *challenge_password;		    /* NULL: no challengePassword attribute */
+	const STACK_OF(X509_EXTENSION) *extensions; /* NULL: no extensionRequest */
 };
 /* Builds and signs a PKCS#10 request; DER out. Caller OPENSSL_free()s. */
 int crypto_csr_build(const struct csr_params *p, unsigned char **out_der, size_t *out_len);
 
 /* All certificates in a PEM buffer, in order; -ENOENT if none. Caller sk_X509_pop_free(..,
  * X509_free). */
-int crypto_certs_from_pem(const char *pem, size_t len, STACK_OF(X509) * *out_certs);
+int crypto_certs_from_pem(const char *pem, size_t len, STACK_OF(X509) **out_certs);
 /* Appends cert as PEM to a growing buffer (*buf, *len). */
 int crypto_cert_append_pem(X509 *cert, char **buf, size_t *len);
 /* True when cert's public key equals key's. */
@@ -61,8 +61,7 @@ bool crypto_cert_matches_key(X509 *cert, EVP_PKEY *key);
  * Verifies leaf against anchors (trusted, partial chain allowed) with untrusted as intermediates,
  * at time now (0 = current time). 0, or -EBADMSG with the reason logged.
  */
-int crypto_verify_chain(X509 *leaf, STACK_OF(X509) * untrusted, STACK_OF(X509) * anchors,
-			time_t now);
+int crypto_verify_chain(X509 *leaf, STACK_OF(X509) *untrusted, STACK_OF(X509) *anchors, time_t now);
 /* notBefore / notAfter as time_t. */
 int crypto_cert_validity(X509 *cert, time_t *out_not_before, time_t *out_not_after);
 /* One-line subject (RFC 2253 form); caller frees with OPENSSL_free. */

@@ -49,7 +49,7 @@ static int pop_challenge(const struct csr_input *in, char **out_challenge)
 }
 
 /* Adds ext to exts unless an extension of the same type is there already. */
-static void add_ext(STACK_OF(X509_EXTENSION) * exts, X509_EXTENSION *ext)
+static void add_ext(STACK_OF(X509_EXTENSION) *exts, X509_EXTENSION *ext)
 {
 	int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext)), i;
 	X509_EXTENSION *dup;
@@ -64,7 +64,7 @@ static void add_ext(STACK_OF(X509_EXTENSION) * exts, X509_EXTENSION *ext)
 
 /* The extensionRequest: the current certificate's subjectAltName, then what the server asked for.
  */
-static STACK_OF(X509_EXTENSION) * wanted_extensions(const struct csr_input *in)
+static STACK_OF(X509_EXTENSION) *wanted_extensions(const struct csr_input *in)
 {
 	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
 	int i, idx;

@@ -60,7 +60,7 @@ static void apply_oid(struct csrattrs *a, const ASN1_OBJECT *obj)
 static int apply_ext_req(struct csrattrs *a, const ASN1_TYPE *v)
 {
 	const unsigned char *p;
-	STACK_OF(X509_EXTENSION) * exts;
+	STACK_OF(X509_EXTENSION) *exts;
 
 	if (v->type != V_ASN1_SEQUENCE)
 		return -EBADMSG;

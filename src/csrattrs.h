@@ -12,12 +12,12 @@
 #include "config.h"
 
 struct csrattrs {
-	bool challenge_password;	       /* the server wants Proof-of-Possession */
-	STACK_OF(X509_EXTENSION) * extensions; /* to put into the extensionRequest */
-	int key_type;	  /* EVP_PKEY_EC, EVP_PKEY_RSA, EVP_PKEY_ED25519 or 0 */
-	int curve_nid;	  /* for EC, or 0 */
-	int rsa_bits;	  /* for RSA, or 0 */
-	const EVP_MD *md; /* wanted signature hash, or NULL */
+	bool challenge_password;	      /* the server wants Proof-of-Possession */
+	STACK_OF(X509_EXTENSION) *extensions; /* to put into the extensionRequest */
+	int key_type;			      /* EVP_PKEY_EC, EVP_PKEY_RSA, EVP_PKEY_ED25519 or 0 */
+	int curve_nid;			      /* for EC, or 0 */
+	int rsa_bits;			      /* for RSA, or 0 */
+	const EVP_MD *md;		      /* wanted signature hash, or NULL */
 };
 
 /* Parses DER CsrAttrs. 0 or -EBADMSG. Caller csrattrs_free()s. */

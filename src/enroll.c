@@ -36,7 +36,7 @@ struct pass {
 	const struct config *cfg;
 	struct keystore *ks;
 	struct http *http;
-	STACK_OF(X509) * anchors; /* explicit trust anchors, NULL before bootstrap */
+	STACK_OF(X509) *anchors; /* explicit trust anchors, NULL before bootstrap */
 	char *anchors_pem;
 	size_t anchors_len;
 	char *retired_pem; /* previous anchors_pem, alive while http uses it */
@@ -182,7 +182,7 @@ static bool cert_due(const struct config *cfg, X509 *cert, time_t now)
 }
 
 /* The enrolled key pair, split into key and certificates; -ENOKEY when none is stored. */
-static int load_enrolled(struct keystore *ks, EVP_PKEY **out_key, STACK_OF(X509) * *out_certs)
+static int load_enrolled(struct keystore *ks, EVP_PKEY **out_key, STACK_OF(X509) **out_certs)
 {
 	STACK_OF(X509) *certs = NULL;
 	EVP_PKEY *key = NULL;
@@ -321,7 +321,7 @@ static void close_http(struct pass *p)
 	p->client_len = 0;
 }
 
-static int store_anchors(struct pass *p, STACK_OF(X509) * certs)
+static int store_anchors(struct pass *p, STACK_OF(X509) *certs)
 {
 	int i, n = sk_X509_num(certs), r = 0;
 	char **pems = xzalloc(sizeof(*pems) * (size_t)n);
@@ -417,9 +417,9 @@ out:
 }
 
 /* The issuer of c among the server's answer and the anchors, or NULL. */
-static X509 *find_issuer(X509 *c, STACK_OF(X509) * certs, STACK_OF(X509) * anchors)
+static X509 *find_issuer(X509 *c, STACK_OF(X509) *certs, STACK_OF(X509) *anchors)
 {
-	STACK_OF(X509) * pool[2] = {certs, anchors};
+	STACK_OF(X509) *pool[2] = {certs, anchors};
 	int i, k;
 
 	for (k = 0; k < 2; k++)
@@ -431,7 +431,7 @@ static X509 *find_issuer(X509 *c, STACK_OF(X509) * certs, STACK_OF(X509) * ancho
 }
 
 /* Appends the chain above leaf (intermediates, not the self-signed root) for consumers. */
-static int append_chain(X509 *leaf, STACK_OF(X509) * certs, STACK_OF(X509) * anchors, char **bundle,
+static int append_chain(X509 *leaf, STACK_OF(X509) *certs, STACK_OF(X509) *anchors, char **bundle,
 			size_t *blen)
 {
 	X509 *c = leaf, *issuer;
@@ -448,7 +448,7 @@ static int append_chain(X509 *leaf, STACK_OF(X509) * certs, STACK_OF(X509) * anc
 }
 
 /* Checks the answer and stores key + issued certificate + chain as one bundle. */
-static int store_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) * certs)
+static int store_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs)
 {
 	X509 *leaf = NULL;
 	char *pem = NULL, *bundle = NULL;
@@ -486,7 +486,7 @@ static int store_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) * certs)
 	return r;
 }
 
-static void log_issued(STACK_OF(X509) * certs, EVP_PKEY *key, const char *what)
+static void log_issued(STACK_OF(X509) *certs, EVP_PKEY *key, const char *what)
 {
 	char *subject = NULL, *serial = NULL;
 	time_t nb = 0, na = 0;
@@ -645,7 +645,7 @@ static bool cert_expired(X509 *cert)
 
 /* Prepares the renewal: the current pair authenticates it, unless it has expired. */
 static int prepare_renew(struct pass *p, unsigned int *steps, EVP_PKEY **cur_key,
-			 STACK_OF(X509) * *cur)
+			 STACK_OF(X509) **cur)
 {
 	int r;
 

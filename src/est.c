@@ -179,8 +179,7 @@ static int check_status(const struct http_response *resp, const char *op, uint64
 }
 
 /* Decodes a base64 certs-only PKCS#7 body. */
-static int parse_certs(const struct http_response *resp, const char *op,
-		       STACK_OF(X509) * *out_certs)
+static int parse_certs(const struct http_response *resp, const char *op, STACK_OF(X509) **out_certs)
 {
 	unsigned char *der = NULL;
 	size_t der_len = 0;
@@ -203,7 +202,7 @@ static int parse_certs(const struct http_response *resp, const char *op,
 	return r == -ENOENT ? -EBADMSG : r;
 }
 
-int est_cacerts(struct http *h, const char *label, STACK_OF(X509) * *out_certs,
+int est_cacerts(struct http *h, const char *label, STACK_OF(X509) **out_certs,
 		uint64_t *out_retry_after)
 {
 	struct http_response resp = {0};
@@ -224,7 +223,7 @@ out:
 }
 
 int est_enroll(struct http *h, const char *label, bool reenroll, const unsigned char *csr,
-	       size_t csr_len, STACK_OF(X509) * *out_certs, uint64_t *out_retry_after)
+	       size_t csr_len, STACK_OF(X509) **out_certs, uint64_t *out_retry_after)
 {
 	static const char *const headers[] = {"Content-Transfer-Encoding: base64", NULL};
 	const char *op = reenroll ? "simplereenroll" : "simpleenroll";
@@ -336,7 +335,7 @@ int est_multipart_parse(const char *body, size_t len, const char *boundary,
 
 struct keygen_parts {
 	EVP_PKEY *key;
-	STACK_OF(X509) * certs;
+	STACK_OF(X509) *certs;
 };
 
 /* The value of Content-Type in a part's headers, as a pointer into them. */
@@ -415,7 +414,7 @@ static char *multipart_boundary(const char *content_type)
 }
 
 int est_serverkeygen(struct http *h, const char *label, const unsigned char *csr, size_t csr_len,
-		     EVP_PKEY **out_key, STACK_OF(X509) * *out_certs, uint64_t *out_retry_after)
+		     EVP_PKEY **out_key, STACK_OF(X509) **out_certs, uint64_t *out_retry_after)
 {
 	static const char *const headers[] = {"Content-Transfer-Encoding: base64", NULL};
 	struct keygen_parts kp = {NULL, NULL};

@@ -20,12 +20,12 @@
  */
 
 /* GET /cacerts: the CA certificates. Caller sk_X509_pop_free()s. */
-int est_cacerts(struct http *h, const char *label, STACK_OF(X509) * *out_certs,
+int est_cacerts(struct http *h, const char *label, STACK_OF(X509) **out_certs,
 		uint64_t *out_retry_after);
 /* POST /simpleenroll or /simplereenroll with a DER CSR; the returned certificates (issued first if
  * found). */
 int est_enroll(struct http *h, const char *label, bool reenroll, const unsigned char *csr,
-	       size_t csr_len, STACK_OF(X509) * *out_certs, uint64_t *out_retry_after);
+	       size_t csr_len, STACK_OF(X509) **out_certs, uint64_t *out_retry_after);
 
 /* Base64 (RFC 4648) decoding that skips whitespace and line breaks (RFC 8951). Caller frees. */
 int est_base64_decode(const char *in, size_t len, unsigned char **out, size_t *out_len);
@@ -47,7 +47,7 @@ int est_csrattrs(struct http *h, const char *label, unsigned char **out_der, siz
  * Caller EVP_PKEY_free()s the key and sk_X509_pop_free()s the certificates.
  */
 int est_serverkeygen(struct http *h, const char *label, const unsigned char *csr, size_t csr_len,
-		     EVP_PKEY **out_key, STACK_OF(X509) * *out_certs, uint64_t *out_retry_after);
+		     EVP_PKEY **out_key, STACK_OF(X509) **out_certs, uint64_t *out_retry_after);
 
 /* Splits a multipart body at boundary; calls fn for each part with its headers and body. Exposed
  * for tests. */

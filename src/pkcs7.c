@@ -13,7 +13,7 @@
 #include "pkcs7.h"
 
 /* A new stack holding references to the certificates of in, in order. */
-static int certs_copy(STACK_OF(X509) * in, STACK_OF(X509) * *out_certs)
+static int certs_copy(STACK_OF(X509) *in, STACK_OF(X509) **out_certs)
 {
 	STACK_OF(X509) *certs = sk_X509_new_reserve(NULL, sk_X509_num(in));
 	int i, r = -ENOMEM;
@@ -38,10 +38,10 @@ out:
 	return r;
 }
 
-int pkcs7_certs_parse(const unsigned char *der, size_t len, STACK_OF(X509) * *out_certs)
+int pkcs7_certs_parse(const unsigned char *der, size_t len, STACK_OF(X509) **out_certs)
 {
 	const unsigned char *p = der;
-	STACK_OF(X509) * in;
+	STACK_OF(X509) *in;
 	PKCS7 *p7 = NULL;
 	int r = -EBADMSG;
 

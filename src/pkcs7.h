@@ -11,4 +11,4 @@
  * Returns 0 or -EBADMSG (not PKCS#7 / not signedData), -ENOENT (no certificates).
  * Caller sk_X509_pop_free(.., X509_free)s.
  */
-int pkcs7_certs_parse(const unsigned char *der, size_t len, STACK_OF(X509) * *out_certs);
+int pkcs7_certs_parse(const unsigned char *der, size_t len, STACK_OF(X509) **out_certs);
