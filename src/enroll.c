@@ -682,7 +682,8 @@ static int attempt(struct pass *p, unsigned int steps, bool fresh)
 	if (r == 0 && (steps & STEP_ENROLL))
 		r = step_enroll(p, NULL, NULL, fresh);
 	else if (r == 0 && (steps & STEP_RENEW))
-		r = step_enroll(p, sk_X509_value(cur, 0), cur_key, true);
+		/* A pending renewal (202) is resumed with its key unless forced. */
+		r = step_enroll(p, sk_X509_value(cur, 0), cur_key, fresh);
 	if (r == 0 && (steps & STEP_BOOTSTRAP))
 		r = write_state(p);
 	close_http(p);

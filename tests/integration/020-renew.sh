@@ -43,6 +43,22 @@ n=$(requests_count)
 est run --once
 is "renew = false: nothing is done" "$(requests_count)" "$n"
 
+# A renewal answered 202 is resumed by the next pass with the same new key.
+behaviour "simplereenroll-202 1 1"
+before=$(key_pipe est-enrolled-key-pair | sha256sum)
+write_config "expiration_check = 11d"
+est run --once
+is "renewal answered 202 with --once: exit 75" "$RC" 75
+is "renewal pending: the current pair stays" "$(key_pipe est-enrolled-key-pair | sha256sum)" "$before"
+pending=$(key_pipe est-request-key-pair | openssl pkey -pubout)
+check "renewal pending: the request key is stored" test -n "$pending"
+est run --once
+is "the next pass completes the renewal: exit 0" "$RC" 0
+is "the renewed certificate is for the pending key" \
+	"$(key_pipe est-enrolled-key-pair | openssl x509 -noout -pubkey)" "$pending"
+behaviour ""
+write_config "expiration_check = 5d"
+
 # A renewal answered with a certificate for another key: the old pair stays.
 before=$(key_pipe est-enrolled-key-pair | sha256sum)
 behaviour "simplereenroll-other-key"
