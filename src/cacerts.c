@@ -109,11 +109,35 @@ static int chain_rest(STACK_OF(X509) *trusted, STACK_OF(X509) *received)
 	return 0;
 }
 
+/* An expired CA certificate (e.g. an old OldWithNew) must not become a trust anchor. */
+static int check_validity(STACK_OF(X509) *received)
+{
+	time_t now = time(NULL), nb, na;
+	int i;
+
+	for (i = 0; i < sk_X509_num(received); i++) {
+		X509 *c = sk_X509_value(received, i);
+		char *subject;
+
+		if (crypto_cert_validity(c, &nb, &na) == 0 && now < na)
+			continue;
+		subject = crypto_cert_subject(c);
+		log_err("cacerts: CA certificate %s has expired", subject ? subject : "?");
+		OPENSSL_free(subject);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
 int cacerts_verify_update(STACK_OF(X509) *anchors, STACK_OF(X509) *received)
 {
-	STACK_OF(X509) *trusted = sk_X509_dup(anchors);
-	int i, r = 0;
+	STACK_OF(X509) *trusted;
+	int i, r;
 
+	r = check_validity(received);
+	if (r < 0)
+		return r;
+	trusted = sk_X509_dup(anchors);
 	if (!trusted)
 		return -ENOMEM;
 	/* First the roots: each must be known already or vouched for by the old key. */

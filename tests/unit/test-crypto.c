@@ -802,7 +802,7 @@ static void test_log_errors(void)
 static void test_root_key_update(void)
 {
 	EVP_PKEY *old_key = NULL, *new_key = NULL, *rogue_key = NULL;
-	X509 *old_root, *nwn, *nwo, *own, *rogue_nwo, *sub;
+	X509 *old_root, *nwn, *nwo, *own, *rogue_nwo, *sub, *expired;
 	STACK_OF(X509) * anchors, *update, *bad, *plain;
 
 	crypto_keygen(KEY_ALG_EC, "prime256v1", &old_key);
@@ -826,6 +826,11 @@ static void test_root_key_update(void)
 	ok(cacerts_verify_update(anchors, bad) == -EBADMSG, "a bare new root is refused");
 	sk_X509_push(update, sub);
 	ok(cacerts_verify_update(anchors, update) == 0, "a sub CA under the new root is accepted");
+	expired = make_cert("Old Sub CA", rogue_key, nwn, new_key, true, -1);
+	sk_X509_push(update, expired);
+	ok(cacerts_verify_update(anchors, update) == -EBADMSG,
+	   "an expired CA certificate in the set is refused");
+	X509_free(expired);
 	sk_X509_free(anchors);
 	sk_X509_free(update);
 	sk_X509_free(bad);
