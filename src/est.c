@@ -178,6 +178,33 @@ static int check_status(const struct http_response *resp, const char *op, uint64
 	return resp->status >= 400 ? -EPROTO : -EBADMSG;
 }
 
+/* True when the answer has media type want; logs once otherwise. */
+static bool expect_type(const struct http_response *resp, const char *op, const char *want)
+{
+	if (media_type_is(resp->content_type, want))
+		return true;
+	log_err("%s: unexpected content type '%s' (want %s)", op,
+		resp->content_type ? resp->content_type : "(none)", want);
+	return false;
+}
+
+/* One RFC 7030 exchange: GET (csr NULL) or POST of a base64 DER CSR to the operation's path. */
+static int exchange(struct http *h, const char *label, const char *op, const unsigned char *csr,
+		    size_t csr_len, struct http_response *resp)
+{
+	static const char *const headers[] = {"Content-Transfer-Encoding: base64", NULL};
+	char *path = est_path(label, op), *body = NULL;
+	int r;
+
+	if (csr)
+		body = est_base64_encode(csr, csr_len);
+	r = http_request(h, path, csr ? MEDIA_PKCS10 : NULL, csr ? headers : NULL, body,
+			 body ? strlen(body) : 0, resp);
+	free(body);
+	free(path);
+	return r;
+}
+
 /* Decodes a base64 certs-only PKCS#7 body. */
 static int parse_certs(const struct http_response *resp, const char *op, STACK_OF(X509) **out_certs)
 {
@@ -185,11 +212,8 @@ static int parse_certs(const struct http_response *resp, const char *op, STACK_O
 	size_t der_len = 0;
 	int r;
 
-	if (!media_type_is(resp->content_type, MEDIA_PKCS7)) {
-		log_err("%s: unexpected content type '%s' (want " MEDIA_PKCS7 ")", op,
-			resp->content_type ? resp->content_type : "(none)");
+	if (!expect_type(resp, op, MEDIA_PKCS7))
 		return -EBADMSG;
-	}
 	r = est_base64_decode((const char *)resp->body, resp->body_len, &der, &der_len);
 	if (r < 0) {
 		log_err("%s: answer is not base64", op);
@@ -206,43 +230,30 @@ int est_cacerts(struct http *h, const char *label, STACK_OF(X509) **out_certs,
 		uint64_t *out_retry_after)
 {
 	struct http_response resp = {0};
-	char *path = est_path(label, "cacerts");
 	int r;
 
-	r = http_request(h, path, NULL, NULL, NULL, 0, &resp);
-	if (r < 0)
-		goto out;
-	r = check_status(&resp, "cacerts", out_retry_after);
-	if (r < 0)
-		goto out;
-	r = parse_certs(&resp, "cacerts", out_certs);
-out:
+	r = exchange(h, label, "cacerts", NULL, 0, &resp);
+	if (r == 0)
+		r = check_status(&resp, "cacerts", out_retry_after);
+	if (r == 0)
+		r = parse_certs(&resp, "cacerts", out_certs);
 	http_response_clear(&resp);
-	free(path);
 	return r;
 }
 
 int est_enroll(struct http *h, const char *label, bool reenroll, const unsigned char *csr,
 	       size_t csr_len, STACK_OF(X509) **out_certs, uint64_t *out_retry_after)
 {
-	static const char *const headers[] = {"Content-Transfer-Encoding: base64", NULL};
 	const char *op = reenroll ? "simplereenroll" : "simpleenroll";
 	struct http_response resp = {0};
-	char *path = est_path(label, op);
-	char *body = est_base64_encode(csr, csr_len);
 	int r;
 
-	r = http_request(h, path, MEDIA_PKCS10, headers, body, strlen(body), &resp);
-	if (r < 0)
-		goto out;
-	r = check_status(&resp, op, out_retry_after);
-	if (r < 0)
-		goto out;
-	r = parse_certs(&resp, op, out_certs);
-out:
+	r = exchange(h, label, op, csr, csr_len, &resp);
+	if (r == 0)
+		r = check_status(&resp, op, out_retry_after);
+	if (r == 0)
+		r = parse_certs(&resp, op, out_certs);
 	http_response_clear(&resp);
-	free(body);
-	free(path);
 	return r;
 }
 
@@ -250,10 +261,9 @@ int est_csrattrs(struct http *h, const char *label, unsigned char **out_der, siz
 		 uint64_t *out_retry_after)
 {
 	struct http_response resp = {0};
-	char *path = est_path(label, "csrattrs");
 	int r;
 
-	r = http_request(h, path, NULL, NULL, NULL, 0, &resp);
+	r = exchange(h, label, "csrattrs", NULL, 0, &resp);
 	if (r < 0)
 		goto out;
 	/* RFC 7030 4.5.2: 204 or 404 mean the server has no attributes to ask for. */
@@ -265,9 +275,7 @@ int est_csrattrs(struct http *h, const char *label, unsigned char **out_der, siz
 	r = check_status(&resp, "csrattrs", out_retry_after);
 	if (r < 0)
 		goto out;
-	if (!media_type_is(resp.content_type, "application/csrattrs")) {
-		log_err("csrattrs: unexpected content type '%s'",
-			resp.content_type ? resp.content_type : "(none)");
+	if (!expect_type(&resp, "csrattrs", "application/csrattrs")) {
 		r = -EBADMSG;
 		goto out;
 	}
@@ -276,7 +284,6 @@ int est_csrattrs(struct http *h, const char *label, unsigned char **out_der, siz
 		log_err("csrattrs: answer is not base64");
 out:
 	http_response_clear(&resp);
-	free(path);
 	return r;
 }
 
@@ -416,14 +423,12 @@ static char *multipart_boundary(const char *content_type)
 int est_serverkeygen(struct http *h, const char *label, const unsigned char *csr, size_t csr_len,
 		     EVP_PKEY **out_key, STACK_OF(X509) **out_certs, uint64_t *out_retry_after)
 {
-	static const char *const headers[] = {"Content-Transfer-Encoding: base64", NULL};
 	struct keygen_parts kp = {NULL, NULL};
 	struct http_response resp = {0};
-	char *path = est_path(label, "serverkeygen");
-	char *body = est_base64_encode(csr, csr_len), *boundary = NULL;
+	char *boundary = NULL;
 	int r;
 
-	r = http_request(h, path, MEDIA_PKCS10, headers, body, strlen(body), &resp);
+	r = exchange(h, label, "serverkeygen", csr, csr_len, &resp);
 	if (r < 0)
 		goto out;
 	r = check_status(&resp, "serverkeygen", out_retry_after);
@@ -446,12 +451,8 @@ int est_serverkeygen(struct http *h, const char *label, const unsigned char *csr
 out:
 	EVP_PKEY_free(kp.key);
 	sk_X509_pop_free(kp.certs, X509_free);
-	/* The answer held the private key. */
-	if (resp.body)
-		wipe(resp.body, resp.body_len);
+	/* The answer held the private key: http_response_clear wipes the body. */
 	http_response_clear(&resp);
 	free(boundary);
-	free(body);
-	free(path);
 	return r;
 }
