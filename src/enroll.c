@@ -447,12 +447,31 @@ static int append_chain(X509 *leaf, STACK_OF(X509) *certs, STACK_OF(X509) *ancho
 	return r;
 }
 
-/* Checks the answer and stores key + issued certificate + chain as one bundle. */
-static int store_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs)
+static void log_issued(X509 *leaf, const char *what)
 {
+	char *subject = crypto_cert_subject(leaf), *serial = crypto_cert_serial(leaf);
+	time_t nb = 0, na = 0;
+	char until[32] = "";
+	struct tm tm;
+
+	if (crypto_cert_validity(leaf, &nb, &na) == 0)
+		strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&na, &tm));
+	log_info("%s: %s (serial %s), valid until %s", what, subject ? subject : "?",
+		 serial ? serial : "?", until);
+	OPENSSL_free(subject);
+	OPENSSL_free(serial);
+}
+
+/*
+ * Checks the answer and stores key + issued certificate + chain as one bundle. The
+ * certificates are gathered first, so the buffer holding the key is never reallocated
+ * (a realloc would leave an unwiped copy of the key behind).
+ */
+static int store_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs, const char *what)
+{
+	char *pem = NULL, *chain = NULL, *bundle = NULL;
+	size_t len = 0, clen = 0, blen = 0;
 	X509 *leaf = NULL;
-	char *pem = NULL, *bundle = NULL;
-	size_t len = 0, blen = 0;
 	int i, r;
 
 	for (i = 0; i < sk_X509_num(certs) && !leaf; i++)
@@ -468,46 +487,26 @@ static int store_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs)
 			"stored");
 		return r;
 	}
-	r = crypto_key_to_pem(key, &pem, &len);
-	if (r < 0)
-		return r;
-	bundle = xmalloc(len + 1);
-	memcpy(bundle, pem, len + 1);
-	blen = len;
-	r = crypto_cert_append_pem(leaf, &bundle, &blen);
+	r = crypto_cert_append_pem(leaf, &chain, &clen);
 	if (r == 0)
-		r = append_chain(leaf, certs, p->anchors, &bundle, &blen);
+		r = append_chain(leaf, certs, p->anchors, &chain, &clen);
 	if (r == 0)
+		r = crypto_key_to_pem(key, &pem, &len);
+	if (r == 0) {
+		blen = len + clen;
+		bundle = xmalloc(blen + 1);
+		memcpy(bundle, pem, len);
+		memcpy(bundle + len, chain, clen + 1);
 		r = keystore_put(p->ks, KS_ALIAS_ENROLLED, bundle, blen);
-	if (r < 0)
-		log_err("storing " KS_ALIAS_ENROLLED ": %s", strerror(-r));
+		if (r < 0)
+			log_err("storing " KS_ALIAS_ENROLLED ": %s", strerror(-r));
+	}
+	if (r == 0)
+		log_issued(leaf, what);
 	wipe_free(pem, len);
 	wipe_free(bundle, blen);
+	free(chain);
 	return r;
-}
-
-static void log_issued(STACK_OF(X509) *certs, EVP_PKEY *key, const char *what)
-{
-	char *subject = NULL, *serial = NULL;
-	time_t nb = 0, na = 0;
-	char until[32] = "";
-	int i;
-
-	for (i = 0; i < sk_X509_num(certs); i++) {
-		X509 *c = sk_X509_value(certs, i);
-
-		if (!crypto_cert_matches_key(c, key))
-			continue;
-		subject = crypto_cert_subject(c);
-		serial = crypto_cert_serial(c);
-		crypto_cert_validity(c, &nb, &na);
-		strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", gmtime(&na));
-		break;
-	}
-	log_info("%s: %s (serial %s), valid until %s", what, subject ? subject : "?",
-		 serial ? serial : "?", until);
-	OPENSSL_free(subject);
-	OPENSSL_free(serial);
 }
 
 /* The server's CSR attributes; *out_attrs NULL when it has none or does not offer them. */
@@ -552,9 +551,7 @@ static int server_keygen(struct pass *p, const struct csrattrs *attrs)
 		r = est_serverkeygen(p->http, p->cfg->label, csr, csr_len, &key, &certs,
 				     &p->retry_after);
 	if (r == 0)
-		r = store_issued(p, key, certs);
-	if (r == 0)
-		log_issued(certs, key, "enrolled with a server-generated key");
+		r = store_issued(p, key, certs, "enrolled with a server-generated key");
 	EVP_PKEY_free(in.key);
 	EVP_PKEY_free(key);
 	sk_X509_pop_free(certs, X509_free);
@@ -595,10 +592,9 @@ static int step_enroll(struct pass *p, X509 *current, EVP_PKEY *current_key, boo
 	r = est_enroll(p->http, p->cfg->label, reenroll, csr, csr_len, &certs, &p->retry_after);
 	if (r < 0)
 		goto out;
-	r = store_issued(p, in.key, certs);
+	r = store_issued(p, in.key, certs, reenroll ? "renewed" : "enrolled");
 	if (r < 0)
 		goto out;
-	log_issued(certs, in.key, reenroll ? "renewed" : "enrolled");
 	if (in.key == p->req_key) {
 		r = keystore_remove(p->ks, KS_ALIAS_REQUEST);
 		if (r < 0)
