@@ -3,9 +3,7 @@
 # load, export and status on material put in place by hand (openssl + the file layout).
 . "$(dirname "$0")/helpers.sh"
 
-make_pki || { echo "Bail out! openssl failed"; exit 1; }
-SRV="$T/pki"
-cp "$SRV/ca.pem" "$SRV/root.pem"
+make_pki
 write_config
 
 # The persistent copy, as a previous boot left it.

@@ -186,17 +186,23 @@ for k in sys.argv[3].split("."):
 print("" if v is None else v)' "$SRV/requests.log" "$1" "$2"
 }
 
-# make_pki: an offline CA ($T/pki/ca.pem) and a leaf bundle ($T/pki/bundle.pem: key, cert, CA)
-# made with the openssl CLI, for tests that put material in place without a server.
+# make_pki: an offline CA ($T/pki/ca.pem, also root.pem, the ca_root) and a leaf bundle
+# ($T/pki/bundle.pem: key, cert, CA) made with the openssl CLI, for tests that put material in
+# place without a server. Sets SRV to $T/pki so write_config points ca_root there.
 make_pki() {
 	P="$T/pki"
 	mkdir -p "$P"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 		-keyout "$P/ca.key" -out "$P/ca.pem" -subj "/CN=Offline Test CA" -days 30 \
-		-addext basicConstraints=critical,CA:TRUE 2>/dev/null || return 1
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-		-keyout "$P/leaf.key" -out "$P/leaf.csr" -subj "/C=IT/O=Example/CN=gw-0042" 2>/dev/null || return 1
-	openssl x509 -req -in "$P/leaf.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" \
-		-CAcreateserial -days 10 -out "$P/leaf.pem" 2>/dev/null || return 1
+		-addext basicConstraints=critical,CA:TRUE 2>/dev/null ||
+		! openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$P/leaf.key" -out "$P/leaf.csr" -subj "/C=IT/O=Example/CN=gw-0042" 2>/dev/null ||
+		! openssl x509 -req -in "$P/leaf.csr" -CA "$P/ca.pem" -CAkey "$P/ca.key" \
+		-CAcreateserial -days 10 -out "$P/leaf.pem" 2>/dev/null; then
+		echo "Bail out! openssl failed"
+		exit 1
+	fi
 	cat "$P/leaf.key" "$P/leaf.pem" "$P/ca.pem" >"$P/bundle.pem"
+	cp "$P/ca.pem" "$P/root.pem"
+	SRV=$P
 }
