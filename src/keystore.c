@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* The keystore front: validation, fallback, the persistent mirror of a keyring, sets and load. */
+/* The keystore front: opening (lock, fallback, recovery), reading the committed store, names. */
 #include "autoconf.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "keystore_backend.h"
 #include "log.h"
@@ -19,6 +20,11 @@ bool keystore_alias_valid(const char *alias)
 	size_t len = alias ? strlen(alias) : 0;
 
 	return len > 0 && len <= ALIAS_MAX && alias[0] != '.' && strspn(alias, ALIAS_CHARS) == len;
+}
+
+bool keystore_alias_owned(const char *alias)
+{
+	return !strncmp(alias, KS_ALIAS_OWNED_PREFIX, strlen(KS_ALIAS_OWNED_PREFIX));
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -60,48 +66,93 @@ const char *keystore_runtime_dir(void)
 	return buf;
 }
 
-static bool keyring_unavailable(int r)
+bool keystore_keyring_unavailable(int r)
 {
 	return r == -ENOSYS || r == -EPERM || r == -EACCES || r == -EDQUOT;
 }
 
-/* The keyring, its file copy as mirror, or (unavailable and fallback) the files alone. */
+static void set_file_location(struct keystore *ks)
+{
+	snprintf(ks->location, sizeof(ks->location), "directory %s", ks->kc->path);
+}
+
+void ks_refused(struct keystore *ks, int r, bool at_write)
+{
+	/* The kernel is the same for every keystore of this process: say so once. */
+	static bool warned;
+
+	if (!warned && at_write)
+		log_warn("kernel keyring %s refused the change (%s): storing in %s only, and "
+			 "none of the tool's keys stay in the keyring",
+			 ks->kc->keyring, strerror(-r), ks->kc->path);
+	else if (!warned)
+		log_warn("kernel keyring unavailable (%s); storing in %s", strerror(-r),
+			 ks->kc->path);
+	else
+		log_debug("keystore %s: storing in %s", ks->kc->name, ks->kc->path);
+	warned = true;
+	ks->keyring_on = false;
+	ks->fell_back = true;
+	set_file_location(ks);
+}
+
+/* The keyring, or (unavailable and fallback) the file copy alone. */
 static int open_keyring(struct keystore *ks)
 {
 	const struct keystore_conf *kc = ks->kc;
-	static bool warned;
 	int r;
 
-	r = keystore_keyring_open(ks);
+	r = ksk_open(ks, ks->mode != KEYSTORE_READ);
 	if (r == 0) {
-		ks->ops = &keystore_keyring_ops;
-		ks->mirror = &keystore_file_ops;
+		ks->keyring_on = true;
 		return 0;
 	}
-	if (!kc->fallback || !keyring_unavailable(r)) {
+	if (!kc->fallback || !keystore_keyring_unavailable(r)) {
 		log_err("kernel keyring %s: %s%s", kc->keyring, strerror(-r),
-			keyring_unavailable(r) ? " (fallback = false)" : "");
+			keystore_keyring_unavailable(r) ? " (fallback = false)" : "");
 		return r;
 	}
-	/* The kernel is the same for every keystore of this process: say so once. */
-	if (!warned)
-		log_warn("kernel keyring unavailable (%s); storing in %s", strerror(-r), kc->path);
-	else
-		log_debug("keystore %s: storing in %s", kc->name, kc->path);
-	warned = true;
-	ks->ops = &keystore_file_ops;
-	ks->fell_back = true;
+	ks_refused(ks, r, false);
 	return 0;
 }
 
-int keystore_open(const struct keystore_conf *kc, struct keystore **out_ks)
+/* The directory, the lock, and an interrupted commit finished (write) or noted (read). */
+static int open_files(struct keystore *ks)
+{
+	const struct keystore_conf *kc = ks->kc;
+	bool write = ks->mode != KEYSTORE_READ;
+	int r;
+
+	r = ksf_open(ks, write);
+	if (r == -ENOENT && !write)
+		return 0; /* nothing stored yet, and status creates nothing */
+	if (r == 0 && write) {
+		r = ksf_lock(ks, ks->mode == KEYSTORE_WRITE);
+		if (r == -EBUSY)
+			return r;
+	}
+	if (r == 0 && write)
+		r = ks_recover(ks);
+	else if (r == 0) {
+		r = ksf_journal_read(ks, &ks->jnl);
+		if (r == -ENOKEY || r == -EBADMSG)
+			r = 0; /* none, or unfinished: not committed */
+	}
+	if (r < 0)
+		log_err("keystore %s: %s: %s", kc->name, kc->path, strerror(-r));
+	return r;
+}
+
+int keystore_open(const struct keystore_conf *kc, enum keystore_mode mode, struct keystore **out_ks)
 {
 	struct keystore *ks = xzalloc(sizeof(*ks));
 	int r = 0;
 
 	ks->kc = kc;
+	ks->mode = mode;
 	ks->keyring = -1;
-	ks->ops = &keystore_file_ops;
+	ks->lock_fd = -1;
+	set_file_location(ks);
 	switch (kc->type) {
 	case KEYSTORE_TYPE_KEYRING:
 		r = open_keyring(ks);
@@ -109,19 +160,10 @@ int keystore_open(const struct keystore_conf *kc, struct keystore **out_ks)
 	case KEYSTORE_TYPE_FILE:
 		break;
 	}
+	if (r == 0)
+		r = open_files(ks);
 	if (r < 0)
 		goto out;
-	/* The directory: the file store itself, or the keyring's persistent copy. */
-	r = keystore_file_open(ks);
-	if (r < 0) {
-		log_err("keystore %s: %s: %s", kc->name, kc->path, strerror(-r));
-		goto out;
-	}
-	if (ks->ops == &keystore_keyring_ops)
-		snprintf(ks->location, sizeof(ks->location), "keyring %s (serial %d)", kc->keyring,
-			 (int)ks->keyring);
-	else
-		snprintf(ks->location, sizeof(ks->location), "directory %s", kc->path);
 	*out_ks = ks;
 	ks = NULL;
 out:
@@ -131,144 +173,210 @@ out:
 
 void keystore_free(struct keystore *ks)
 {
+	if (!ks)
+		return;
+	if (ks->lock_fd >= 0)
+		close(ks->lock_fd);
+	ksf_journal_free(ks->jnl);
 	free(ks);
 }
 
-/* After a change, even a partial one: republish, keeping the first error. */
-static int changed(struct keystore *ks, int r)
+static bool in_list(char **list, size_t n, const char *alias)
 {
-	int r2;
+	size_t i;
 
-	if (!ks->ops->changed)
-		return r;
-	r2 = ks->ops->changed(ks);
-	return r < 0 ? r : r2;
+	for (i = 0; i < n; i++)
+		if (!strcmp(list[i], alias))
+			return true;
+	return false;
 }
 
-static int store_put(struct keystore *ks, const char *alias, const void *data, size_t len)
+/* The file copy, read through an interrupted commit (READ mode only has one). */
+static int file_get(struct keystore *ks, const char *alias, char **out_data, size_t *out_len)
 {
-	int r;
+	const struct ks_journal *j = ks->jnl;
 
-	if (!keystore_alias_valid(alias) || len == 0)
-		return -EINVAL;
-	/* Checked before the mirror is written, so both copies hold the same. */
-	if (len > ks->ops->max_len)
-		return -E2BIG;
-	/* The persistent copy first: after a crash it is at least as new as the keyring. */
-	if (ks->mirror) {
-		r = ks->mirror->put(ks, alias, data, len);
-		if (r < 0)
-			return r;
-	}
-	return ks->ops->put(ks, alias, data, len);
-}
-
-static int store_remove(struct keystore *ks, const char *alias)
-{
-	int r;
-
-	if (!keystore_alias_valid(alias))
-		return -EINVAL;
-	if (ks->mirror) {
-		r = ks->mirror->remove(ks, alias);
-		if (r < 0)
-			return r;
-	}
-	return ks->ops->remove(ks, alias);
-}
-
-int keystore_put(struct keystore *ks, const char *alias, const void *data, size_t len)
-{
-	if (!keystore_alias_valid(alias) || len == 0)
-		return -EINVAL;
-	return changed(ks, store_put(ks, alias, data, len));
+	if (j && in_list(j->del, j->n_del, alias))
+		return -ENOKEY;
+	if (j && in_list(j->put, j->n_put, alias) &&
+	    ksf_read_staged(ks, alias, out_data, out_len) == 0)
+		return 0;
+	return ksf_read(ks, alias, out_data, out_len);
 }
 
 int keystore_get(struct keystore *ks, const char *alias, char **out_data, size_t *out_len)
 {
+	struct ks_view kv = {NULL, 0};
+	const struct ks_item *it;
+	int r;
+
 	if (!keystore_alias_valid(alias))
 		return -EINVAL;
-	return ks->ops->get(ks, alias, out_data, out_len);
+	r = file_get(ks, alias, out_data, out_len);
+	if (r != -ENOKEY || !ks->keyring_on || keystore_alias_owned(alias))
+		return r;
+	/* A key someone else put into the keyring (e.g. a client pair) has no file copy. */
+	r = ksk_read_view(ks, &kv);
+	it = r == 0 ? ks_view_find(&kv, alias) : NULL;
+	if (it) {
+		*out_data = xmalloc(it->len + 1);
+		memcpy(*out_data, it->data, it->len + 1);
+		*out_len = it->len;
+	}
+	ks_view_clear(&kv);
+	return it ? 0 : -ENOKEY;
 }
 
-int keystore_remove(struct keystore *ks, const char *alias)
+void ks_view_clear(struct ks_view *v)
 {
-	if (!keystore_alias_valid(alias))
-		return -EINVAL;
-	return changed(ks, store_remove(ks, alias));
+	size_t i;
+
+	for (i = 0; v->items && i < v->n; i++) {
+		free(v->items[i].alias);
+		wipe_free(v->items[i].data, v->items[i].len);
+	}
+	free(v->items);
+	v->items = NULL;
+	v->n = 0;
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+	return strcmp(((const struct ks_item *)a)->alias, ((const struct ks_item *)b)->alias);
+}
+
+const struct ks_item *ks_view_find(const struct ks_view *v, const char *alias)
+{
+	struct ks_item key = {.alias = (char *)alias};
+
+	return v->n ? bsearch(&key, v->items, v->n, sizeof(*v->items), cmp_item) : NULL;
+}
+
+/* The aliases of the committed file copy, with an interrupted commit's puts and removals. */
+static int file_aliases(struct keystore *ks, char ***out, size_t *out_n)
+{
+	const struct ks_journal *j = ks->jnl;
+	char **all = NULL;
+	size_t n = 0, i, k = 0;
+	int r;
+
+	r = ksf_list(ks, &all, &n);
+	if (r < 0 || !j)
+		goto out;
+	all = xrealloc(all, sizeof(*all) * (n + j->n_put + 1));
+	for (i = 0; i < j->n_put; i++)
+		if (!in_list(all, n, j->put[i]))
+			all[n++] = xstrdup(j->put[i]);
+	for (i = 0; i < n; i++) {
+		if (in_list(j->del, j->n_del, all[i]))
+			free(all[i]);
+		else
+			all[k++] = all[i];
+	}
+	n = k;
+	keystore_sort(all, n);
+out:
+	if (r == 0) {
+		*out = all;
+		*out_n = n;
+	}
+	return r;
+}
+
+int ks_read_view(struct keystore *ks, struct ks_view *out_v)
+{
+	char **aliases = NULL;
+	size_t n = 0, i;
+	int r;
+
+	out_v->items = NULL;
+	out_v->n = 0;
+	r = file_aliases(ks, &aliases, &n);
+	if (r < 0)
+		return r;
+	out_v->items = xzalloc(sizeof(*out_v->items) * (n ? n : 1));
+	for (i = 0; r == 0 && i < n; i++) {
+		struct ks_item *it = &out_v->items[out_v->n];
+
+		r = file_get(ks, aliases[i], &it->data, &it->len);
+		if (r == -ENOKEY) {
+			r = 0; /* removed meanwhile */
+			continue;
+		}
+		if (r == 0) {
+			it->alias = aliases[i];
+			aliases[i] = NULL;
+			out_v->n++;
+		}
+	}
+	keystore_free_list(aliases, n);
+	if (r < 0)
+		ks_view_clear(out_v);
+	return r;
 }
 
 int keystore_list(struct keystore *ks, char ***out_aliases, size_t *out_n)
 {
-	return ks->ops->list(ks, out_aliases, out_n);
-}
-
-/* Index of PREFIXK, or -1 when alias is not one (digits only, no leading zero). */
-static long set_index(const char *alias, const char *prefix)
-{
-	size_t plen = strlen(prefix);
-	const char *p = alias + plen;
-	unsigned long idx;
-
-	if (strncmp(alias, prefix, plen) || !*p || strspn(p, "0123456789") != strlen(p) ||
-	    (p[0] == '0' && p[1]))
-		return -1;
-	if (parse_uint(p, 0, 1ul << 20, &idx) < 0)
-		return -1;
-	return (long)idx;
-}
-
-/* Removes PREFIXK for every K >= n. */
-static int trim_set(struct keystore *ks, const char *prefix, size_t n)
-{
-	char **aliases = NULL;
-	size_t count = 0, i;
-	long idx;
+	struct ks_view kv = {NULL, 0};
+	char **all = NULL;
+	size_t n = 0, i;
 	int r;
 
-	r = keystore_list(ks, &aliases, &count);
-	for (i = 0; r == 0 && i < count; i++) {
-		idx = set_index(aliases[i], prefix);
-		if (idx >= 0 && (size_t)idx >= n)
-			r = store_remove(ks, aliases[i]);
+	r = file_aliases(ks, &all, &n);
+	if (r < 0 || !ks->keyring_on)
+		goto out;
+	/* Keys of others in the keyring are part of the store too. */
+	r = ksk_read_view(ks, &kv);
+	for (i = 0; r == 0 && i < kv.n; i++) {
+		if (keystore_alias_owned(kv.items[i].alias) || in_list(all, n, kv.items[i].alias))
+			continue;
+		all = xrealloc(all, sizeof(*all) * (n + 1));
+		all[n++] = xstrdup(kv.items[i].alias);
 	}
-	keystore_free_list(aliases, count);
-	return r;
-}
-
-int keystore_replace_set(struct keystore *ks, const char *prefix, const char *const *items,
-			 const size_t *lens, size_t n)
-{
-	char *alias = xasprintf("%s0", prefix);
-	size_t i;
-	int r = 0;
-
-	if (!keystore_alias_valid(alias))
-		r = -EINVAL;
-	free(alias);
-	if (r < 0)
+	keystore_sort(all, n);
+out:
+	ks_view_clear(&kv);
+	if (r < 0) {
+		keystore_free_list(all, n);
 		return r;
-	/* Overwrite in place first, so the set is never empty, then drop what is beyond it. */
-	for (i = 0; r == 0 && i < n; i++) {
-		alias = xasprintf("%s%zu", prefix, i);
-		r = store_put(ks, alias, items[i], lens ? lens[i] : strlen(items[i]));
-		free(alias);
 	}
-	if (r == 0)
-		r = trim_set(ks, prefix, n);
-	return changed(ks, r);
+	*out_aliases = all ? all : xzalloc(sizeof(char *));
+	*out_n = n;
+	return 0;
 }
 
-int keystore_load(struct keystore *ks)
+char *keystore_disagreement(struct keystore *ks)
 {
-	if (!ks->ops->load)
-		return 0; /* a file store (or a fallback) is its own persistent copy */
-	return changed(ks, ks->ops->load(ks));
+	struct ks_view fv = {NULL, 0}, kv = {NULL, 0};
+	char *list = xstrdup(""), *next;
+	size_t i;
+
+	if (!ks->keyring_on || ks_read_view(ks, &fv) < 0 || ksk_read_view(ks, &kv) < 0) {
+		free(list);
+		list = NULL;
+		goto out;
+	}
+	for (i = 0; i < fv.n + kv.n; i++) {
+		const struct ks_item *a = i < fv.n ? &fv.items[i] : &kv.items[i - fv.n];
+		const struct ks_item *b = ks_view_find(i < fv.n ? &kv : &fv, a->alias);
+
+		if (i >= fv.n && (b || !keystore_alias_owned(a->alias)))
+			continue; /* compared already, or somebody else's key */
+		if (b && b->len == a->len && !memcmp(a->data, b->data, a->len))
+			continue;
+		next = xasprintf("%s%s%s", list, *list ? "," : "", a->alias);
+		free(list);
+		list = next;
+	}
+out:
+	ks_view_clear(&fv);
+	ks_view_clear(&kv);
+	return list;
 }
 
 const char *keystore_backend(const struct keystore *ks)
 {
-	return ks->ops->name;
+	return ks->keyring_on ? "keyring" : "file";
 }
 
 bool keystore_fell_back(const struct keystore *ks)
@@ -281,7 +389,7 @@ const char *keystore_name(const struct keystore *ks)
 	return ks->kc->name;
 }
 
-const char *keystore_location(const struct keystore *ks)
+const char *keystore_location(struct keystore *ks)
 {
 	return ks->location;
 }

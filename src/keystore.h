@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Where keys and certificates live: one ops table, kernel keyring and file backends. */
+/* Where keys and certificates live: a file copy that is the truth, the kernel keyring beside it. */
 #pragma once
 
 #include <stdbool.h>
@@ -7,48 +7,89 @@
 
 #include "config.h"
 
+#define KS_ALIAS_OWNED_PREFIX "est-"
 #define KS_ALIAS_CACERTS_PREFIX "est-cacerts_"
 #define KS_ALIAS_REQUEST "est-request-key-pair"
 #define KS_ALIAS_ENROLLED "est-enrolled-key-pair"
 #define KS_ALIAS_STATE "est-state"
 
 struct keystore;
+struct keystore_txn;
+
+enum keystore_mode {
+	/* status, export, a client key pair: no lock, nothing created, an interrupted commit is
+	 * read as committed (the journal is overlaid) but not finished. */
+	KEYSTORE_READ,
+	/* a forced command, load, import: waits for the store's lock, finishes or discards an
+	 * interrupted commit. */
+	KEYSTORE_WRITE,
+	/* run: as WRITE, but -EBUSY at once when another pass holds the lock. */
+	KEYSTORE_WRITE_TRY,
+};
 
 /*
- * Opens the store described by kc (creating the named keyring or the directory as needed).
- * For a keyring store whose keyring is unavailable (ENOSYS, EPERM, EACCES, EDQUOT) and
- * kc->fallback, opens the file store at kc->path instead and warns once.
- * Returns 0 or -errno; caller frees with keystore_free().
+ * Opens the store described by kc. A keyring store whose keyring is unavailable (ENOSYS, EPERM,
+ * EACCES, EDQUOT) falls back to the file copy alone when kc->fallback, with one warning.
+ * Returns 0, -EBUSY (KEYSTORE_WRITE_TRY, lock held) or -errno; caller keystore_free()s, which
+ * also releases the lock.
  */
-int keystore_open(const struct keystore_conf *kc, struct keystore **out_ks);
+int keystore_open(const struct keystore_conf *kc, enum keystore_mode mode,
+		  struct keystore **out_ks);
 void keystore_free(struct keystore *ks);
 
-/* Creates or replaces alias (keyring: keyctl_update when it exists). Returns 0 or -errno. */
-int keystore_put(struct keystore *ks, const char *alias, const void *data, size_t len);
-/* Reads alias into a NUL-terminated buffer; -ENOKEY when absent. Caller wipe_free()s. */
+/* Reads alias from the committed store into a NUL-terminated buffer; -ENOKEY when absent.
+ * Caller wipe_free()s. */
 int keystore_get(struct keystore *ks, const char *alias, char **out_data, size_t *out_len);
-/* Removes alias; 0 also when it was absent. */
-int keystore_remove(struct keystore *ks, const char *alias);
-/* Sorted list of aliases; caller frees each and the array. */
+/* Sorted list of the store's aliases; caller frees each and the array. */
 int keystore_list(struct keystore *ks, char ***out_aliases, size_t *out_n);
-/*
- * Replaces the set PREFIX0..PREFIX(n-1) with items (each PEM) and removes any higher index,
- * so the set is never left half empty. Returns 0 or -errno.
- */
+
+/* One-change transactions. Return 0 or -errno; on error the store is unchanged. */
+int keystore_put(struct keystore *ks, const char *alias, const void *data, size_t len);
+int keystore_remove(struct keystore *ks, const char *alias);
+/* Replaces PREFIX0..PREFIX(n-1) with items (lens NULL: strlen) and removes higher indices. */
 int keystore_replace_set(struct keystore *ks, const char *prefix, const char *const *items,
 			 const size_t *lens, size_t n);
-/* keyring store: recreate every key from the persistent file copy. Returns 0 or -errno. */
-int keystore_load(struct keystore *ks);
+
+/* A transaction: changes are staged in memory and made visible together by commit. */
+struct keystore_txn *keystore_txn_new(struct keystore *ks);
+/* Frees the transaction, wiping staged data; NULL is a no-op. */
+void keystore_txn_free(struct keystore_txn *txn);
+/* Stage a put (data is copied) or a removal. -EINVAL for a bad alias or empty data, -E2BIG
+ * for an item the store cannot hold. */
+int keystore_txn_put(struct keystore_txn *txn, const char *alias, const void *data, size_t len);
+int keystore_txn_remove(struct keystore_txn *txn, const char *alias);
+int keystore_txn_replace_set(struct keystore_txn *txn, const char *prefix, const char *const *items,
+			     const size_t *lens, size_t n);
+/* True when nothing is staged. */
+bool keystore_txn_empty(const struct keystore_txn *txn);
+/* Makes every staged change visible as one unit (see keystore_txn.c). 0 or -errno; on error
+ * the store holds what it held before. The transaction is emptied either way. */
+int keystore_txn_commit(struct keystore_txn *txn);
+
+/*
+ * Makes the keyring equal to the file copy: missing or edited keys of the store are restored,
+ * keys the file copy does not have are removed if the tool owns them (est-*), kept otherwise.
+ * *out_restored (may be NULL): how many keys were put back. 0 or -errno.
+ */
+int keystore_load(struct keystore *ks, unsigned int *out_restored);
+/*
+ * Compares the keyring with the file copy without changing either: a newly allocated
+ * comma-separated list of the aliases that differ ("" when they agree, NULL for a file store).
+ * Caller frees.
+ */
+char *keystore_disagreement(struct keystore *ks);
 
 /* "keyring" or "file": the backend actually in use (after any fallback). */
 const char *keystore_backend(const struct keystore *ks);
-/* True when a keyring store fell back to files. */
+/* True when a keyring store fell back to files (at open, or after the keyring refused a write). */
 bool keystore_fell_back(const struct keystore *ks);
 /* The keystore's name (the [keystore NAME] section). */
 const char *keystore_name(const struct keystore *ks);
 /* Where a consumer finds it: "keyring est:NAME (serial N)" or the directory. Static buffer inside
  * ks. */
-const char *keystore_location(const struct keystore *ks);
+const char *keystore_location(struct keystore *ks);
+/* True when alias is one of the tool's own (est-*), which import refuses. */
+bool keystore_alias_owned(const char *alias);
 
-/* Runtime directory for serial lists and locks: $RUNTIME_DIRECTORY or RUNSTATEDIR/est-enroll. */
+/* Runtime directory for the serial lists: $RUNTIME_DIRECTORY or RUNSTATEDIR/est-enroll. */
 const char *keystore_runtime_dir(void);

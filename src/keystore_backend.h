@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Inside the keystore: the ops table both backends fill, and the state they share. */
+/* Inside the keystore: the state the front, the commit and both backends share. */
 #pragma once
 
 #include <limits.h>
@@ -11,43 +11,105 @@
 #include "config.h"
 #include "keystore.h"
 
-/*
- * One backend. keystore.c validates aliases and lengths, writes the mirror first, and calls
- * changed() once after every change; the backends only store.
- */
-struct keystore_ops {
-	const char *name; /* what keystore_backend() reports */
-	size_t max_len;	  /* largest item the backend holds */
-	int (*put)(struct keystore *ks, const char *alias, const void *data, size_t len);
-	int (*get)(struct keystore *ks, const char *alias, char **out_data, size_t *out_len);
-	int (*remove)(struct keystore *ks, const char *alias);
-	int (*list)(struct keystore *ks, char ***out_aliases, size_t *out_n);
-	/* Makes the store equal to its persistent copy; NULL when it is its own copy. */
-	int (*load)(struct keystore *ks);
-	/* Publishes the store after a change (the .keys serial list); NULL for nothing. */
-	int (*changed)(struct keystore *ks);
+/* The user key type holds at most this much (security/keys/user_defined.c). */
+#define KS_KEYRING_ITEM_MAX 32767
+#define KS_FILE_ITEM_MAX (1u << 20)
+
+/* One item of a store: alias and payload (NUL-terminated, possibly secret). */
+struct ks_item {
+	char *alias;
+	char *data;
+	size_t len;
+};
+
+/* A whole store as a sorted array of items. */
+struct ks_view {
+	struct ks_item *items;
+	size_t n;
+};
+
+/* An interrupted commit found at open: what it puts and removes. */
+struct ks_journal {
+	char **put;
+	size_t n_put;
+	char **del;
+	size_t n_del;
 };
 
 struct keystore {
 	const struct keystore_conf *kc;
-	const struct keystore_ops *ops;
-	const struct keystore_ops *mirror; /* file copy of a keyring store, else NULL */
-	key_serial_t keyring;		   /* keyring backend: the named keyring */
-	bool fell_back;
+	enum keystore_mode mode;
+	bool keyring_on;	/* a keyring store with a usable keyring */
+	bool fell_back;		/* a keyring store storing in files only */
+	key_serial_t keyring;	/* the named keyring, -1 when it does not exist (yet) */
+	int lock_fd;		/* flock'ed store directory, -1 in READ mode */
+	struct ks_journal *jnl; /* READ mode: an interrupted commit, overlaid on reads */
 	char location[PATH_MAX + 64];
 };
 
-extern const struct keystore_ops keystore_file_ops;
-extern const struct keystore_ops keystore_keyring_ops;
-
-/* Creates the store's directory (kc->path) if needed. Returns 0 or -errno. */
-int keystore_file_open(struct keystore *ks);
-/* Finds or creates the named keyring in root's user keyring, sets ks->keyring. 0 or -errno. */
-int keystore_keyring_open(struct keystore *ks);
-
 /* [A-Za-z0-9._-]{1,200}, not starting with '.'. */
 bool keystore_alias_valid(const char *alias);
-/* Frees n aliases and the array; NULL is a no-op. */
 void keystore_free_list(char **aliases, size_t n);
-/* Sorts n aliases in place. */
 void keystore_sort(char **aliases, size_t n);
+bool keystore_keyring_unavailable(int r);
+/* Frees (wiping) the items of a view; NULL-safe. */
+void ks_view_clear(struct ks_view *v);
+/* The item of alias in a sorted view, or NULL. */
+const struct ks_item *ks_view_find(const struct ks_view *v, const char *alias);
+/* The committed file copy (journal overlaid in READ mode) as a view. 0 or -errno. */
+int ks_read_view(struct keystore *ks, struct ks_view *out_v);
+/* Finishes an interrupted commit from its journal, or discards staged copies (keystore_txn.c). */
+int ks_recover(struct keystore *ks);
+/* Logs that the keyring is unavailable (at open) or refused a change (once per process) and
+ * switches ks to the file copy alone. */
+void ks_refused(struct keystore *ks, int r, bool at_write);
+
+/* ---- file copy (keystore_file.c) ---- */
+/* Creates (write modes) or only checks (READ) the directory. -ENOENT in READ when absent. */
+int ksf_open(struct keystore *ks, bool create);
+int ksf_read(const struct keystore *ks, const char *alias, char **out_data, size_t *out_len);
+/* Aliases of PATH/ALIAS.pem, sorted; an absent directory is an empty store. */
+int ksf_list(const struct keystore *ks, char ***out_aliases, size_t *out_n);
+/* Writes the staged copy of an item (PATH/.ALIAS.new), durably. */
+int ksf_stage(const struct keystore *ks, const char *alias, const void *data, size_t len);
+int ksf_read_staged(const struct keystore *ks, const char *alias, char **out_data, size_t *out_len);
+/* Renames the staged copy over PATH/ALIAS.pem; 0 when there is none (done before). */
+int ksf_install(const struct keystore *ks, const char *alias);
+/* Removes PATH/ALIAS.pem; 0 when absent. Not synced: ksf_sync() after a batch. */
+int ksf_delete(const struct keystore *ks, const char *alias);
+/* fsync of the directory. */
+int ksf_sync(const struct keystore *ks);
+/* Removes leftovers of an interrupted write: temporary files and staged copies. */
+void ksf_discard_staged(const struct keystore *ks);
+/* The journal PATH/.est-commit: written durably (the commit point), read, removed. */
+int ksf_journal_write(const struct keystore *ks, const struct ks_journal *j);
+int ksf_journal_read(const struct keystore *ks, struct ks_journal **out_j);
+int ksf_journal_remove(const struct keystore *ks);
+void ksf_journal_free(struct ks_journal *j);
+/* flock of the directory; wait or -EBUSY. */
+int ksf_lock(struct keystore *ks, bool wait);
+
+/* ---- kernel keyring (keystore_keyring.c) ---- */
+/* Finds (or with create makes) the named keyring in root's user keyring: ks->keyring, -1 when
+ * absent. 0 or -errno (-ENOSYS etc. when the kernel keyring is unavailable). */
+int ksk_open(struct keystore *ks, bool create);
+/* The keyring's user keys as a view (payloads read). */
+int ksk_read_view(struct keystore *ks, struct ks_view *out_v);
+/*
+ * Builds, aside (in the process keyring, so it dies with us), a keyring holding exactly want
+ * plus the keys of others (not est-*, not in drop) the live one holds; unchanged keys are
+ * linked, not copied.
+ * *out_staging is -1 when the live keyring holds that already. *out_changed (may be NULL): how
+ * many keys of want it will (re)write. 0 or -errno (e.g. -EDQUOT): the live keyring is untouched
+ * either way.
+ */
+int ksk_prepare(struct keystore *ks, const struct ks_view *want, char *const *drop, size_t n_drop,
+		key_serial_t *out_staging, unsigned int *out_changed);
+/* Links staging over the live keyring of the same name, in one step; publishes the serials. */
+int ksk_switch(struct keystore *ks, key_serial_t staging);
+/* Drops a prepared keyring; -1 is a no-op. */
+void ksk_discard(key_serial_t staging);
+/* Unlinks the tool's own keys (after the keyring refused the new set). */
+void ksk_drop_owned(struct keystore *ks);
+/* Rewrites RUNTIME_DIR/NAME.keys; a failure is only a warning. */
+void ksk_publish(struct keystore *ks);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* File backend: PATH/ALIAS.pem, 0600 (0640 with a group), written atomically. */
+/* The file copy: PATH/ALIAS.pem, 0600 (0640 with a group), staged copies, the journal, the lock. */
 #include "autoconf.h"
 
 #include <dirent.h>
@@ -7,14 +7,17 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "keystore_backend.h"
 #include "util.h"
 
-#define MAX_ITEM (1u << 20)
 #define SUFFIX ".pem"
+#define STAGED ".new"
+#define JOURNAL ".est-commit"
+#define JOURNAL_MAGIC "est-enroll commit 1\n"
 
 static bool has_group(const struct keystore *ks)
 {
@@ -24,6 +27,11 @@ static bool has_group(const struct keystore *ks)
 static char *item_path(const struct keystore *ks, const char *alias)
 {
 	return xasprintf("%s/%s" SUFFIX, ks->kc->path, alias);
+}
+
+static char *staged_path(const struct keystore *ks, const char *alias)
+{
+	return xasprintf("%s/.%s" STAGED, ks->kc->path, alias);
 }
 
 /* The store gets mode; parents 0755: they hold nothing secret, and the group must get through. */
@@ -50,20 +58,22 @@ out:
 	return r;
 }
 
-int keystore_file_open(struct keystore *ks)
+int ksf_open(struct keystore *ks, bool create)
 {
 	const struct keystore_conf *kc = ks->kc;
 	struct stat st;
 	int r;
 
-	r = make_dir(kc->path, has_group(ks) ? 0750 : 0700);
-	if (r < 0)
-		return r;
+	if (create) {
+		r = make_dir(kc->path, has_group(ks) ? 0750 : 0700);
+		if (r < 0)
+			return r;
+	}
 	if (stat(kc->path, &st) < 0)
 		return -errno;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
-	if (!has_group(ks))
+	if (!create || !has_group(ks) || (st.st_gid == kc->gid && (st.st_mode & 0050) == 0050))
 		return 0;
 	/* The group reads the items: it needs to enter the directory too (others still not). */
 	if (chown(kc->path, (uid_t)-1, kc->gid) < 0 ||
@@ -72,9 +82,45 @@ int keystore_file_open(struct keystore *ks)
 	return 0;
 }
 
-static int file_put(struct keystore *ks, const char *alias, const void *data, size_t len)
+int ksf_lock(struct keystore *ks, bool wait)
 {
-	char *path = item_path(ks, alias);
+	int fd = open(ks->kc->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+		int r = errno;
+
+		if (r == EINTR)
+			continue;
+		close(fd);
+		return r == EWOULDBLOCK ? -EBUSY : -r;
+	}
+	ks->lock_fd = fd;
+	return 0;
+}
+
+static int read_path(char *path, char **out_data, size_t *out_len)
+{
+	int r = read_file(path, KS_FILE_ITEM_MAX, out_data, out_len);
+
+	free(path);
+	return r == -ENOENT ? -ENOKEY : r;
+}
+
+int ksf_read(const struct keystore *ks, const char *alias, char **out_data, size_t *out_len)
+{
+	return read_path(item_path(ks, alias), out_data, out_len);
+}
+
+int ksf_read_staged(const struct keystore *ks, const char *alias, char **out_data, size_t *out_len)
+{
+	return read_path(staged_path(ks, alias), out_data, out_len);
+}
+
+int ksf_stage(const struct keystore *ks, const char *alias, const void *data, size_t len)
+{
+	char *path = staged_path(ks, alias);
 	int r;
 
 	r = write_file_atomic(path, data, len, has_group(ks) ? 0640 : 0600, ks->kc->gid);
@@ -82,37 +128,41 @@ static int file_put(struct keystore *ks, const char *alias, const void *data, si
 	return r;
 }
 
-static int file_get(struct keystore *ks, const char *alias, char **out_data, size_t *out_len)
+int ksf_install(const struct keystore *ks, const char *alias)
 {
-	char *path = item_path(ks, alias);
-	int r;
+	char *from = staged_path(ks, alias), *to = item_path(ks, alias);
+	int r = 0;
 
-	r = read_file(path, MAX_ITEM, out_data, out_len);
-	free(path);
-	return r == -ENOENT ? -ENOKEY : r;
+	if (rename(from, to) < 0)
+		r = errno == ENOENT ? 0 : -errno;
+	free(from);
+	free(to);
+	return r;
 }
 
-static int file_remove(struct keystore *ks, const char *alias)
+int ksf_delete(const struct keystore *ks, const char *alias)
 {
 	char *path = item_path(ks, alias);
-	int r = 0, dfd = -1;
+	int r = 0;
 
-	if (unlink(path) < 0) {
-		r = errno == ENOENT ? 0 : -errno;
-		goto out;
-	}
-	/* The removal is as durable as a write. */
-	dfd = open(ks->kc->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0)
+	if (unlink(path) < 0 && errno != ENOENT)
 		r = -errno;
-out:
-	if (dfd >= 0)
-		close(dfd);
 	free(path);
 	return r;
 }
 
-/* ALIAS of "ALIAS.pem", or NULL for anything else (temporary files of write_file_atomic). */
+int ksf_sync(const struct keystore *ks)
+{
+	int dfd = open(ks->kc->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+
+	if (dfd < 0 || fsync(dfd) < 0)
+		r = -errno;
+	if (dfd >= 0)
+		close(dfd);
+	return r;
+}
+
+/* ALIAS of "ALIAS.pem", or NULL for anything else (temporary and staged files, the journal). */
 static char *item_alias(const char *name)
 {
 	size_t len = strlen(name), slen = strlen(SUFFIX);
@@ -127,52 +177,184 @@ static char *item_alias(const char *name)
 	return NULL;
 }
 
-static int file_list(struct keystore *ks, char ***out_aliases, size_t *out_n)
+/* Calls fn on each entry name of the store directory; an absent directory has none. */
+static int each_entry(const struct keystore *ks,
+		      int (*fn)(const struct keystore *ks, const char *name, void *ctx), void *ctx)
 {
-	char **aliases = NULL, *alias;
 	struct dirent *e;
-	size_t n = 0;
-	DIR *d;
+	DIR *d = opendir(ks->kc->path);
 	int r = 0;
 
-	d = opendir(ks->kc->path);
-	if (!d) {
-		r = -errno;
-		goto out;
-	}
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
 	for (;;) {
 		errno = 0;
 		e = readdir(d);
-		if (!e)
+		if (!e) {
+			r = -errno;
 			break;
-		alias = item_alias(e->d_name);
-		if (!alias)
-			continue;
-		aliases = xrealloc(aliases, sizeof(*aliases) * (n + 1));
-		aliases[n++] = alias;
+		}
+		r = fn(ks, e->d_name, ctx);
+		if (r < 0)
+			break;
 	}
-	if (errno) {
-		r = -errno;
-		goto out;
-	}
-	keystore_sort(aliases, n);
-	*out_aliases = aliases;
-	*out_n = n;
-	aliases = NULL;
-out:
-	if (d)
-		closedir(d);
-	keystore_free_list(aliases, n);
+	closedir(d);
 	return r;
 }
 
-const struct keystore_ops keystore_file_ops = {
-	.name = "file",
-	.max_len = MAX_ITEM,
-	.put = file_put,
-	.get = file_get,
-	.remove = file_remove,
-	.list = file_list,
-	.load = NULL,
-	.changed = NULL,
+struct list_ctx {
+	char **aliases;
+	size_t n;
 };
+
+static int add_alias(const struct keystore *ks, const char *name, void *ctx)
+{
+	struct list_ctx *l = ctx;
+	char *alias = item_alias(name);
+
+	(void)ks;
+	if (alias) {
+		l->aliases = xrealloc(l->aliases, sizeof(*l->aliases) * (l->n + 1));
+		l->aliases[l->n++] = alias;
+	}
+	return 0;
+}
+
+int ksf_list(const struct keystore *ks, char ***out_aliases, size_t *out_n)
+{
+	struct list_ctx l = {NULL, 0};
+	int r;
+
+	r = each_entry(ks, add_alias, &l);
+	if (r < 0) {
+		keystore_free_list(l.aliases, l.n);
+		return r;
+	}
+	keystore_sort(l.aliases, l.n);
+	*out_aliases = l.aliases ? l.aliases : xzalloc(sizeof(char *));
+	*out_n = l.n;
+	return 0;
+}
+
+static bool is_leftover(const char *name)
+{
+	size_t len = strlen(name), slen = strlen(STAGED);
+
+	if (strstr(name, ".tmp."))
+		return true; /* write_file_atomic's temporary file */
+	return name[0] == '.' && len > slen + 1 && !strcmp(name + len - slen, STAGED);
+}
+
+static int remove_leftover(const struct keystore *ks, const char *name, void *ctx)
+{
+	char *path;
+
+	(void)ctx;
+	if (!is_leftover(name))
+		return 0;
+	path = xasprintf("%s/%s", ks->kc->path, name);
+	unlink(path);
+	free(path);
+	return 0;
+}
+
+void ksf_discard_staged(const struct keystore *ks)
+{
+	each_entry(ks, remove_leftover, NULL);
+}
+
+static char *journal_path(const struct keystore *ks)
+{
+	return xasprintf("%s/" JOURNAL, ks->kc->path);
+}
+
+/* Not secret: aliases only. The staged copies hold the data. */
+int ksf_journal_write(const struct keystore *ks, const struct ks_journal *j)
+{
+	char *path = journal_path(ks), *text = xstrdup(JOURNAL_MAGIC), *line;
+	size_t i;
+	int r;
+
+	for (i = 0; i < j->n_put + j->n_del; i++) {
+		line = xasprintf("%s%s %s\n", text, i < j->n_put ? "put" : "del",
+				 i < j->n_put ? j->put[i] : j->del[i - j->n_put]);
+		free(text);
+		text = line;
+	}
+	line = xasprintf("%send\n", text);
+	free(text);
+	r = write_file_atomic(path, line, strlen(line), 0600, (gid_t)-1);
+	free(line);
+	free(path);
+	return r;
+}
+
+static void journal_add(char ***list, size_t *n, const char *alias)
+{
+	*list = xrealloc(*list, sizeof(**list) * (*n + 1));
+	(*list)[(*n)++] = xstrdup(alias);
+}
+
+/* Parses the journal; -EBADMSG when it is not one the commit wrote (no "end" line). */
+static int journal_parse(char *text, struct ks_journal *j)
+{
+	char *line, *save = NULL;
+	bool ended = false;
+
+	if (strncmp(text, JOURNAL_MAGIC, strlen(JOURNAL_MAGIC)))
+		return -EBADMSG;
+	for (line = strtok_r(text + strlen(JOURNAL_MAGIC), "\n", &save); line && !ended;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (!strcmp(line, "end"))
+			ended = true;
+		else if (!strncmp(line, "put ", 4) && keystore_alias_valid(line + 4))
+			journal_add(&j->put, &j->n_put, line + 4);
+		else if (!strncmp(line, "del ", 4) && keystore_alias_valid(line + 4))
+			journal_add(&j->del, &j->n_del, line + 4);
+		else
+			return -EBADMSG;
+	}
+	return ended ? 0 : -EBADMSG;
+}
+
+int ksf_journal_read(const struct keystore *ks, struct ks_journal **out_j)
+{
+	char *path = journal_path(ks), *text = NULL;
+	struct ks_journal *j = xzalloc(sizeof(*j));
+	size_t len = 0;
+	int r;
+
+	r = read_file(path, 1 << 16, &text, &len);
+	free(path);
+	if (r == -ENOENT)
+		r = -ENOKEY;
+	if (r == 0)
+		r = journal_parse(text, j);
+	free(text);
+	if (r < 0) {
+		ksf_journal_free(j);
+		return r;
+	}
+	*out_j = j;
+	return 0;
+}
+
+int ksf_journal_remove(const struct keystore *ks)
+{
+	char *path = journal_path(ks);
+	int r = 0;
+
+	if (unlink(path) < 0)
+		r = errno == ENOENT ? 0 : -errno;
+	free(path);
+	return r == 0 ? ksf_sync(ks) : r;
+}
+
+void ksf_journal_free(struct ks_journal *j)
+{
+	if (!j)
+		return;
+	keystore_free_list(j->put, j->n_put);
+	keystore_free_list(j->del, j->n_del);
+	free(j);
+}

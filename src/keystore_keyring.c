@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Kernel keyring backend: user keys in a named keyring linked into root's user keyring. */
+/* The kernel keyring beside the file copy: user keys in a named keyring in root's user keyring. */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -13,12 +13,16 @@
 #include "log.h"
 #include "util.h"
 
-/* The user key type holds at most this much (security/keys/user_defined.c). */
-#define USER_KEY_MAX 32767
-
 struct entry {
 	char *alias;
 	key_serial_t id;
+	key_perm_t perm;
+	gid_t gid;
+};
+
+struct entries {
+	struct entry *e;
+	size_t n;
 };
 
 /* libkeyutils returns -1 and sets errno; everything below speaks -errno. */
@@ -36,7 +40,7 @@ static key_perm_t perms(const struct keystore *ks)
 	return p;
 }
 
-/* Group and permissions as the contract says (others nothing); also re-applied on update. */
+/* Group and permissions as the contract says (others nothing). */
 static int set_access(const struct keystore *ks, key_serial_t id)
 {
 	long r = 0;
@@ -48,114 +52,62 @@ static int set_access(const struct keystore *ks, key_serial_t id)
 	return (int)r;
 }
 
-int keystore_keyring_open(struct keystore *ks)
+static bool access_ok(const struct keystore *ks, key_perm_t perm, gid_t gid)
+{
+	return perm == perms(ks) && (ks->kc->gid == (gid_t)-1 || gid == ks->kc->gid);
+}
+
+static void set_location(struct keystore *ks)
+{
+	snprintf(ks->location, sizeof(ks->location), "keyring %s (serial %d)", ks->kc->keyring,
+		 (int)ks->keyring);
+}
+
+int ksk_open(struct keystore *ks, bool create)
 {
 	const char *name = ks->kc->keyring;
-	long id;
-	int r;
+	long id = kerr(keyctl_search(KEY_SPEC_USER_KEYRING, "keyring", name, 0));
+	int r = 0;
 
-	id = kerr(keyctl_search(KEY_SPEC_USER_KEYRING, "keyring", name, 0));
-	if (id == -ENOKEY)
+	if (id == -ENOKEY && create) {
 		id = kerr(add_key("keyring", name, NULL, 0, KEY_SPEC_USER_KEYRING));
-	if (id < 0)
-		return (int)id;
-	r = set_access(ks, (key_serial_t)id);
-	if (r == 0)
-		ks->keyring = (key_serial_t)id;
-	return r;
-}
-
-/* Serial of the user key alias in the named keyring, or -errno (-ENOKEY when absent). */
-static long find(const struct keystore *ks, const char *alias)
-{
-	return kerr(keyctl_search(ks->keyring, "user", alias, 0));
-}
-
-static int kr_put(struct keystore *ks, const char *alias, const void *data, size_t len)
-{
-	long id, r;
-
-	if (len > USER_KEY_MAX)
-		return -E2BIG;
-	id = find(ks, alias);
-	if (id >= 0) {
-		/* In place: a reader sees the old or the new payload, never a mix or nothing. */
-		r = kerr(keyctl_update((key_serial_t)id, data, len));
-	} else if (id == -ENOKEY || id == -EKEYREVOKED || id == -EKEYEXPIRED) {
-		/* Absent, or dead: add_key links a fresh key in the dead one's place. */
-		id = kerr(add_key("user", alias, data, len, ks->keyring));
-		r = id < 0 ? id : 0;
-	} else {
-		r = id;
+		if (id >= 0)
+			r = set_access(ks, (key_serial_t)id);
 	}
-	if (r == 0)
-		r = set_access(ks, (key_serial_t)id);
-	return (int)r;
-}
-
-static int kr_get(struct keystore *ks, const char *alias, char **out_data, size_t *out_len)
-{
-	long id = find(ks, alias);
-	void *buf = NULL;
-	long n;
-
-	if (id < 0)
+	if (id < 0 && id != -ENOKEY)
 		return (int)id;
-	/* keyctl_read_alloc NUL-terminates, as keystore_get promises. */
-	n = kerr(keyctl_read_alloc((key_serial_t)id, &buf));
-	if (n < 0)
-		return (int)n;
-	*out_data = buf;
-	*out_len = (size_t)n;
+	if (r < 0)
+		return r;
+	ks->keyring = id < 0 ? -1 : (key_serial_t)id;
+	set_location(ks);
 	return 0;
 }
 
-static int kr_remove(struct keystore *ks, const char *alias)
+/* "type;uid;gid;perm;description" of a user key, or false for anything else. */
+static bool describe_user_key(key_serial_t id, struct entry *out)
 {
-	long id = find(ks, alias);
-	long r;
-
-	if (id == -ENOKEY)
-		return 0;
-	if (id < 0)
-		return (int)id;
-	r = kerr(keyctl_unlink((key_serial_t)id, ks->keyring));
-	if (r < 0)
-		return (int)r;
-	/*
-	 * Gone at once for everyone who still holds the serial, not at the last unlink. Our keys
-	 * allow it; a key someone else put into the keyring may not, and is unlinked all the same.
-	 */
-	r = kerr(keyctl_invalidate((key_serial_t)id));
-	if (r < 0)
-		log_debug("keystore %s: invalidating %s: %s", ks->kc->name, alias,
-			  strerror((int)-r));
-	return 0;
-}
-
-/* The description of a user key ("user;uid;gid;perm;description"), or NULL for anything else. */
-static char *user_key_alias(key_serial_t id)
-{
-	char *desc = NULL, *alias = NULL, *p;
+	char *desc = NULL, *p, *fields[5];
+	bool ok = false;
 	int i;
 
 	if (keyctl_describe_alloc(id, &desc) < 0)
-		return NULL; /* gone meanwhile, or not ours to see */
+		return false; /* gone meanwhile, or not ours to see */
 	p = desc;
-	for (i = 0; i < 4 && p; i++) {
-		p = strchr(p, ';');
+	for (i = 0; i < 5 && p; i++) {
+		fields[i] = p;
+		p = i < 4 ? strchr(p, ';') : NULL;
 		if (p)
-			p++;
+			*p++ = '\0';
 	}
-	if (p && !strncmp(desc, "user;", 5))
-		alias = xstrdup(p);
+	if (i == 5 && !strcmp(fields[0], "user")) {
+		out->alias = xstrdup(fields[4]);
+		out->gid = (gid_t)strtoul(fields[2], NULL, 10);
+		out->perm = (key_perm_t)strtoul(fields[3], NULL, 16);
+		out->id = id;
+		ok = true;
+	}
 	free(desc);
-	return alias;
-}
-
-static int cmp_alias(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return ok;
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -163,75 +115,274 @@ static int cmp_entry(const void *a, const void *b)
 	return strcmp(((const struct entry *)a)->alias, ((const struct entry *)b)->alias);
 }
 
-static void free_entries(struct entry *e, size_t n)
+static void entries_clear(struct entries *l)
 {
 	size_t i;
 
-	if (!e)
-		return;
-	for (i = 0; i < n; i++)
-		free(e[i].alias);
-	free(e);
+	for (i = 0; l->e && i < l->n; i++)
+		free(l->e[i].alias);
+	free(l->e);
+	l->e = NULL;
+	l->n = 0;
 }
 
-/* The user keys of the named keyring, sorted by alias. */
-static int list_entries(struct keystore *ks, struct entry **out_e, size_t *out_n)
+/* The user keys of the named keyring, sorted by alias; none when it does not exist. */
+static int list_entries(struct keystore *ks, struct entries *out)
 {
 	key_serial_t *ids = NULL;
-	struct entry *e = NULL;
-	size_t n = 0, i, count;
+	size_t i, count;
 	long len;
 
+	out->e = NULL;
+	out->n = 0;
+	if (ks->keyring < 0)
+		return 0;
 	len = kerr(keyctl_read_alloc(ks->keyring, (void **)&ids));
 	if (len < 0)
 		return (int)len;
 	count = (size_t)len / sizeof(*ids);
-	e = xzalloc(sizeof(*e) * (count ? count : 1));
-	for (i = 0; i < count; i++) {
-		e[n].alias = user_key_alias(ids[i]);
-		if (e[n].alias)
-			e[n++].id = ids[i];
-	}
+	out->e = xzalloc(sizeof(*out->e) * (count ? count : 1));
+	for (i = 0; i < count; i++)
+		if (describe_user_key(ids[i], &out->e[out->n]))
+			out->n++;
 	free(ids);
-	if (n > 1)
-		qsort(e, n, sizeof(*e), cmp_entry);
-	*out_e = e;
-	*out_n = n;
+	if (out->n > 1)
+		qsort(out->e, out->n, sizeof(*out->e), cmp_entry);
 	return 0;
 }
 
-static int kr_list(struct keystore *ks, char ***out_aliases, size_t *out_n)
+static int read_key(key_serial_t id, char **out_data, size_t *out_len)
 {
-	struct entry *e = NULL;
-	char **aliases;
-	size_t n = 0, i;
+	void *buf = NULL;
+	long n;
+
+	/* keyctl_read_alloc NUL-terminates, as keystore_get promises. */
+	n = kerr(keyctl_read_alloc(id, &buf));
+	if (n < 0)
+		return (int)n;
+	*out_data = buf;
+	*out_len = (size_t)n;
+	return 0;
+}
+
+int ksk_read_view(struct keystore *ks, struct ks_view *out_v)
+{
+	struct entries l;
+	size_t i;
 	int r;
 
-	r = list_entries(ks, &e, &n);
+	out_v->items = NULL;
+	out_v->n = 0;
+	r = list_entries(ks, &l);
 	if (r < 0)
 		return r;
-	aliases = xzalloc(sizeof(*aliases) * (n ? n : 1));
-	for (i = 0; i < n; i++) {
-		aliases[i] = e[i].alias;
-		e[i].alias = NULL;
+	out_v->items = xzalloc(sizeof(*out_v->items) * (l.n ? l.n : 1));
+	for (i = 0; i < l.n; i++) {
+		struct ks_item *it = &out_v->items[out_v->n];
+
+		if (read_key(l.e[i].id, &it->data, &it->len) < 0)
+			continue; /* not readable for us: not part of the store */
+		it->alias = l.e[i].alias;
+		l.e[i].alias = NULL;
+		out_v->n++;
 	}
-	free_entries(e, n);
-	*out_aliases = aliases;
-	*out_n = n;
+	entries_clear(&l);
 	return 0;
 }
 
-/* Rewrites RUNTIME_DIR/NAME.keys, "ALIAS SERIAL" per line, for consumers in other sessions. */
-static int kr_changed(struct keystore *ks)
+static const struct entry *find_entry(const struct entries *l, const char *alias)
+{
+	struct entry key = {.alias = (char *)alias};
+
+	return l->n ? bsearch(&key, l->e, l->n, sizeof(*l->e), cmp_entry) : NULL;
+}
+
+/* True when the live key holds exactly it, with the right access. */
+static bool entry_holds(const struct keystore *ks, const struct entry *e, const struct ks_item *it)
+{
+	char *data = NULL;
+	size_t len = 0;
+	bool same;
+
+	if (!access_ok(ks, e->perm, e->gid) || read_key(e->id, &data, &len) < 0)
+		return false;
+	same = len == it->len && !memcmp(data, it->data, len);
+	wipe_free(data, len);
+	return same;
+}
+
+/* Puts one key into the staging keyring: linked when the live one holds it, else written. */
+static int stage_item(struct keystore *ks, key_serial_t staging, const struct entry *live,
+		      const struct ks_item *it, bool keep)
+{
+	long id;
+
+	if (keep && kerr(keyctl_link(live->id, staging)) == 0)
+		return 0;
+	id = kerr(add_key("user", it->alias, it->data, it->len, staging));
+	if (id < 0) {
+		log_err("keystore %s: keyring: %s: %s", ks->kc->name, it->alias,
+			strerror((int)-id));
+		return (int)id;
+	}
+	return set_access(ks, (key_serial_t)id);
+}
+
+/* A live key that goes: the tool's own (est-*) not in want, or one the change removes. */
+static bool dropped(const struct entry *e, const struct ks_view *want, char *const *drop,
+		    size_t n_drop)
+{
+	size_t i;
+
+	if (ks_view_find(want, e->alias))
+		return false;
+	if (keystore_alias_owned(e->alias))
+		return true;
+	for (i = 0; i < n_drop; i++)
+		if (!strcmp(drop[i], e->alias))
+			return true;
+	return false;
+}
+
+/* Keys of others (not est-*, not in want, not removed) are carried over as they are. */
+static int stage_others(struct keystore *ks, key_serial_t staging, const struct entries *live,
+			const struct ks_view *want, char *const *drop, size_t n_drop)
+{
+	size_t i;
+	long r;
+
+	for (i = 0; i < live->n; i++) {
+		const struct entry *e = &live->e[i];
+
+		if (ks_view_find(want, e->alias) || dropped(e, want, drop, n_drop))
+			continue;
+		r = kerr(keyctl_link(e->id, staging));
+		if (r < 0) {
+			log_err("keystore %s: keyring: cannot carry over %s: %s", ks->kc->name,
+				e->alias, strerror((int)-r));
+			return (int)r;
+		}
+	}
+	return 0;
+}
+
+/* How many keys of want the live keyring does not hold as they are; *out_drop: it holds keys
+ * that go. */
+static unsigned int differences(const struct keystore *ks, const struct entries *live,
+				const struct ks_view *want, char *const *drop, size_t n_drop,
+				bool *keep, bool *out_drop)
+{
+	unsigned int changed = 0;
+	size_t i;
+
+	for (i = 0; i < want->n; i++) {
+		const struct entry *e = find_entry(live, want->items[i].alias);
+
+		keep[i] = e && entry_holds(ks, e, &want->items[i]);
+		changed += !keep[i];
+	}
+	*out_drop = false;
+	for (i = 0; i < live->n; i++)
+		if (dropped(&live->e[i], want, drop, n_drop))
+			*out_drop = true;
+	return changed;
+}
+
+static int build(struct keystore *ks, const struct entries *live, const struct ks_view *want,
+		 char *const *drop, size_t n_drop, const bool *keep, key_serial_t *out_staging)
+{
+	long staging;
+	size_t i;
+	int r;
+
+	/* In the process keyring: if we die before the switch, it dies with us. */
+	staging = kerr(add_key("keyring", ks->kc->keyring, NULL, 0, KEY_SPEC_PROCESS_KEYRING));
+	if (staging < 0)
+		return (int)staging;
+	r = set_access(ks, (key_serial_t)staging);
+	for (i = 0; r == 0 && i < want->n; i++)
+		r = stage_item(ks, (key_serial_t)staging, find_entry(live, want->items[i].alias),
+			       &want->items[i], keep[i]);
+	if (r == 0)
+		r = stage_others(ks, (key_serial_t)staging, live, want, drop, n_drop);
+	if (r < 0) {
+		keyctl_unlink((key_serial_t)staging, KEY_SPEC_PROCESS_KEYRING);
+		return r;
+	}
+	*out_staging = (key_serial_t)staging;
+	return 0;
+}
+
+int ksk_prepare(struct keystore *ks, const struct ks_view *want, char *const *drop, size_t n_drop,
+		key_serial_t *out_staging, unsigned int *out_changed)
+{
+	bool *keep = xzalloc(sizeof(*keep) * (want->n ? want->n : 1));
+	struct entries live;
+	unsigned int changed = 0;
+	bool drops = false;
+	int r;
+
+	*out_staging = -1;
+	r = list_entries(ks, &live);
+	if (r < 0)
+		goto out;
+	changed = differences(ks, &live, want, drop, n_drop, keep, &drops);
+	if (ks->keyring < 0 || changed > 0 || drops)
+		r = build(ks, &live, want, drop, n_drop, keep, out_staging);
+out:
+	if (out_changed)
+		*out_changed = r == 0 ? changed : 0;
+	entries_clear(&live);
+	free(keep);
+	return r;
+}
+
+void ksk_discard(key_serial_t staging)
+{
+	if (staging >= 0)
+		keyctl_unlink(staging, KEY_SPEC_PROCESS_KEYRING);
+}
+
+int ksk_switch(struct keystore *ks, key_serial_t staging)
+{
+	long r;
+
+	/* A keyring of the same name displaces the old link in one step. */
+	r = kerr(keyctl_link(staging, KEY_SPEC_USER_KEYRING));
+	ksk_discard(staging);
+	if (r < 0)
+		return (int)r;
+	ks->keyring = staging;
+	set_location(ks);
+	ksk_publish(ks);
+	return 0;
+}
+
+void ksk_drop_owned(struct keystore *ks)
+{
+	struct entries live;
+	size_t i;
+
+	if (list_entries(ks, &live) < 0)
+		return;
+	for (i = 0; i < live.n; i++)
+		if (keystore_alias_owned(live.e[i].alias))
+			keyctl_unlink(live.e[i].id, ks->keyring);
+	entries_clear(&live);
+	ksk_publish(ks);
+}
+
+/* RUNTIME_DIR/NAME.keys, "ALIAS SERIAL" per line, for consumers in other sessions. */
+void ksk_publish(struct keystore *ks)
 {
 	const char *dir = keystore_runtime_dir();
 	char *text = NULL, *path = NULL;
-	struct entry *e = NULL;
-	size_t n = 0, len = 0, i;
+	struct entries live = {NULL, 0};
+	size_t len = 0, i;
 	FILE *f = NULL;
 	int r;
 
-	r = list_entries(ks, &e, &n);
+	r = list_entries(ks, &live);
 	if (r < 0)
 		goto out;
 	f = open_memstream(&text, &len);
@@ -239,8 +390,8 @@ static int kr_changed(struct keystore *ks)
 		r = -errno;
 		goto out;
 	}
-	for (i = 0; i < n; i++)
-		fprintf(f, "%s %d\n", e[i].alias, (int)e[i].id);
+	for (i = 0; i < live.n; i++)
+		fprintf(f, "%s %d\n", live.e[i].alias, (int)live.e[i].id);
 	if (fclose(f) != 0) {
 		r = -ENOMEM;
 		goto out;
@@ -252,64 +403,11 @@ static int kr_changed(struct keystore *ks)
 	/* Serials are not secret: 0644. */
 	r = write_file_atomic(path, text, len, 0644, (gid_t)-1);
 out:
+	/* The store itself is fine: consumers can still search the keyring by name. */
 	if (r < 0)
-		log_err("keystore %s: %s/%s.keys: %s", ks->kc->name, dir, ks->kc->name,
-			strerror(-r));
+		log_warn("keystore %s: publishing serials in %s/%s.keys: %s", ks->kc->name, dir,
+			 ks->kc->name, strerror(-r));
 	free(path);
 	free(text);
-	free_entries(e, n);
-	return r;
+	entries_clear(&live);
 }
-
-/* Puts every file of the persistent copy into the keyring. */
-static int load_files(struct keystore *ks, char **files, size_t nf)
-{
-	char *data = NULL;
-	size_t i, len = 0;
-	int r = 0;
-
-	for (i = 0; r == 0 && i < nf; i++) {
-		r = keystore_file_ops.get(ks, files[i], &data, &len);
-		if (r == 0)
-			r = kr_put(ks, files[i], data, len);
-		if (r < 0)
-			log_err("keystore %s: loading %s: %s", ks->kc->name, files[i],
-				strerror(-r));
-		wipe_free(data, len);
-		data = NULL;
-		len = 0;
-	}
-	return r;
-}
-
-/* The keyring becomes equal to the file copy: keys without a file go. */
-static int kr_load(struct keystore *ks)
-{
-	char **files = NULL, **keys = NULL;
-	size_t nf = 0, nk = 0, i;
-	int r;
-
-	r = keystore_file_ops.list(ks, &files, &nf);
-	if (r == 0)
-		r = load_files(ks, files, nf);
-	if (r == 0)
-		r = kr_list(ks, &keys, &nk);
-	for (i = 0; r == 0 && i < nk; i++) {
-		if (!bsearch(&keys[i], files, nf, sizeof(*files), cmp_alias))
-			r = kr_remove(ks, keys[i]);
-	}
-	keystore_free_list(files, nf);
-	keystore_free_list(keys, nk);
-	return r;
-}
-
-const struct keystore_ops keystore_keyring_ops = {
-	.name = "keyring",
-	.max_len = USER_KEY_MAX,
-	.put = kr_put,
-	.get = kr_get,
-	.remove = kr_remove,
-	.list = kr_list,
-	.load = kr_load,
-	.changed = kr_changed,
-};

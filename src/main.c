@@ -96,12 +96,12 @@ static int cmd_check_config(struct cli *cli, struct config *cfg)
 	return 0;
 }
 
-static int open_store(const struct config *cfg, struct keystore **out_ks)
+static int open_store(const struct config *cfg, enum keystore_mode mode, struct keystore **out_ks)
 {
 	const struct keystore_conf *kc = config_keystore(cfg, cfg->keystore);
 	int r;
 
-	r = keystore_open(kc, out_ks);
+	r = keystore_open(kc, mode, out_ks);
 	if (r < 0)
 		log_err("keystore %s: %s", kc->name, strerror(-r));
 	return r;
@@ -110,16 +110,19 @@ static int open_store(const struct config *cfg, struct keystore **out_ks)
 static int cmd_load(struct cli *cli, struct config *cfg)
 {
 	struct keystore *ks = NULL;
+	unsigned int restored = 0;
 	int r;
 
-	r = open_store(cfg, &ks);
+	/* Under the store's lock, so it never races a pass; finishes an interrupted commit. */
+	r = open_store(cfg, KEYSTORE_WRITE, &ks);
 	if (r < 0)
 		goto out;
-	r = keystore_load(ks);
+	r = keystore_load(ks, &restored);
 	if (r < 0)
 		log_err("load: %s", strerror(-r));
 	else
-		log_info("loaded keystore %s into %s", keystore_name(ks), keystore_location(ks));
+		log_info("loaded keystore %s into %s (%u key(s) restored)", keystore_name(ks),
+			 keystore_location(ks), restored);
 out:
 	keystore_free(ks);
 	return r;
@@ -144,7 +147,7 @@ static int cmd_export(struct cli *cli, struct config *cfg)
 		log_err("--mode: '%s' is not an octal file mode", cli->mode);
 		return -EINVAL;
 	}
-	r = open_store(cfg, &ks);
+	r = open_store(cfg, KEYSTORE_READ, &ks);
 	if (r < 0)
 		goto out;
 	r = keystore_get(ks, cli->argv[0], &data, &len);

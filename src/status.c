@@ -32,6 +32,7 @@ struct report {
 	bool have_cert;
 	bool pending;
 	char *state;	 /* est-state text, NULL if never bootstrapped */
+	char *disagree;	 /* aliases keyring and file copy differ in; NULL for a file store */
 	time_t next_due; /* 0 = nothing scheduled */
 	const char *next_action;
 };
@@ -100,6 +101,7 @@ static void gather(const struct config *cfg, struct keystore *ks, struct report 
 	}
 	if (keystore_get(ks, KS_ALIAS_STATE, &data, &len) == 0)
 		rep->state = data;
+	rep->disagree = keystore_disagreement(ks);
 }
 
 static void plan(const struct config *cfg, struct report *rep)
@@ -165,6 +167,13 @@ static void print_text(const struct config *cfg, struct keystore *ks, const stru
 	int i;
 
 	fprintf(f, "keystore:        %s (%s)\n", keystore_name(ks), keystore_location(ks));
+	if (keystore_fell_back(ks))
+		fprintf(f, "                 kernel keyring unavailable: the file copy alone\n");
+	if (rep->disagree && *rep->disagree)
+		fprintf(f,
+			"warning:         keyring and file copy disagree (%s): `est-enroll load` "
+			"restores the keyring from the file copy\n",
+			rep->disagree);
 	fprintf(f, "server:          %s%s%s\n", cfg->server, cfg->label ? " label " : "",
 		cfg->label ? cfg->label : "");
 	if (rep->state) {
@@ -230,6 +239,20 @@ static void json_cert(FILE *f, const struct cert_info *ci)
 	fprintf(f, ", \"not_after\": \"%s\"}", iso_time(ci->not_after, t, sizeof(t)));
 }
 
+/* A comma-separated list as JSON strings. */
+static void print_json_list(FILE *f, const char *list)
+{
+	char *copy = xstrdup(list ? list : ""), *p, *save = NULL;
+	bool first = true;
+
+	for (p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		fprintf(f, "%s", first ? "" : ", ");
+		json_str(f, p);
+		first = false;
+	}
+	free(copy);
+}
+
 static void print_json(const struct config *cfg, struct keystore *ks, const struct report *rep,
 		       FILE *f)
 {
@@ -240,7 +263,11 @@ static void print_json(const struct config *cfg, struct keystore *ks, const stru
 	json_str(f, keystore_name(ks));
 	fprintf(f, ", \"backend\": \"%s\", \"location\": ", keystore_backend(ks));
 	json_str(f, keystore_location(ks));
-	fprintf(f, ", \"server\": ");
+	fprintf(f, ", \"fell_back\": %s, \"consistent\": %s, \"disagree\": [",
+		keystore_fell_back(ks) ? "true" : "false",
+		rep->disagree && *rep->disagree ? "false" : "true");
+	print_json_list(f, rep->disagree);
+	fprintf(f, "], \"server\": ");
 	json_str(f, cfg->server);
 	fprintf(f, ", \"label\": ");
 	json_str(f, cfg->label);
@@ -274,7 +301,8 @@ int status_print(const struct config *cfg, bool json, FILE *out)
 	struct keystore *ks = NULL;
 	int i, r;
 
-	r = keystore_open(config_keystore(cfg, cfg->keystore), &ks);
+	/* Reading only: no lock, nothing created, an unfinished commit read as committed. */
+	r = keystore_open(config_keystore(cfg, cfg->keystore), KEYSTORE_READ, &ks);
 	if (r < 0) {
 		log_err("keystore %s: %s", cfg->keystore, strerror(-r));
 		return r;
@@ -290,6 +318,7 @@ int status_print(const struct config *cfg, bool json, FILE *out)
 	free(rep.cas);
 	cert_info_clear(&rep.cert);
 	free(rep.state);
+	free(rep.disagree);
 	keystore_free(ks);
 	return fflush(out) == 0 ? 0 : -EIO;
 }

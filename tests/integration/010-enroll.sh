@@ -62,7 +62,10 @@ est enroll --once
 is "enroll exits 0" "$RC" 0
 new=$(key_pipe est-enrolled-key-pair | openssl pkey -pubout)
 check "enroll made a new key" test "$old" != "$new"
-is "the pair was updated in place (same serial)" "$(key_serial est-enrolled-key-pair)" "$serial_before"
+# The keyring is switched as a whole: a new key, found by name, listed in the serials file.
+serial_after=$(key_serial est-enrolled-key-pair)
+check "the new pair is a new key in the keyring" test "$serial_after" != "$serial_before"
+check "the serials file lists it" grep -q "^est-enrolled-key-pair $serial_after\$" "$RUNTIME_DIRECTORY/it.keys"
 est cacerts --once
 is "cacerts exits 0" "$RC" 0
 is "cacerts fetched /cacerts again" "$(request_field "$(requests_count)" path)" "/.well-known/est/cacerts"

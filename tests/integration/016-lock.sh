@@ -1,12 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Two passes at once: run exits 75 while another holds the lock; a forced command waits.
+# The lock is an flock of the store directory itself, whatever the runtime directory.
 . "$(dirname "$0")/helpers.sh"
 
 start_server
 write_config
-mkdir -p "$RUNTIME_DIRECTORY"
-exec 9>"$RUNTIME_DIRECTORY/it.lock"
+mkdir -p -m 0700 "$T/store"
+exec 9<"$T/store"
 flock -x 9
 est run
 is "run with the lock held: exit 75" "$RC" 75

@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: MIT */
+/* Changing the store as one unit: transactions, the commit order, recovery, healing the keyring. */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keystore_backend.h"
+#include "log.h"
+#include "util.h"
+
+/*
+ * The invariant. The file copy (PATH/ALIAS.pem) is the store; the keyring is its copy for
+ * consumers. Whatever happens to the process, the disk or the keyring, the store holds every
+ * change of a transaction or none of them, and the keyring holds the store as it was before or
+ * after a transaction, never a mix.
+ *
+ * The commit order (keystore_txn_commit):
+ *   1. A new keyring holding the new store is built aside, in the process keyring (it dies with
+ *      the process). Quota and permission failures happen here, before anything is visible.
+ *   2. Each changed item is written durably to a staged copy, PATH/.ALIAS.new.
+ *   3. The journal PATH/.est-commit, listing the items to install and remove, is written
+ *      durably: this rename is the commit point.
+ *   4. Each staged copy is renamed over PATH/ALIAS.pem, removed items are unlinked, the
+ *      directory is synced, the journal removed.
+ *   5. The new keyring is linked into the user keyring under the same name, which displaces
+ *      the old one in one step; the serial list is republished (best effort).
+ * A crash before 3 leaves the old store (staged copies are discarded by the next writer); a
+ * crash after 3 leaves the new one: the next writer (any command that takes the lock) finishes
+ * step 4 from the journal, and heals the keyring from the file copy (keystore_load), as a pass
+ * does whenever the keyring lost or changed items. Readers that take no lock (status, export)
+ * read through an unfinished journal. When the keyring refuses step 1 (EDQUOT, EACCES, ...)
+ * and fallback is on, the commit goes on in the files alone and the tool's own keys are taken
+ * out of the keyring, so it never shows a stale identity; with fallback off nothing changes.
+ */
+
+struct txn_op {
+	char *alias;
+	char *data; /* NULL: remove */
+	size_t len;
+};
+
+struct keystore_txn {
+	struct keystore *ks;
+	struct txn_op *ops;
+	size_t n;
+};
+
+/* Finishes an interrupted commit (journal present) or discards its staged copies. */
+int ks_recover(struct keystore *ks)
+{
+	struct ks_journal *j = NULL;
+	size_t i;
+	int r;
+
+	r = ksf_journal_read(ks, &j);
+	if (r == -ENOKEY || r == -EBADMSG) {
+		/* No commit point was reached: what is staged never became the store. */
+		ksf_discard_staged(ks);
+		return r == -EBADMSG ? ksf_journal_remove(ks) : 0;
+	}
+	if (r < 0)
+		return r;
+	log_info("keystore %s: finishing an interrupted commit", ks->kc->name);
+	for (i = 0; r == 0 && i < j->n_put; i++)
+		r = ksf_install(ks, j->put[i]);
+	for (i = 0; r == 0 && i < j->n_del; i++)
+		r = ksf_delete(ks, j->del[i]);
+	if (r == 0)
+		r = ksf_sync(ks);
+	if (r == 0)
+		r = ksf_journal_remove(ks);
+	ksf_journal_free(j);
+	return r;
+}
+
+struct keystore_txn *keystore_txn_new(struct keystore *ks)
+{
+	struct keystore_txn *txn = xzalloc(sizeof(*txn));
+
+	txn->ks = ks;
+	return txn;
+}
+
+static void txn_clear(struct keystore_txn *txn)
+{
+	size_t i;
+
+	for (i = 0; i < txn->n; i++) {
+		free(txn->ops[i].alias);
+		wipe_free(txn->ops[i].data, txn->ops[i].len);
+	}
+	free(txn->ops);
+	txn->ops = NULL;
+	txn->n = 0;
+}
+
+void keystore_txn_free(struct keystore_txn *txn)
+{
+	if (!txn)
+		return;
+	txn_clear(txn);
+	free(txn);
+}
+
+bool keystore_txn_empty(const struct keystore_txn *txn)
+{
+	return txn->n == 0;
+}
+
+/* The op for alias, replacing an earlier one. */
+static struct txn_op *txn_slot(struct keystore_txn *txn, const char *alias)
+{
+	size_t i;
+
+	for (i = 0; i < txn->n; i++) {
+		if (!strcmp(txn->ops[i].alias, alias)) {
+			wipe_free(txn->ops[i].data, txn->ops[i].len);
+			txn->ops[i].data = NULL;
+			txn->ops[i].len = 0;
+			return &txn->ops[i];
+		}
+	}
+	txn->ops = xrealloc(txn->ops, sizeof(*txn->ops) * (txn->n + 1));
+	memset(&txn->ops[txn->n], 0, sizeof(*txn->ops));
+	txn->ops[txn->n].alias = xstrdup(alias);
+	return &txn->ops[txn->n++];
+}
+
+static size_t item_max(const struct keystore *ks)
+{
+	/* A keyring store holds what the keyring can, so both copies can hold the same. */
+	return ks->kc->type == KEYSTORE_TYPE_KEYRING ? KS_KEYRING_ITEM_MAX : KS_FILE_ITEM_MAX;
+}
+
+int keystore_txn_put(struct keystore_txn *txn, const char *alias, const void *data, size_t len)
+{
+	struct txn_op *op;
+
+	if (!keystore_alias_valid(alias) || len == 0)
+		return -EINVAL;
+	if (len > item_max(txn->ks))
+		return -E2BIG;
+	op = txn_slot(txn, alias);
+	op->data = xmalloc(len + 1);
+	memcpy(op->data, data, len);
+	op->data[len] = '\0';
+	op->len = len;
+	return 0;
+}
+
+int keystore_txn_remove(struct keystore_txn *txn, const char *alias)
+{
+	if (!keystore_alias_valid(alias))
+		return -EINVAL;
+	txn_slot(txn, alias);
+	return 0;
+}
+
+/* Index of PREFIXK, or -1 when alias is not one (digits only, no leading zero). */
+static long set_index(const char *alias, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+	const char *p = alias + plen;
+	unsigned long idx;
+
+	if (strncmp(alias, prefix, plen) || !*p || strspn(p, "0123456789") != strlen(p) ||
+	    (p[0] == '0' && p[1]))
+		return -1;
+	if (parse_uint(p, 0, 1ul << 20, &idx) < 0)
+		return -1;
+	return (long)idx;
+}
+
+int keystore_txn_replace_set(struct keystore_txn *txn, const char *prefix, const char *const *items,
+			     const size_t *lens, size_t n)
+{
+	char **aliases = NULL, *alias = xasprintf("%s0", prefix);
+	size_t count = 0, i;
+	long idx;
+	int r = keystore_alias_valid(alias) ? 0 : -EINVAL;
+
+	free(alias);
+	for (i = 0; r == 0 && i < n; i++) {
+		alias = xasprintf("%s%zu", prefix, i);
+		r = keystore_txn_put(txn, alias, items[i], lens ? lens[i] : strlen(items[i]));
+		free(alias);
+	}
+	if (r == 0)
+		r = keystore_list(txn->ks, &aliases, &count);
+	for (i = 0; r == 0 && i < count; i++) {
+		idx = set_index(aliases[i], prefix);
+		if (idx >= 0 && (size_t)idx >= n)
+			r = keystore_txn_remove(txn, aliases[i]);
+	}
+	keystore_free_list(aliases, count);
+	return r;
+}
+
+static int cmp_item(const void *a, const void *b)
+{
+	return strcmp(((const struct ks_item *)a)->alias, ((const struct ks_item *)b)->alias);
+}
+
+/* cur with the ops applied; ops that change nothing are dropped from txn. */
+static void apply_ops(struct keystore_txn *txn, struct ks_view *cur)
+{
+	size_t i, k = 0, j;
+
+	for (i = 0; i < txn->n; i++) {
+		struct txn_op *op = &txn->ops[i];
+		struct ks_item *it = (struct ks_item *)ks_view_find(cur, op->alias);
+		bool same =
+			op->data ? it && it->len == op->len && !memcmp(it->data, op->data, op->len)
+				 : !it;
+
+		if (same) {
+			free(op->alias);
+			wipe_free(op->data, op->len);
+			continue;
+		}
+		if (it) {
+			wipe_free(it->data, it->len);
+			it->data = NULL;
+			it->len = 0;
+		} else if (op->data) {
+			cur->items = xrealloc(cur->items, sizeof(*cur->items) * (cur->n + 1));
+			it = &cur->items[cur->n++];
+			it->alias = xstrdup(op->alias);
+		}
+		if (op->data) {
+			it->data = xmalloc(op->len + 1);
+			memcpy(it->data, op->data, op->len + 1);
+			it->len = op->len;
+		}
+		/* Sorted again at once: the next op looks its alias up in cur. */
+		qsort(cur->items, cur->n, sizeof(*cur->items), cmp_item);
+		txn->ops[k++] = *op;
+	}
+	txn->n = k;
+	/* Removed items (no data) leave the view. */
+	for (i = 0, j = 0; i < cur->n; i++) {
+		if (cur->items[i].data)
+			cur->items[j++] = cur->items[i];
+		else
+			free(cur->items[i].alias);
+	}
+	cur->n = j;
+}
+
+/* Steps 2-4: the file copy. 0 or -errno; before the commit point nothing has changed. */
+static int commit_files(struct keystore_txn *txn)
+{
+	struct keystore *ks = txn->ks;
+	struct ks_journal j = {NULL, 0, NULL, 0};
+	size_t i;
+	int r = 0;
+
+	j.put = xzalloc(sizeof(char *) * (txn->n + 1));
+	j.del = xzalloc(sizeof(char *) * (txn->n + 1));
+	for (i = 0; r == 0 && i < txn->n; i++) {
+		if (txn->ops[i].data) {
+			r = ksf_stage(ks, txn->ops[i].alias, txn->ops[i].data, txn->ops[i].len);
+			j.put[j.n_put++] = txn->ops[i].alias;
+		} else {
+			j.del[j.n_del++] = txn->ops[i].alias;
+		}
+	}
+	if (r == 0)
+		r = ksf_journal_write(ks, &j);
+	if (r < 0) {
+		ksf_discard_staged(ks);
+		goto out;
+	}
+	for (i = 0; r == 0 && i < j.n_put; i++)
+		r = ksf_install(ks, j.put[i]);
+	for (i = 0; r == 0 && i < j.n_del; i++)
+		r = ksf_delete(ks, j.del[i]);
+	if (r == 0)
+		r = ksf_sync(ks);
+	if (r == 0)
+		r = ksf_journal_remove(ks);
+	if (r < 0) {
+		/* Committed: the journal stays, and the next writer finishes the job. */
+		log_warn("keystore %s: the commit is durable but not finished (%s): the next pass "
+			 "finishes it",
+			 ks->kc->name, strerror(-r));
+		r = 0;
+	}
+out:
+	free(j.put);
+	free(j.del);
+	return r;
+}
+
+/* Step 1: the keyring aside. *out_refused set when the keyring refused and fallback is on. */
+static int prepare_keyring(struct keystore_txn *txn, const struct ks_view *want,
+			   key_serial_t *out_staging, int *out_refused)
+{
+	struct keystore *ks = txn->ks;
+	char **drop = xzalloc(sizeof(*drop) * (txn->n + 1));
+	size_t n_drop = 0, i;
+	int r;
+
+	*out_staging = -1;
+	*out_refused = 0;
+	if (!ks->keyring_on) {
+		free(drop);
+		return 0;
+	}
+	for (i = 0; i < txn->n; i++)
+		if (!txn->ops[i].data)
+			drop[n_drop++] = txn->ops[i].alias;
+	r = ksk_prepare(ks, want, drop, n_drop, out_staging, NULL);
+	free(drop);
+	if (r == 0 || !keystore_keyring_unavailable(r))
+		return r;
+	if (!ks->kc->fallback) {
+		log_err("keystore %s: the kernel keyring refused the change (%s; fallback = "
+			"false): nothing changed",
+			ks->kc->name, strerror(-r));
+		return r;
+	}
+	*out_refused = r;
+	return 0;
+}
+
+int keystore_txn_commit(struct keystore_txn *txn)
+{
+	struct keystore *ks = txn->ks;
+	struct ks_view view = {NULL, 0};
+	key_serial_t staging = -1;
+	int r, refused = 0;
+
+	if (ks->mode == KEYSTORE_READ)
+		return -EROFS;
+	r = ks_read_view(ks, &view);
+	if (r < 0)
+		goto out;
+	apply_ops(txn, &view);
+	if (txn->n == 0)
+		goto out; /* nothing changes */
+	r = prepare_keyring(txn, &view, &staging, &refused);
+	if (r == 0)
+		r = commit_files(txn);
+	if (r < 0) {
+		ksk_discard(staging);
+		goto out;
+	}
+	if (refused) {
+		ks_refused(ks, refused, true);
+		ksk_drop_owned(ks);
+	} else if (staging >= 0 && ksk_switch(ks, staging) < 0) {
+		log_warn("keystore %s: the keyring was not updated: `est-enroll load` or the next "
+			 "pass restores it from %s",
+			 ks->kc->name, ks->kc->path);
+	}
+out:
+	ks_view_clear(&view);
+	txn_clear(txn);
+	return r;
+}
+
+int keystore_load(struct keystore *ks, unsigned int *out_restored)
+{
+	struct ks_view view = {NULL, 0};
+	key_serial_t staging = -1;
+	unsigned int changed = 0;
+	int r;
+
+	if (out_restored)
+		*out_restored = 0;
+	if (!ks->keyring_on)
+		return 0; /* a file store (or a fallback) is its own persistent copy */
+	r = ks_read_view(ks, &view);
+	if (r == 0)
+		r = ksk_prepare(ks, &view, NULL, 0, &staging, &changed);
+	if (r == 0 && staging >= 0)
+		r = ksk_switch(ks, staging);
+	if (r < 0 && keystore_keyring_unavailable(r) && ks->kc->fallback) {
+		/* As a refused commit: the files hold the store, the keyring no stale copy. */
+		ks_refused(ks, r, true);
+		ksk_drop_owned(ks);
+		r = 0;
+		changed = 0;
+	}
+	if (r == 0 && out_restored)
+		*out_restored = changed;
+	ks_view_clear(&view);
+	return r;
+}
+
+static int commit_one(struct keystore_txn *txn, int r)
+{
+	if (r == 0)
+		r = keystore_txn_commit(txn);
+	keystore_txn_free(txn);
+	return r;
+}
+
+int keystore_put(struct keystore *ks, const char *alias, const void *data, size_t len)
+{
+	struct keystore_txn *txn = keystore_txn_new(ks);
+
+	return commit_one(txn, keystore_txn_put(txn, alias, data, len));
+}
+
+int keystore_remove(struct keystore *ks, const char *alias)
+{
+	struct keystore_txn *txn = keystore_txn_new(ks);
+
+	return commit_one(txn, keystore_txn_remove(txn, alias));
+}
+
+int keystore_replace_set(struct keystore *ks, const char *prefix, const char *const *items,
+			 const size_t *lens, size_t n)
+{
+	struct keystore_txn *txn = keystore_txn_new(ks);
+
+	return commit_one(txn, keystore_txn_replace_set(txn, prefix, items, lens, n));
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* Inside a pass: its state, and what it reads from and stages into the store (pass_store.c). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "config.h"
+#include "http.h"
+#include "keystore.h"
+
+struct pass {
+	const struct config *cfg;
+	struct keystore *ks;
+	struct keystore_txn *txn; /* this attempt's changes, committed together at its end */
+	struct http *http;
+	STACK_OF(X509) *anchors; /* trust anchors: stored, or staged by this attempt */
+	char *anchors_pem;
+	size_t anchors_len;
+	bool anchors_staged; /* anchors come from this attempt's /cacerts, not from the store */
+	char *retired_pem;   /* previous anchors_pem, alive while http uses it */
+	char *client_pem;    /* secret: TLS client key pair for this attempt */
+	size_t client_len;
+	char *ca_root_pem;
+	size_t ca_root_len;
+	char ca_root_fp[65];	  /* SHA-256 of the DER of ca_root's certificates */
+	char ca_root_file_fp[65]; /* SHA-256 of the file, as versions before 0.2 recorded it */
+	EVP_PKEY *req_key;	  /* key of this pass's request, kept across attempts */
+	X509 *issued;		  /* the certificate staged by this attempt, NULL before */
+	STACK_OF(X509) *issued_chain;
+	const char *issued_what; /* "enrolled", "renewed", ... for the log once committed */
+	uint64_t retry_after;	 /* the server's Retry-After of the last answer */
+	bool once;
+	time_t deadline; /* 0 = no retry budget */
+};
+
+/* Reads est-cacerts_0.. into p->anchors; none stored is not an error. */
+int pass_load_anchors(struct pass *p);
+/* Replaces p->anchors by certs (copied) and stages them as the new est-cacerts_ set. */
+int pass_stage_anchors(struct pass *p, STACK_OF(X509) *certs);
+void pass_drop_anchors(struct pass *p);
+
+/* The enrolled key pair, split into key and certificates; -ENOKEY when none is stored. */
+int pass_load_enrolled(struct pass *p, EVP_PKEY **out_key, STACK_OF(X509) **out_certs);
+/* True when the recorded bootstrap matches server, label and ca_root of the config; *out_absent
+ * (may be NULL) tells whether there is no record at all. */
+bool pass_state_matches(struct pass *p, bool *out_absent);
+/* Stages the bootstrap record for the config's server, label and ca_root. */
+int pass_stage_state(struct pass *p);
+
+/* The key to request a certificate for: the pending one if it is fit for this request (resume),
+ * else a new one, stored (committed at once) before the request is sent. renew: for a renewal. */
+int pass_request_key(struct pass *p, bool fresh, bool renew);
+/* Checks the answer and stages key + issued certificate + chain as one bundle. */
+int pass_stage_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs, const char *what);
+
+/* Commits what this attempt staged, after checking that the store will hold an identity that
+ * chains to its anchors. 0 or -errno; nothing changes on error. */
+int pass_commit(struct pass *p);

@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: MIT */
+/* What a pass reads from the store and stages into it: anchors, the pair, the request key, state.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "crypto.h"
+#include "keystore.h"
+#include "log.h"
+#include "pass.h"
+#include "util.h"
+
+/*
+ * A pass never writes the identity piecemeal. Everything an attempt learns (the anchors of a
+ * bootstrap or CA refresh, the issued bundle, the bootstrap record, the removal of the request
+ * key) is staged in p->txn and committed by pass_commit in one keystore transaction, after
+ * checking that the store will then hold a key pair whose certificate chains to its anchors.
+ * So a failed re-bootstrap leaves the previous server's anchors, pair and record in place, and
+ * a crash leaves the old identity or the new one (keystore_txn.c says how the commit is made).
+ * The request key is the one exception: it is committed on its own before the request is sent,
+ * so that a 202 can be resumed; it records what it was made for, and is never resumed for
+ * anything else.
+ */
+
+#define REQUEST_TAG "est-enroll request:"
+
+void pass_drop_anchors(struct pass *p)
+{
+	sk_X509_pop_free(p->anchors, X509_free);
+	p->anchors = NULL;
+	p->anchors_staged = false;
+	/* An open connection may still read the old trust PEM: keep it until the pass closes it. */
+	free(p->retired_pem);
+	p->retired_pem = p->http ? p->anchors_pem : NULL;
+	if (!p->http)
+		free(p->anchors_pem);
+	p->anchors_pem = NULL;
+	p->anchors_len = 0;
+}
+
+/* Adds certs (taking them) and their PEM to p->anchors. */
+static int add_anchors(struct pass *p, STACK_OF(X509) *certs)
+{
+	int r = 0;
+
+	if (!p->anchors)
+		p->anchors = sk_X509_new_null();
+	while (r == 0 && sk_X509_num(certs) > 0) {
+		X509 *c = sk_X509_shift(certs);
+
+		r = crypto_cert_append_pem(c, &p->anchors_pem, &p->anchors_len);
+		sk_X509_push(p->anchors, c);
+	}
+	return r;
+}
+
+int pass_load_anchors(struct pass *p)
+{
+	STACK_OF(X509) *certs = NULL;
+	char *alias = NULL, *pem = NULL;
+	size_t len = 0;
+	int i, r = 0;
+
+	pass_drop_anchors(p);
+	for (i = 0;; i++) {
+		alias = xasprintf(KS_ALIAS_CACERTS_PREFIX "%d", i);
+		r = keystore_get(p->ks, alias, &pem, &len);
+		free(alias);
+		if (r == -ENOKEY) {
+			r = 0;
+			break;
+		}
+		if (r < 0)
+			break;
+		r = crypto_certs_from_pem(pem, len, &certs);
+		free(pem);
+		if (r < 0) {
+			log_err("stored " KS_ALIAS_CACERTS_PREFIX "%d is not a certificate", i);
+			break;
+		}
+		r = add_anchors(p, certs);
+		sk_X509_free(certs);
+		certs = NULL;
+		if (r < 0)
+			break;
+	}
+	return r;
+}
+
+int pass_stage_anchors(struct pass *p, STACK_OF(X509) *certs)
+{
+	int i, n = sk_X509_num(certs), r = 0;
+	char **pems = xzalloc(sizeof(*pems) * (size_t)(n ? n : 1));
+	size_t *lens = xzalloc(sizeof(*lens) * (size_t)(n ? n : 1));
+	STACK_OF(X509) *copy = NULL;
+
+	for (i = 0; i < n && r == 0; i++)
+		r = crypto_cert_append_pem(sk_X509_value(certs, i), &pems[i], &lens[i]);
+	if (r == 0)
+		r = keystore_txn_replace_set(p->txn, KS_ALIAS_CACERTS_PREFIX,
+					     (const char *const *)pems, lens, (size_t)n);
+	if (r < 0) {
+		log_err("staging CA certificates: %s", strerror(-r));
+		goto out;
+	}
+	/* From now on this attempt trusts what it will store. */
+	copy = X509_chain_up_ref(certs);
+	pass_drop_anchors(p);
+	r = add_anchors(p, copy);
+	p->anchors_staged = true;
+out:
+	sk_X509_free(copy);
+	for (i = 0; i < n; i++)
+		free(pems[i]);
+	free(pems);
+	free(lens);
+	return r;
+}
+
+int pass_load_enrolled(struct pass *p, EVP_PKEY **out_key, STACK_OF(X509) **out_certs)
+{
+	STACK_OF(X509) *certs = NULL;
+	EVP_PKEY *key = NULL;
+	char *pem = NULL;
+	size_t len = 0;
+	int r;
+
+	r = keystore_get(p->ks, KS_ALIAS_ENROLLED, &pem, &len);
+	if (r < 0)
+		goto out;
+	r = crypto_key_from_pem(pem, len, &key);
+	if (r == 0)
+		r = crypto_certs_from_pem(pem, len, &certs);
+	if (r < 0)
+		goto out;
+	*out_key = key;
+	*out_certs = certs;
+	key = NULL;
+	certs = NULL;
+out:
+	EVP_PKEY_free(key);
+	sk_X509_pop_free(certs, X509_free);
+	wipe_free(pem, len);
+	return r;
+}
+
+/* The value of KEY= in a record of KEY=VALUE lines, or NULL; caller frees. */
+static char *record_value(const char *text, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p = text;
+
+	while (p && *p) {
+		if (!strncmp(p, key, klen) && p[klen] == '=')
+			return xstrndup(p + klen + 1, strcspn(p + klen + 1, "\n "));
+		p = strpbrk(p, "\n ");
+		p = p ? p + 1 : NULL;
+	}
+	return NULL;
+}
+
+static bool value_is(const char *text, const char *key, const char *want)
+{
+	char *v = record_value(text, key);
+	bool same = v && !strcmp(v, want ? want : "");
+
+	free(v);
+	return same;
+}
+
+bool pass_state_matches(struct pass *p, bool *out_absent)
+{
+	const struct config *cfg = p->cfg;
+	char *state = NULL, *fp;
+	size_t len = 0;
+	bool same = false;
+
+	int r = keystore_get(p->ks, KS_ALIAS_STATE, &state, &len);
+
+	if (out_absent)
+		*out_absent = r == -ENOKEY;
+	if (r < 0)
+		return false;
+	if (!value_is(state, "server", cfg->server) || !value_is(state, "label", cfg->label))
+		goto out;
+	/* The certificates count, not their encoding: a comment in ca_root re-enrolls no one. */
+	fp = record_value(state, "ca_root_certs_sha256");
+	if (fp)
+		same = !strcmp(fp, p->ca_root_fp);
+	else
+		same = value_is(state, "ca_root_sha256", p->ca_root_file_fp);
+	free(fp);
+out:
+	free(state);
+	return same;
+}
+
+int pass_stage_state(struct pass *p)
+{
+	const struct config *cfg = p->cfg;
+	char *state = xasprintf("server=%s\nlabel=%s\nca_root_certs_sha256=%s\nbootstrapped=%lld\n",
+				cfg->server, cfg->label ? cfg->label : "", p->ca_root_fp,
+				(long long)time(NULL));
+	int r;
+
+	r = keystore_txn_put(p->txn, KS_ALIAS_STATE, state, strlen(state));
+	free(state);
+	return r;
+}
+
+/* What the request key was made for, before its PEM (PEM readers skip leading text). */
+static char *request_tag(const struct pass *p, bool renew)
+{
+	const struct config *cfg = p->cfg;
+	const char *params =
+		cfg->key_params ? cfg->key_params : crypto_default_key_params(cfg->key_algorithm);
+
+	return xasprintf(REQUEST_TAG " for=%s server=%s label=%s key=%d:%s\n",
+			 renew ? "renew" : "enroll", cfg->server, cfg->label ? cfg->label : "",
+			 (int)cfg->key_algorithm, params);
+}
+
+/* Why a stored request key must not be resumed, or NULL with *out_key set. */
+static const char *request_unfit(struct pass *p, const char *pem, size_t len, EVP_PKEY **out_key)
+{
+	const struct config *cfg = p->cfg;
+	STACK_OF(X509) *certs = NULL;
+	EVP_PKEY *key = NULL, *cur = NULL;
+	const char *why = NULL;
+	const char *tag = strstr(pem, REQUEST_TAG);
+
+	if (crypto_key_from_pem(pem, len, &key) < 0)
+		return "it is unreadable";
+	if (!crypto_key_fits(key, cfg->key_algorithm, cfg->key_params))
+		why = "it was made for other key parameters";
+	else if (tag &&
+		 (!value_is(tag, "server", cfg->server) || !value_is(tag, "label", cfg->label)))
+		why = "it was made for another server or label";
+	else if (pass_load_enrolled(p, &cur, &certs) == 0 && crypto_keys_equal(key, cur))
+		why = "it is the enrolled key";
+	EVP_PKEY_free(cur);
+	sk_X509_pop_free(certs, X509_free);
+	if (why)
+		EVP_PKEY_free(key);
+	else
+		*out_key = key;
+	return why;
+}
+
+/* Generates the request key and commits it with its tag, before anything is sent. */
+static int new_request_key(struct pass *p, bool renew)
+{
+	const struct config *cfg = p->cfg;
+	char *pem = NULL, *tag = request_tag(p, renew), *item = NULL;
+	size_t len = 0, tlen = strlen(tag);
+	int r;
+
+	r = crypto_keygen(cfg->key_algorithm, cfg->key_params, &p->req_key);
+	if (r == 0)
+		r = crypto_key_to_pem(p->req_key, &pem, &len);
+	if (r < 0)
+		goto out;
+	item = xmalloc(tlen + len + 1);
+	memcpy(item, tag, tlen);
+	memcpy(item + tlen, pem, len + 1);
+	r = keystore_put(p->ks, KS_ALIAS_REQUEST, item, tlen + len);
+	if (r < 0)
+		log_err("storing " KS_ALIAS_REQUEST ": %s", strerror(-r));
+out:
+	if (r < 0) {
+		EVP_PKEY_free(p->req_key);
+		p->req_key = NULL;
+	}
+	wipe_free(pem, len);
+	wipe_free(item, tlen + len);
+	free(tag);
+	return r;
+}
+
+int pass_request_key(struct pass *p, bool fresh, bool renew)
+{
+	const char *why;
+	char *pem = NULL;
+	size_t len = 0;
+
+	if (p->req_key)
+		return 0;
+	if (!fresh && keystore_get(p->ks, KS_ALIAS_REQUEST, &pem, &len) == 0) {
+		why = request_unfit(p, pem, len, &p->req_key);
+		wipe_free(pem, len);
+		if (!why) {
+			log_info("resuming the pending request with the stored key");
+			return 0;
+		}
+		log_warn("not resuming the stored " KS_ALIAS_REQUEST ": %s; generating a new key",
+			 why);
+	}
+	return new_request_key(p, renew);
+}
+
+/* The issuer of c among the server's answer and the anchors, or NULL. */
+static X509 *find_issuer(X509 *c, STACK_OF(X509) *certs, STACK_OF(X509) *anchors)
+{
+	STACK_OF(X509) *pool[2] = {certs, anchors};
+	int i, k;
+
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < sk_X509_num(pool[k]); i++)
+			if (sk_X509_value(pool[k], i) != c &&
+			    X509_check_issued(sk_X509_value(pool[k], i), c) == X509_V_OK)
+				return sk_X509_value(pool[k], i);
+	return NULL;
+}
+
+/* Appends the chain above leaf (intermediates, not the self-signed root) for consumers. */
+static int append_chain(X509 *leaf, STACK_OF(X509) *certs, STACK_OF(X509) *anchors, char **bundle,
+			size_t *blen)
+{
+	X509 *c = leaf, *issuer;
+	int depth, r = 0;
+
+	for (depth = 0; depth < 8 && r == 0; depth++) {
+		issuer = find_issuer(c, certs, anchors);
+		if (!issuer || X509_check_issued(issuer, issuer) == X509_V_OK)
+			break;
+		r = crypto_cert_append_pem(issuer, bundle, blen);
+		c = issuer;
+	}
+	return r;
+}
+
+static void log_issued(X509 *leaf, const char *what)
+{
+	char *subject = crypto_cert_subject(leaf), *serial = crypto_cert_serial(leaf);
+	time_t nb = 0, na = 0;
+	char until[32] = "";
+	struct tm tm;
+
+	if (crypto_cert_validity(leaf, &nb, &na) == 0)
+		strftime(until, sizeof(until), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&na, &tm));
+	log_info("%s: %s (serial %s), valid until %s", what, subject ? subject : "?",
+		 serial ? serial : "?", until);
+	OPENSSL_free(subject);
+	OPENSSL_free(serial);
+}
+
+/*
+ * The certificates are gathered first, so the buffer holding the key is never reallocated
+ * (a realloc would leave an unwiped copy of the key behind).
+ */
+int pass_stage_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs, const char *what)
+{
+	char *pem = NULL, *chain = NULL, *bundle = NULL;
+	size_t len = 0, clen = 0, blen = 0;
+	X509 *leaf = NULL;
+	int i, r;
+
+	for (i = 0; i < sk_X509_num(certs) && !leaf; i++)
+		if (crypto_cert_matches_key(sk_X509_value(certs, i), key))
+			leaf = sk_X509_value(certs, i);
+	if (!leaf) {
+		log_err("the server returned no certificate for our public key: nothing stored");
+		return -EBADMSG;
+	}
+	r = crypto_verify_chain(leaf, certs, p->anchors, 0);
+	if (r < 0) {
+		log_err("the issued certificate does not chain to the trust anchors: nothing "
+			"stored");
+		return r;
+	}
+	r = crypto_cert_append_pem(leaf, &chain, &clen);
+	if (r == 0)
+		r = append_chain(leaf, certs, p->anchors, &chain, &clen);
+	if (r == 0)
+		r = crypto_key_to_pem(key, &pem, &len);
+	if (r == 0) {
+		blen = len + clen;
+		bundle = xmalloc(blen + 1);
+		memcpy(bundle, pem, len);
+		memcpy(bundle + len, chain, clen + 1);
+		r = keystore_txn_put(p->txn, KS_ALIAS_ENROLLED, bundle, blen);
+	}
+	/* The pending request, if any, is answered: its key goes with the commit. */
+	if (r == 0)
+		r = keystore_txn_remove(p->txn, KS_ALIAS_REQUEST);
+	if (r == 0) {
+		X509_free(p->issued);
+		sk_X509_pop_free(p->issued_chain, X509_free);
+		X509_up_ref(leaf);
+		p->issued = leaf;
+		p->issued_chain = X509_chain_up_ref(certs);
+		p->issued_what = what;
+	} else {
+		log_err("staging " KS_ALIAS_ENROLLED ": %s", strerror(-r));
+	}
+	wipe_free(pem, len);
+	wipe_free(bundle, blen);
+	free(chain);
+	return r;
+}
+
+/* The store's invariant for this pass: the pair it will hold chains to the anchors it will
+ * hold (at a time the certificate is valid, so an expired one can still get new anchors). */
+static int check_identity(struct pass *p)
+{
+	STACK_OF(X509) *certs = NULL;
+	EVP_PKEY *key = NULL;
+	X509 *leaf = p->issued;
+	STACK_OF(X509) *chain = p->issued_chain;
+	time_t nb = 0, na = 0, now = time(NULL);
+	int r = 0;
+
+	if (!leaf) {
+		if (pass_load_enrolled(p, &key, &certs) < 0)
+			goto out; /* no identity yet: nothing to keep consistent */
+		leaf = sk_X509_value(certs, 0);
+		chain = certs;
+	}
+	if (crypto_cert_validity(leaf, &nb, &na) == 0 && (now < nb || now >= na))
+		now = nb + (na - nb) / 2;
+	r = p->anchors ? crypto_verify_chain(leaf, chain, p->anchors, now) : -EBADMSG;
+	if (r < 0)
+		log_err("refusing to commit a certificate and CA certificates that do not chain: "
+			"the stored identity is kept");
+out:
+	EVP_PKEY_free(key);
+	sk_X509_pop_free(certs, X509_free);
+	return r;
+}
+
+int pass_commit(struct pass *p)
+{
+	int r;
+
+	if (!p->txn || keystore_txn_empty(p->txn))
+		return 0;
+	r = check_identity(p);
+	if (r == 0)
+		r = keystore_txn_commit(p->txn);
+	if (r < 0)
+		log_err("keystore %s: nothing was changed: %s", keystore_name(p->ks), strerror(-r));
+	else if (p->issued)
+		log_issued(p->issued, p->issued_what);
+	return r;
+}
