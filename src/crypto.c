@@ -46,13 +46,24 @@ void crypto_log_errors(const char *what)
 		log_err("%s", what);
 }
 
-/* Curve name as OpenSSL ("prime256v1", "secp384r1") or NIST ("P-256") spells it. */
-static int curve_nid(const char *name)
+int crypto_curve_nid(const char *name)
 {
+	/* SEC 2 names OpenSSL files under their X9.62 names; Java and RFC 5480 use these. */
+	static const struct {
+		const char *name;
+		int nid;
+	} sec2[] = {
+		{"secp192r1", NID_X9_62_prime192v1},
+		{"secp256r1", NID_X9_62_prime256v1},
+	};
+	size_t i;
 	int nid;
 
 	if (!name || !*name)
 		return NID_undef;
+	for (i = 0; i < ARRAY_SIZE(sec2); i++)
+		if (!strcmp(sec2[i].name, name))
+			return sec2[i].nid;
 	nid = EC_curve_nist2nid(name);
 	if (nid == NID_undef)
 		nid = OBJ_sn2nid(name);
@@ -97,7 +108,7 @@ int crypto_check_key_params(enum key_alg alg, const char *params, const char **o
 
 	switch (alg) {
 	case KEY_ALG_EC:
-		if (params && *params && !curve_supported(curve_nid(params)))
+		if (params && *params && !curve_supported(crypto_curve_nid(params)))
 			why = "unknown curve (see openssl ecparam -list_curves)";
 		break;
 	case KEY_ALG_RSA:
@@ -195,7 +206,7 @@ int crypto_keygen(enum key_alg alg, const char *params, EVP_PKEY **out_key)
 	case KEY_ALG_EC:
 		key = EVP_PKEY_Q_keygen(
 			NULL, NULL, "EC",
-			OBJ_nid2sn(curve_nid(params && *params ? params : "prime256v1")));
+			OBJ_nid2sn(crypto_curve_nid(params && *params ? params : "prime256v1")));
 		break;
 	case KEY_ALG_RSA:
 		if (params && *params && parse_uint(params, 2048, 8192, &bits) < 0)
@@ -638,9 +649,9 @@ static int csr_md(EVP_PKEY *key, const char *signer, const EVP_MD **out_md)
 	else if (id == EVP_PKEY_EC &&
 		 EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
 						sizeof(group), NULL) == 1)
-		nid = curve_nid(group) == NID_secp384r1	  ? NID_sha384
-		      : curve_nid(group) == NID_secp521r1 ? NID_sha512
-							  : NID_sha256;
+		nid = crypto_curve_nid(group) == NID_secp384r1	 ? NID_sha384
+		      : crypto_curve_nid(group) == NID_secp521r1 ? NID_sha512
+								 : NID_sha256;
 	*out_md = nid == NID_undef ? NULL : EVP_get_digestbynid(nid);
 	if (nid != NID_undef && !*out_md) {
 		crypto_log_errors("CSR digest not available");

@@ -21,6 +21,9 @@ int crypto_check_key_params(enum key_alg alg, const char *params, const char **o
 /* Checks that csr_signer (e.g. "SHA384WITHECDSA", case-insensitive) fits alg. 0 or -EINVAL, reason
  * in out_why. */
 int crypto_check_signer(enum key_alg alg, const char *signer, const char **out_why);
+/* NID of a curve as OpenSSL ("prime256v1"), NIST ("P-256") or SEC 2 ("secp256r1") names it, or
+ * NID_undef. */
+int crypto_curve_nid(const char *name);
 /* Default key_params text for alg ("prime256v1", "2048", ""); static. */
 const char *crypto_default_key_params(enum key_alg alg);
 

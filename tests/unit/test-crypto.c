@@ -40,6 +40,8 @@ static void test_key_params(void)
 		{KEY_ALG_EC, "prime256v1", 1}, {KEY_ALG_EC, "secp384r1", 1},
 		{KEY_ALG_EC, "secp521r1", 1},  {KEY_ALG_EC, "P-256", 1},
 		{KEY_ALG_EC, "P-521", 1},      {KEY_ALG_EC, "brainpoolP256r1", 1},
+		{KEY_ALG_EC, "secp256r1", 1},  {KEY_ALG_EC, "secp192r1", 1},
+		{KEY_ALG_EC, "secp256R1", 0},  {KEY_ALG_EC, "secp999r1", 0},
 		{KEY_ALG_EC, "", 1},	       {KEY_ALG_EC, NULL, 1},
 		{KEY_ALG_EC, "foo", 0},	       {KEY_ALG_EC, "curve25519x", 0},
 		{KEY_ALG_EC, "2048", 0},       {KEY_ALG_EC, "sha256", 0},
@@ -66,6 +68,14 @@ static void test_key_params(void)
 		   !strcmp(crypto_default_key_params(KEY_ALG_RSA), "2048") &&
 		   !strcmp(crypto_default_key_params(KEY_ALG_ED25519), ""),
 	   "default key_params");
+	ok(crypto_curve_nid("P-256") == NID_X9_62_prime256v1 &&
+		   crypto_curve_nid("prime256v1") == NID_X9_62_prime256v1 &&
+		   crypto_curve_nid("secp256r1") == NID_X9_62_prime256v1 &&
+		   crypto_curve_nid("secp384r1") == NID_secp384r1 &&
+		   crypto_curve_nid("P-384") == NID_secp384r1 &&
+		   crypto_curve_nid("") == NID_undef && crypto_curve_nid(NULL) == NID_undef &&
+		   crypto_curve_nid("foo") == NID_undef,
+	   "curve names: OpenSSL, NIST and SEC 2 spellings");
 	ok(crypto_key_alg_pkey_id(KEY_ALG_EC) == EVP_PKEY_EC &&
 		   crypto_key_alg_pkey_id(KEY_ALG_RSA) == EVP_PKEY_RSA &&
 		   crypto_key_alg_pkey_id(KEY_ALG_ED25519) == EVP_PKEY_ED25519,
@@ -320,7 +330,8 @@ static void test_keygen(void)
 	} cases[] = {
 		{KEY_ALG_EC, "prime256v1", 256}, {KEY_ALG_EC, "secp384r1", 384},
 		{KEY_ALG_EC, "P-521", 521},	 {KEY_ALG_EC, NULL, 256},
-		{KEY_ALG_RSA, "2048", 2048},	 {KEY_ALG_ED25519, "", 256},
+		{KEY_ALG_EC, "secp256r1", 256},	 {KEY_ALG_RSA, "2048", 2048},
+		{KEY_ALG_ED25519, "", 256},
 	};
 	EVP_PKEY *key = NULL;
 	size_t i;
