@@ -89,6 +89,12 @@ struct parse_state {
 	int ks_lines[KS_N_KEYS];   /* same, for the current keystore section */
 };
 
+/* What config_load_secrets() needs from the parse: where to point its errors. */
+struct config_lines {
+	int est[EST_N_KEYS];
+	bool secrets_loaded;
+};
+
 enum value_type {
 	VALUE_BOOL,
 	VALUE_STRING,	/* must not be empty */
@@ -259,30 +265,13 @@ static void set_label(struct parse_state *st, const char *key, const char *v)
 	set_string(&st->cfg->label, v);
 }
 
+/* The file itself is read by config_load_secrets(): load and status run before it exists. */
 static void set_ca_root(struct parse_state *st, const char *key, const char *v)
 {
-	STACK_OF(X509) *certs = NULL;
-	char *pem = NULL;
-	size_t len = 0;
-	int r;
-
-	if (!*v) {
+	if (!*v)
 		key_error(st, key, "must not be empty");
-		goto out;
-	}
-	r = read_file(v, CA_ROOT_MAX_SIZE, &pem, &len);
-	if (r < 0) {
-		key_error(st, key, "cannot read %s: %s", v, strerror(-r));
-		goto out;
-	}
-	if (crypto_certs_from_pem(pem, len, &certs) < 0) {
-		key_error(st, key, "%s contains no PEM certificate", v);
-		goto out;
-	}
-	set_string(&st->cfg->ca_root, v);
-out:
-	sk_X509_pop_free(certs, X509_free);
-	free(pem);
+	else
+		set_string(&st->cfg->ca_root, v);
 }
 
 static void set_duration(struct parse_state *st, const char *key, const char *v, uint64_t min,
@@ -796,18 +785,40 @@ static void report_secret(struct parse_state *st, int line, const char *key, con
 		report(st, line, key, "cannot read %s: %s", path, strerror(-r));
 }
 
+static void check_ca_root(struct parse_state *st)
+{
+	const char *path = st->cfg->ca_root;
+	STACK_OF(X509) *certs = NULL;
+	char *pem = NULL;
+	size_t len = 0;
+	int r;
+
+	r = read_file(path, CA_ROOT_MAX_SIZE, &pem, &len);
+	if (r < 0)
+		report(st, st->est_lines[EST_CA_ROOT], "ca_root", "cannot read %s: %s", path,
+		       strerror(-r));
+	else if (crypto_certs_from_pem(pem, len, &certs) < 0)
+		report(st, st->est_lines[EST_CA_ROOT], "ca_root", "%s contains no PEM certificate",
+		       path);
+	sk_X509_pop_free(certs, X509_free);
+	free(pem);
+}
+
 /* False on error. */
 static bool load_password_file(struct parse_state *st)
 {
 	const char *path = st->cfg->password_file;
+	char *secret = NULL;
 	struct stat sb;
 	int r;
 
-	r = read_secret(path, &st->cfg->password);
+	r = read_secret(path, &secret);
 	if (r < 0) {
 		report_secret(st, st->est_lines[EST_PASSWORD_FILE], "password_file", path, r);
 		return false;
 	}
+	wipe_str(st->cfg->password); /* read by an earlier config_load_secrets() that failed */
+	st->cfg->password = secret;
 	if (stat(path, &sb) == 0 && (sb.st_mode & (S_IRWXG | S_IRWXO)))
 		log_warn("%s: password file is readable by group or others", path);
 	return true;
@@ -840,12 +851,10 @@ out:
 	return r == 0;
 }
 
+/* What can be told without reading the password; load_password() does the rest. */
 static void check_auth(struct parse_state *st)
 {
 	struct config *cfg = st->cfg;
-	int line = st->est_lines[EST_HTTP_AUTH];
-	const char *auth = http_auth_names[cfg->http_auth];
-	bool loaded = true;
 
 	if (cfg->password && cfg->password_file) {
 		bool file_later = st->est_lines[EST_PASSWORD_FILE] > st->est_lines[EST_PASSWORD];
@@ -856,17 +865,24 @@ static void check_auth(struct parse_state *st)
 		       "password and password_file are mutually exclusive");
 		return;
 	}
+	if (cfg->http_auth != HTTP_AUTH_NONE && !cfg->username)
+		report(st, st->est_lines[EST_HTTP_AUTH], "http_auth", "%s needs username",
+		       http_auth_names[cfg->http_auth]);
+}
+
+static void load_password(struct parse_state *st)
+{
+	struct config *cfg = st->cfg;
+	bool loaded = true;
+
 	if (cfg->password_file)
 		loaded = load_password_file(st);
 	else if (!cfg->password && cfg->http_auth != HTTP_AUTH_NONE)
 		loaded = load_credential(st);
-	if (cfg->http_auth == HTTP_AUTH_NONE)
-		return;
-	if (!cfg->username)
-		report(st, line, "http_auth", "%s needs username", auth);
-	if (!cfg->password && loaded)
-		report(st, line, "http_auth",
-		       "%s needs password, password_file or the est-password credential", auth);
+	if (cfg->http_auth != HTTP_AUTH_NONE && !cfg->password && loaded)
+		report(st, st->est_lines[EST_HTTP_AUTH], "http_auth",
+		       "%s needs password, password_file or the est-password credential",
+		       http_auth_names[cfg->http_auth]);
 }
 
 static void check_all(struct parse_state *st)
@@ -928,6 +944,8 @@ int config_load(const char *path, struct config **out_cfg)
 	check_all(&st);
 	r = st.n_errors ? -EINVAL : 0;
 	if (r == 0) {
+		st.cfg->lines = xzalloc(sizeof(*st.cfg->lines));
+		memcpy(st.cfg->lines->est, st.est_lines, sizeof(st.est_lines));
 		*out_cfg = st.cfg;
 		st.cfg = NULL;
 	}
@@ -935,6 +953,21 @@ out:
 	config_free(st.cfg);
 	wipe_free(data, len);
 	return r;
+}
+
+int config_load_secrets(struct config *cfg)
+{
+	struct parse_state st = {.file = cfg->file, .cfg = cfg};
+
+	if (cfg->lines->secrets_loaded)
+		return 0;
+	memcpy(st.est_lines, cfg->lines->est, sizeof(st.est_lines));
+	check_ca_root(&st);
+	load_password(&st);
+	if (st.n_errors)
+		return -EINVAL;
+	cfg->lines->secrets_loaded = true;
+	return 0;
 }
 
 static void keystore_conf_free(struct keystore_conf *ks)
@@ -970,6 +1003,7 @@ void config_free(struct config *cfg)
 	free(cfg->subject);
 	free(cfg->key_params);
 	free(cfg->csr_signer);
+	free(cfg->lines);
 	free(cfg);
 }
 

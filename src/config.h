@@ -45,6 +45,8 @@ struct keystore_conf {
 	struct keystore_conf *next;
 };
 
+struct config_lines; /* config.c's record of where each key was set */
+
 struct config {
 	char *file;
 	bool enabled;
@@ -65,8 +67,8 @@ struct config {
 	char *tls_client_alias;
 	enum http_auth http_auth;
 	char *username;
-	char *password; /* secret: wiped in config_free */
-	char *password_file;
+	char *password;	     /* secret: wiped in config_free */
+	char *password_file; /* config_load_secrets() reads it, or sets the credential's path */
 	bool pop;
 	enum pop_binding pop_binding;
 	bool renew;
@@ -77,13 +79,21 @@ struct config {
 	enum key_source key_source;
 	char *csr_signer; /* NULL = derived from the key */
 	struct keystore_conf *keystores;
+	struct config_lines *lines; /* private to config.c, for config_load_secrets() */
 };
 
 /*
- * Parses and validates path. On error prints "FILE:LINE: KEY: reason" lines on stderr and
- * returns -EINVAL (or -errno when the file cannot be read). Caller frees with config_free().
+ * Parses and validates path, without reading any other file: neither the password nor ca_root.
+ * On error prints "FILE:LINE: KEY: reason" lines on stderr and returns -EINVAL (or -errno when
+ * the file cannot be read). Caller frees with config_free().
  */
 int config_load(const char *path, struct config **out_cfg);
+/*
+ * For the commands that talk to the server: reads password_file or the est-password credential,
+ * checks that http_auth has a password and that ca_root holds a certificate. 0, or -EINVAL
+ * after "FILE:LINE: KEY: reason" lines on stderr. A second call does nothing.
+ */
+int config_load_secrets(struct config *cfg);
 void config_free(struct config *cfg);
 /* The [keystore NAME] section, or NULL. */
 const struct keystore_conf *config_keystore(const struct config *cfg, const char *name);

@@ -46,13 +46,24 @@ void crypto_log_errors(const char *what)
 		log_err("%s", what);
 }
 
-/* Curve name as OpenSSL ("prime256v1", "secp384r1") or NIST ("P-256") spells it. */
-static int curve_nid(const char *name)
+int crypto_curve_nid(const char *name)
 {
+	/* SEC 2 names OpenSSL files under their X9.62 names; Java and RFC 5480 use these. */
+	static const struct {
+		const char *name;
+		int nid;
+	} sec2[] = {
+		{"secp192r1", NID_X9_62_prime192v1},
+		{"secp256r1", NID_X9_62_prime256v1},
+	};
+	size_t i;
 	int nid;
 
 	if (!name || !*name)
 		return NID_undef;
+	for (i = 0; i < ARRAY_SIZE(sec2); i++)
+		if (!strcmp(sec2[i].name, name))
+			return sec2[i].nid;
 	nid = EC_curve_nist2nid(name);
 	if (nid == NID_undef)
 		nid = OBJ_sn2nid(name);
@@ -97,7 +108,7 @@ int crypto_check_key_params(enum key_alg alg, const char *params, const char **o
 
 	switch (alg) {
 	case KEY_ALG_EC:
-		if (params && *params && !curve_supported(curve_nid(params)))
+		if (params && *params && !curve_supported(crypto_curve_nid(params)))
 			why = "unknown curve (see openssl ecparam -list_curves)";
 		break;
 	case KEY_ALG_RSA:
@@ -180,6 +191,35 @@ int crypto_check_signer(enum key_alg alg, const char *signer, const char **out_w
 	return 0;
 }
 
+bool crypto_key_fits(EVP_PKEY *key, enum key_alg alg, const char *params)
+{
+	char group[64] = "";
+	unsigned long bits;
+	bool fits = false;
+
+	if (!key || EVP_PKEY_get_base_id(key) != crypto_key_alg_pkey_id(alg))
+		return false;
+	if (!params || !*params)
+		params = crypto_default_key_params(alg);
+	switch (alg) {
+	case KEY_ALG_EC:
+		fits = EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
+						      sizeof(group), NULL) == 1 &&
+		       crypto_curve_nid(params) != NID_undef &&
+		       crypto_curve_nid(group) == crypto_curve_nid(params);
+		break;
+	case KEY_ALG_RSA:
+		fits = parse_uint(params, 1, INT_MAX, &bits) == 0 &&
+		       EVP_PKEY_get_bits(key) == (int)bits;
+		break;
+	case KEY_ALG_ED25519:
+		fits = !*params;
+		break;
+	}
+	ERR_clear_error();
+	return fits;
+}
+
 int crypto_keygen(enum key_alg alg, const char *params, EVP_PKEY **out_key)
 {
 	EVP_PKEY *key = NULL;
@@ -195,7 +235,7 @@ int crypto_keygen(enum key_alg alg, const char *params, EVP_PKEY **out_key)
 	case KEY_ALG_EC:
 		key = EVP_PKEY_Q_keygen(
 			NULL, NULL, "EC",
-			OBJ_nid2sn(curve_nid(params && *params ? params : "prime256v1")));
+			OBJ_nid2sn(crypto_curve_nid(params && *params ? params : "prime256v1")));
 		break;
 	case KEY_ALG_RSA:
 		if (params && *params && parse_uint(params, 2048, 8192, &bits) < 0)
@@ -638,9 +678,9 @@ static int csr_md(EVP_PKEY *key, const char *signer, const EVP_MD **out_md)
 	else if (id == EVP_PKEY_EC &&
 		 EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group,
 						sizeof(group), NULL) == 1)
-		nid = curve_nid(group) == NID_secp384r1	  ? NID_sha384
-		      : curve_nid(group) == NID_secp521r1 ? NID_sha512
-							  : NID_sha256;
+		nid = crypto_curve_nid(group) == NID_secp384r1	 ? NID_sha384
+		      : crypto_curve_nid(group) == NID_secp521r1 ? NID_sha512
+								 : NID_sha256;
 	*out_md = nid == NID_undef ? NULL : EVP_get_digestbynid(nid);
 	if (nid != NID_undef && !*out_md) {
 		crypto_log_errors("CSR digest not available");
@@ -815,13 +855,19 @@ out:
 	return r;
 }
 
-bool crypto_cert_matches_key(X509 *cert, EVP_PKEY *key)
+bool crypto_keys_equal(EVP_PKEY *a, EVP_PKEY *b)
 {
-	EVP_PKEY *pub = cert && key ? X509_get0_pubkey(cert) : NULL;
-	bool eq = pub && EVP_PKEY_eq(pub, key) == 1;
+	bool eq = a && b && EVP_PKEY_eq(a, b) == 1;
 
 	ERR_clear_error();
 	return eq;
+}
+
+bool crypto_cert_matches_key(X509 *cert, EVP_PKEY *key)
+{
+	EVP_PKEY *pub = cert && key ? X509_get0_pubkey(cert) : NULL;
+
+	return crypto_keys_equal(pub, key);
 }
 
 static int store_add_anchors(X509_STORE *store, STACK_OF(X509) *anchors)
@@ -929,22 +975,72 @@ char *crypto_cert_serial(X509 *cert)
 	return hex;
 }
 
-int crypto_sha256_hex(const void *data, size_t len, char out[65])
+static void sha256_to_hex(const unsigned char md[32], char out[65])
 {
 	static const char digits[] = "0123456789abcdef";
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int i, mdlen = 0;
+	unsigned int i;
 
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
-		crypto_log_errors("SHA-256 failed");
-		return -EIO;
-	}
 	for (i = 0; i < 32; i++) {
 		out[2 * i] = digits[md[i] >> 4];
 		out[2 * i + 1] = digits[md[i] & 0xf];
 	}
 	out[64] = '\0';
+}
+
+int crypto_sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
+		crypto_log_errors("SHA-256 failed");
+		return -EIO;
+	}
+	sha256_to_hex(md, out);
 	return 0;
+}
+
+/* Feeds the DER of each certificate to ctx, in order. */
+static int digest_certs_der(EVP_MD_CTX *ctx, STACK_OF(X509) *certs)
+{
+	unsigned char *der = NULL;
+	int i, len, r = 0;
+
+	for (i = 0; i < sk_X509_num(certs) && r == 0; i++) {
+		len = i2d_X509(sk_X509_value(certs, i), &der);
+		if (len <= 0 || EVP_DigestUpdate(ctx, der, (size_t)len) != 1)
+			r = -EIO;
+		OPENSSL_free(der);
+		der = NULL;
+	}
+	return r;
+}
+
+int crypto_certs_der_sha256(const char *pem, size_t len, char out[65])
+{
+	STACK_OF(X509) *certs = NULL;
+	EVP_MD_CTX *ctx = NULL;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	int r;
+
+	r = crypto_certs_from_pem(pem, len, &certs);
+	if (r < 0)
+		goto out;
+	ctx = EVP_MD_CTX_new();
+	r = -EIO;
+	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    digest_certs_der(ctx, certs) < 0 || EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 ||
+	    mdlen != 32) {
+		crypto_log_errors("SHA-256 of the certificates failed");
+		goto out;
+	}
+	sha256_to_hex(md, out);
+	r = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	sk_X509_pop_free(certs, X509_free);
+	return r;
 }
 
 int crypto_cert_fingerprint(X509 *cert, char out[65])

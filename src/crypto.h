@@ -21,11 +21,19 @@ int crypto_check_key_params(enum key_alg alg, const char *params, const char **o
 /* Checks that csr_signer (e.g. "SHA384WITHECDSA", case-insensitive) fits alg. 0 or -EINVAL, reason
  * in out_why. */
 int crypto_check_signer(enum key_alg alg, const char *signer, const char **out_why);
+/* NID of a curve as OpenSSL ("prime256v1"), NIST ("P-256") or SEC 2 ("secp256r1") names it, or
+ * NID_undef. */
+int crypto_curve_nid(const char *name);
 /* Default key_params text for alg ("prime256v1", "2048", ""); static. */
 const char *crypto_default_key_params(enum key_alg alg);
 
 /* EVP_PKEY_EC, EVP_PKEY_RSA or EVP_PKEY_ED25519 for alg. */
 int crypto_key_alg_pkey_id(enum key_alg alg);
+/* True when key is of algorithm alg with params (curve in any spelling crypto_curve_nid knows, RSA
+ * bits; NULL or "" = crypto_default_key_params(alg)). */
+bool crypto_key_fits(EVP_PKEY *key, enum key_alg alg, const char *params);
+/* True when a and b hold the same public key (either may be a private key); false for NULL. */
+bool crypto_keys_equal(EVP_PKEY *a, EVP_PKEY *b);
 /* Generates a key pair. Returns 0 or -errno; caller EVP_PKEY_free()s. */
 int crypto_keygen(enum key_alg alg, const char *params, EVP_PKEY **out_key);
 /* Private key as PKCS#8 PEM (unencrypted); caller wipe_free()s. */
@@ -71,5 +79,8 @@ char *crypto_cert_issuer(X509 *cert);
 char *crypto_cert_serial(X509 *cert);
 /* SHA-256 of data as 64 lowercase hex chars + NUL into out. */
 int crypto_sha256_hex(const void *data, size_t len, char out[65]);
+/* SHA-256, hex, over the concatenated DER of every certificate in a PEM buffer, so text, comments
+ * and line endings around them do not change it. -ENOENT if none, -EBADMSG for a damaged one. */
+int crypto_certs_der_sha256(const char *pem, size_t len, char out[65]);
 /* SHA-256 fingerprint of the cert DER, hex, into out. */
 int crypto_cert_fingerprint(X509 *cert, char out[65]);

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include <openssl/asn1.h>
-#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
@@ -155,9 +154,7 @@ int csrattrs_check_key(const struct csrattrs *a, enum key_alg alg, const char *p
 		return -EPROTO;
 	}
 	if (alg == KEY_ALG_EC && a->curve_nid && params) {
-		curve = OBJ_sn2nid(params);
-		if (curve == NID_undef)
-			curve = EC_curve_nist2nid(params);
+		curve = crypto_curve_nid(params);
 		if (curve != a->curve_nid) {
 			log_err("csrattrs: the server requires curve %s, the configuration says %s",
 				OBJ_nid2sn(a->curve_nid), params);

@@ -42,6 +42,8 @@ struct command {
 	int (*handler)(struct cli *cli, struct config *cfg);
 	const char *usage;
 	int max_args;
+	/* Reads the password and ca_root: load, status, export run at boot, before they exist. */
+	bool needs_secrets;
 };
 
 static int exit_code(int r)
@@ -174,14 +176,14 @@ out:
 }
 
 static const struct command commands[] = {
-	{"run", cmd_run, "run", 0},
-	{"enroll", cmd_enroll, "enroll", 0},
-	{"renew", cmd_renew, "renew", 0},
-	{"cacerts", cmd_cacerts, "cacerts", 0},
-	{"status", cmd_status, "status [--json]", 0},
-	{"check-config", cmd_check_config, "check-config", 0},
-	{"load", cmd_load, "load", 0},
-	{"export", cmd_export, "export ALIAS [--out FILE] [--mode MODE]", 1},
+	{"run", cmd_run, "run", 0, true},
+	{"enroll", cmd_enroll, "enroll", 0, true},
+	{"renew", cmd_renew, "renew", 0, true},
+	{"cacerts", cmd_cacerts, "cacerts", 0, true},
+	{"status", cmd_status, "status [--json]", 0, false},
+	{"check-config", cmd_check_config, "check-config", 0, true},
+	{"load", cmd_load, "load", 0, false},
+	{"export", cmd_export, "export ALIAS [--out FILE] [--mode MODE]", 1, false},
 };
 
 static void usage(FILE *f)
@@ -315,8 +317,12 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	r = config_load(cli.config, &cfg);
-	if (r < 0)
+	if (r == 0 && cmd->needs_secrets)
+		r = config_load_secrets(cfg);
+	if (r < 0) {
+		config_free(cfg);
 		return EXIT_USAGE;
+	}
 	umask(077);
 	r = cmd->handler(&cli, cfg);
 	config_free(cfg);

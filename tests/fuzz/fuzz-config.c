@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer harness for config_load(): any bytes as a config file (run with -close_fd_mask=2). */
+/*
+ * libFuzzer harness for config_load() and config_load_secrets(): any bytes as a config file
+ * (run with -close_fd_mask=2).
+ */
 #include "autoconf.h"
 
 #include <stddef.h>
@@ -37,15 +40,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (write(fd, data, size) == (ssize_t)size) {
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		if (config_load(path, &cfg) == 0) {
+		if (config_load(path, &cfg) == 0 && config_load_secrets(cfg) == 0) {
 			FILE *devnull = fopen("/dev/null", "w");
 
 			if (devnull) {
 				config_print(cfg, devnull);
 				fclose(devnull);
 			}
-			config_free(cfg);
 		}
+		config_free(cfg);
 	}
 	close(fd);
 	return 0;

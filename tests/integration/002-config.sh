@@ -40,6 +40,46 @@ is "unreadable ca_root exits 2" "$RC" 2
 check "ca_root is reported on line 3" grep -qF "$T/est.conf:3: ca_root" "$T/err"
 check "nothing was stored" test ! -e "$T/store"
 
+# load, status and export need neither the password nor ca_root (they run at boot, before
+# credentials exist): they behave as without them; run reports what is missing.
+# offline_commands WHAT: status and load exit 0, export of a missing alias 1, never 2.
+offline_commands() {
+	est status
+	is "$1: status exits 0" "$RC" 0
+	est load
+	is "$1: load exits 0" "$RC" 0
+	est export est-nothing-here
+	is "$1: export of a missing alias exits 1" "$RC" 1
+	check "$1: export names the alias" grep -q "est-nothing-here: no such alias" "$T/err"
+}
+write_config
+offline_commands "no auth"
+write_config "http_auth = basic" "username = u"
+offline_commands "basic auth without a password"
+est run
+is "basic auth without a password: run exits 2" "$RC" 2
+check "basic auth without a password: run reports it on its line" \
+	grep -qF "$T/est.conf:9: http_auth: basic needs password" "$T/err"
+write_config "http_auth = basic" "username = u" "password_file = $T/no-password"
+offline_commands "missing password_file"
+est enroll
+is "missing password_file: enroll exits 2" "$RC" 2
+check "missing password_file: enroll reports it on its line" \
+	grep -qF "$T/est.conf:11: password_file: cannot read $T/no-password" "$T/err"
+est check-config
+is "missing password_file: check-config exits 2" "$RC" 2
+write_config
+sed -i "s|^ca_root = .*|ca_root = $T/nonexistent.pem|" "$T/est.conf"
+offline_commands "missing ca_root"
+est run
+is "missing ca_root: run exits 2" "$RC" 2
+check "missing ca_root: run reports it on its line" \
+	grep -qF "$T/est.conf:3: ca_root: cannot read $T/nonexistent.pem" "$T/err"
+est check-config
+is "missing ca_root: check-config exits 2" "$RC" 2
+est cacerts
+is "missing ca_root: cacerts exits 2" "$RC" 2
+
 write_config
 printf '[bogus]\nx = 1\n' >>"$T/est.conf"
 est check-config

@@ -86,8 +86,11 @@ static char *subst(const char *s)
 	return out;
 }
 
-/* Loads text (with @DIR@ replaced) through a file; what config_load wrote on stderr in *err. */
-static int load(const char *text, struct config **out_cfg, char **err)
+/*
+ * Loads text (with @DIR@ replaced) through a file, with config_load_secrets() too when secrets;
+ * what they wrote on stderr in *err. *out_cfg is NULL on error.
+ */
+static int load_stages(const char *text, bool secrets, struct config **out_cfg, char **err)
 {
 	char *body = subst(text);
 	size_t len;
@@ -102,12 +105,30 @@ static int load(const char *text, struct config **out_cfg, char **err)
 	dup2(fd, 2);
 	close(fd);
 	r = config_load(conf_path, out_cfg);
+	if (r == 0 && secrets)
+		r = config_load_secrets(*out_cfg);
+	if (r < 0) {
+		config_free(*out_cfg);
+		*out_cfg = NULL;
+	}
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
 	if (read_file(err_path, 1 << 20, err, &len) < 0)
 		*err = xstrdup("");
 	return r;
+}
+
+/* Both stages, as run, enroll and check-config do. */
+static int load(const char *text, struct config **out_cfg, char **err)
+{
+	return load_stages(text, true, out_cfg, err);
+}
+
+/* config_load() alone, as load, status and export do. */
+static int load_only(const char *text, struct config **out_cfg, char **err)
+{
+	return load_stages(text, false, out_cfg, err);
 }
 
 static char *print(const struct config *cfg)
@@ -368,6 +389,7 @@ static const struct bad_case {
 	const char *text;
 	const char *want; /* after "FILE:" */
 	int lines;	  /* error lines expected */
+	bool secrets;	  /* config_load() passes, config_load_secrets() fails */
 } bad_cases[] = {
 	{BASE "colour = blue\n", "5: colour: unknown key", 1},
 	{BASE "[weird]\nx = 1\ny = 2\n", "5: [weird]: unknown section", 1},
@@ -409,8 +431,8 @@ static const struct bad_case {
 	{BASE "key_algorithm = ED25519\nkey_params = 2048\n", "6: key_params: ", 1},
 	{BASE "csr_signer = SHA256WITHRSA\n", "5: csr_signer: ", 1},
 	{BASE "key_algorithm = RSA\ncsr_signer = MD5WITHFOO\n", "6: csr_signer: ", 1},
-	{BASE "http_auth = basic\n", "5: http_auth: basic needs username", 2},
-	{BASE "http_auth = digest\nusername = u\n", "5: http_auth: digest needs password", 1},
+	{BASE "http_auth = basic\n", "5: http_auth: basic needs username", 1},
+	{BASE "http_auth = digest\nusername = u\n", "5: http_auth: digest needs password", 1, true},
 	{BASE "http_auth = basic\npassword = p\n", "5: http_auth: basic needs username", 1},
 	{BASE "http_auth = ntlm\n", "5: http_auth: must be none, basic or digest", 1},
 	{BASE "keystore = nowhere\n", "5: keystore: no [keystore nowhere] section", 1},
@@ -422,11 +444,11 @@ static const struct bad_case {
 	{BASE "pop_binding = tls-server-end-point\n", "5: pop_binding: must be tls-unique or", 1},
 	{BASE "key_source = client\n", "5: key_source: must be local or server", 1},
 	{"[est]\nserver = h:1\nca_root = @DIR@/none.pem\nsubject = CN=x\n",
-	 "3: ca_root: cannot read @DIR@/none.pem: No such file or directory", 1},
+	 "3: ca_root: cannot read @DIR@/none.pem: No such file or directory", 1, true},
 	{"[est]\nserver = h:1\nca_root = @DIR@/nocert.pem\nsubject = CN=x\n",
-	 "3: ca_root: @DIR@/nocert.pem contains no PEM certificate", 1},
+	 "3: ca_root: @DIR@/nocert.pem contains no PEM certificate", 1, true},
 	{"[est]\nserver = h:1\nca_root = @DIR@\nsubject = CN=x\n",
-	 "3: ca_root: cannot read @DIR@:", 1},
+	 "3: ca_root: cannot read @DIR@:", 1, true},
 	{"[est]\nserver = h:1\nca_root =\nsubject = CN=x\n", "3: ca_root: must not be empty", 1},
 	{"[est]\nserver = h:1\nsubject = CN=x\n", "1: ca_root: required key missing", 1},
 	{"\n[est]\nca_root = @DIR@/ca.pem\nserver = h:1\n", "2: subject: required key missing", 1},
@@ -441,10 +463,11 @@ static const struct bad_case {
 	{BASE "password_file = @DIR@/pw600\npassword = a\n",
 	 "6: password: password and password_file are mutually exclusive", 1},
 	{BASE "password_file = @DIR@/none\n",
-	 "5: password_file: cannot read @DIR@/none: No such file or directory", 1},
-	{BASE "password_file = @DIR@/pwempty\n", "5: password_file: @DIR@/pwempty is empty", 1},
+	 "5: password_file: cannot read @DIR@/none: No such file or directory", 1, true},
+	{BASE "password_file = @DIR@/pwempty\n", "5: password_file: @DIR@/pwempty is empty", 1,
+	 true},
 	{BASE "http_auth = basic\nusername = u\npassword_file = @DIR@/none\n",
-	 "7: password_file: cannot read", 1},
+	 "7: password_file: cannot read", 1, true},
 	{BASE "[keystore bad/name]\n", "5: [keystore bad/name]: the name must be", 1},
 	{BASE "[keystore ..]\n", "5: [keystore ..]: the name must be", 1},
 	{BASE "[keystore]\n", "5: [keystore ]: the name must be", 1},
@@ -498,6 +521,13 @@ static void test_bad(void)
 		   "bad: %s", tail);
 		if (!strstr(err, want) || count_lines(err) != c->lines)
 			printf("#   got: %s", err);
+		if (c->secrets) {
+			free(err);
+			r = load_only(c->text, &cfg, &err);
+			ok(r == 0 && cfg && !*err, "bad: %s: config_load alone passes", tail);
+			config_free(cfg);
+			cfg = NULL;
+		}
 		free(tail);
 		free(want);
 		free(err);
@@ -650,6 +680,95 @@ static void test_credentials(void)
 	free(cred);
 }
 
+/* Run config_load_secrets() on cfg; what it wrote on stderr in *err. */
+static int secrets(struct config *cfg, char **err)
+{
+	size_t len;
+	int saved, fd, r;
+
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	dup2(fd, 2);
+	close(fd);
+	r = config_load_secrets(cfg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	if (read_file(err_path, 1 << 20, err, &len) < 0)
+		*err = xstrdup("");
+	return r;
+}
+
+/* load, status and export run before the password and ca_root exist: config_load reads neither. */
+static void test_secrets_stage(void)
+{
+	struct config *cfg = NULL;
+	char *err = NULL, *want;
+	int r;
+
+	r = load_only(BASE "http_auth = basic\nusername = u\npassword_file = @DIR@/none\n", &cfg,
+		      &err);
+	ok(r == 0 && cfg && !*err && !cfg->password,
+	   "missing password file: config_load passes and reads nothing");
+	free(err);
+	err = NULL;
+	if (cfg) {
+		want = xasprintf(
+			"%s:7: password_file: cannot read %s/none: No such file or directory\n",
+			conf_path, dir);
+		r = secrets(cfg, &err);
+		ok(r == -EINVAL && !strcmp(err, want),
+		   "missing password file: config_load_secrets -EINVAL, FILE:LINE: KEY");
+		if (strcmp(err, want))
+			printf("#   got: %s", err);
+		free(want);
+		free(err);
+		err = NULL;
+	}
+	config_free(cfg);
+
+	r = load_only(BASE "http_auth = digest\nusername = u\n", &cfg, &err);
+	ok(r == 0 && cfg && !*err, "digest without a password: config_load passes");
+	free(err);
+	err = NULL;
+	if (cfg) {
+		r = secrets(cfg, &err);
+		ok(r == -EINVAL && strstr(err, ":5: http_auth: digest needs password"),
+		   "digest without a password: config_load_secrets reports it on its line");
+		free(err);
+		err = NULL;
+	}
+	config_free(cfg);
+
+	r = load_only("[est]\nserver = h:1\nca_root = @DIR@/none.pem\nsubject = CN=x\n", &cfg,
+		      &err);
+	ok(r == 0 && cfg && !*err, "missing ca_root: config_load passes");
+	free(err);
+	err = NULL;
+	if (cfg) {
+		r = secrets(cfg, &err);
+		ok(r == -EINVAL && count_lines(err) == 1 && strstr(err, ":3: ca_root: cannot read"),
+		   "missing ca_root: config_load_secrets reports it on its line");
+		free(err);
+		err = NULL;
+	}
+	config_free(cfg);
+
+	r = load_only(BASE "http_auth = basic\nusername = u\npassword_file = @DIR@/pw600\n", &cfg,
+		      &err);
+	free(err);
+	err = NULL;
+	ok(r == 0 && cfg && secrets(cfg, &err) == 0 && !*err && !strcmp(cfg->password, "secret\n"),
+	   "config_load_secrets reads the password file");
+	free(err);
+	err = NULL;
+	ok(cfg && secrets(cfg, &err) == 0 && !*err && !strcmp(cfg->password, "secret\n"),
+	   "a second config_load_secrets does nothing");
+	free(err);
+	config_free(cfg);
+}
+
 static void test_misc(void)
 {
 	ok(!strcmp(config_key_alg_name(KEY_ALG_EC), "EC") &&
@@ -717,6 +836,7 @@ int main(void)
 	test_unreadable();
 	test_password_file();
 	test_credentials();
+	test_secrets_stage();
 	test_misc();
 	return tap_done();
 }

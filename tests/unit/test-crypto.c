@@ -40,6 +40,8 @@ static void test_key_params(void)
 		{KEY_ALG_EC, "prime256v1", 1}, {KEY_ALG_EC, "secp384r1", 1},
 		{KEY_ALG_EC, "secp521r1", 1},  {KEY_ALG_EC, "P-256", 1},
 		{KEY_ALG_EC, "P-521", 1},      {KEY_ALG_EC, "brainpoolP256r1", 1},
+		{KEY_ALG_EC, "secp256r1", 1},  {KEY_ALG_EC, "secp192r1", 1},
+		{KEY_ALG_EC, "secp256R1", 0},  {KEY_ALG_EC, "secp999r1", 0},
 		{KEY_ALG_EC, "", 1},	       {KEY_ALG_EC, NULL, 1},
 		{KEY_ALG_EC, "foo", 0},	       {KEY_ALG_EC, "curve25519x", 0},
 		{KEY_ALG_EC, "2048", 0},       {KEY_ALG_EC, "sha256", 0},
@@ -66,6 +68,14 @@ static void test_key_params(void)
 		   !strcmp(crypto_default_key_params(KEY_ALG_RSA), "2048") &&
 		   !strcmp(crypto_default_key_params(KEY_ALG_ED25519), ""),
 	   "default key_params");
+	ok(crypto_curve_nid("P-256") == NID_X9_62_prime256v1 &&
+		   crypto_curve_nid("prime256v1") == NID_X9_62_prime256v1 &&
+		   crypto_curve_nid("secp256r1") == NID_X9_62_prime256v1 &&
+		   crypto_curve_nid("secp384r1") == NID_secp384r1 &&
+		   crypto_curve_nid("P-384") == NID_secp384r1 &&
+		   crypto_curve_nid("") == NID_undef && crypto_curve_nid(NULL) == NID_undef &&
+		   crypto_curve_nid("foo") == NID_undef,
+	   "curve names: OpenSSL, NIST and SEC 2 spellings");
 	ok(crypto_key_alg_pkey_id(KEY_ALG_EC) == EVP_PKEY_EC &&
 		   crypto_key_alg_pkey_id(KEY_ALG_RSA) == EVP_PKEY_RSA &&
 		   crypto_key_alg_pkey_id(KEY_ALG_ED25519) == EVP_PKEY_ED25519,
@@ -320,7 +330,8 @@ static void test_keygen(void)
 	} cases[] = {
 		{KEY_ALG_EC, "prime256v1", 256}, {KEY_ALG_EC, "secp384r1", 384},
 		{KEY_ALG_EC, "P-521", 521},	 {KEY_ALG_EC, NULL, 256},
-		{KEY_ALG_RSA, "2048", 2048},	 {KEY_ALG_ED25519, "", 256},
+		{KEY_ALG_EC, "secp256r1", 256},	 {KEY_ALG_RSA, "2048", 2048},
+		{KEY_ALG_ED25519, "", 256},
 	};
 	EVP_PKEY *key = NULL;
 	size_t i;
@@ -340,6 +351,68 @@ static void test_keygen(void)
 	ok(crypto_keygen(KEY_ALG_EC, "foo", &key) == -EINVAL && !key,
 	   "keygen on curve foo refused");
 	ok(crypto_keygen(KEY_ALG_RSA, "1024", &key) == -EINVAL && !key, "keygen RSA 1024 refused");
+}
+
+static void test_key_fits(void)
+{
+	static const struct {
+		int key; /* index into keys[] */
+		enum key_alg alg;
+		const char *params;
+		bool fits;
+	} cases[] = {
+		{0, KEY_ALG_EC, "prime256v1", true}, {0, KEY_ALG_EC, "P-256", true},
+		{0, KEY_ALG_EC, "secp256r1", true},  {0, KEY_ALG_EC, NULL, true},
+		{0, KEY_ALG_EC, "", true},	     {0, KEY_ALG_EC, "secp384r1", false},
+		{0, KEY_ALG_EC, "P-384", false},     {0, KEY_ALG_EC, "foo", false},
+		{0, KEY_ALG_RSA, NULL, false},	     {0, KEY_ALG_ED25519, NULL, false},
+		{1, KEY_ALG_EC, "secp384r1", true},  {1, KEY_ALG_EC, "P-384", true},
+		{1, KEY_ALG_EC, NULL, false},	     {1, KEY_ALG_EC, "prime256v1", false},
+		{2, KEY_ALG_RSA, "2048", true},	     {2, KEY_ALG_RSA, NULL, true},
+		{2, KEY_ALG_RSA, "", true},	     {2, KEY_ALG_RSA, "3072", false},
+		{2, KEY_ALG_RSA, "big", false},	     {2, KEY_ALG_EC, NULL, false},
+		{3, KEY_ALG_ED25519, NULL, true},    {3, KEY_ALG_ED25519, "", true},
+		{3, KEY_ALG_ED25519, "2048", false}, {3, KEY_ALG_EC, NULL, false},
+	};
+	EVP_PKEY *keys[4] = {NULL}, *back = NULL;
+	char *pem = NULL;
+	size_t i, len = 0;
+
+	crypto_keygen(KEY_ALG_EC, "P-256", &keys[0]);
+	crypto_keygen(KEY_ALG_EC, "secp384r1", &keys[1]);
+	crypto_keygen(KEY_ALG_RSA, "2048", &keys[2]);
+	crypto_keygen(KEY_ALG_ED25519, NULL, &keys[3]);
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
+		ok(crypto_key_fits(keys[cases[i].key], cases[i].alg, cases[i].params) ==
+			   cases[i].fits,
+		   "%s key %s %s '%s'", EVP_PKEY_get0_type_name(keys[cases[i].key]),
+		   cases[i].fits ? "fits" : "does not fit", alg_name(cases[i].alg),
+		   cases[i].params ? cases[i].params : "(null)");
+	ok(!crypto_key_fits(NULL, KEY_ALG_EC, NULL), "a NULL key fits nothing");
+	crypto_key_to_pem(keys[0], &pem, &len);
+	crypto_key_from_pem(pem, len, &back);
+	ok(crypto_key_fits(back, KEY_ALG_EC, "P-256") &&
+		   !crypto_key_fits(back, KEY_ALG_EC, "P-521"),
+	   "a key read back from PEM fits as generated");
+
+	ok(crypto_keys_equal(keys[0], back), "a key equals itself read back from PEM");
+	ok(crypto_keys_equal(keys[0], keys[0]), "a key equals itself");
+	ok(!crypto_keys_equal(keys[0], keys[1]) && !crypto_keys_equal(keys[1], keys[0]),
+	   "keys on different curves differ");
+	ok(!crypto_keys_equal(keys[0], keys[2]) && !crypto_keys_equal(keys[2], keys[3]),
+	   "keys of different algorithms differ");
+	ok(!crypto_keys_equal(keys[0], NULL) && !crypto_keys_equal(NULL, keys[0]) &&
+		   !crypto_keys_equal(NULL, NULL),
+	   "NULL equals nothing");
+	EVP_PKEY_free(back);
+	back = NULL;
+	crypto_keygen(KEY_ALG_EC, "P-256", &back);
+	ok(!crypto_keys_equal(keys[0], back), "two P-256 keys differ");
+	ok(ERR_peek_error() == 0, "the OpenSSL error queue is left empty");
+	EVP_PKEY_free(back);
+	wipe_free(pem, len);
+	for (i = 0; i < ARRAY_SIZE(keys); i++)
+		EVP_PKEY_free(keys[i]);
 }
 
 /* A certificate for key named cn, signed by issuer_key under issuer (NULL: self-signed). */
@@ -704,6 +777,80 @@ static void test_certs_pem(X509 *leaf, X509 *ca, EVP_PKEY *key)
 	wipe_free(key_pem, klen);
 }
 
+/* What crypto_certs_der_sha256 should give: SHA-256 over the DER of a, then b. */
+static void der_sha256(X509 *a, X509 *b, char out[65])
+{
+	unsigned char *da = NULL, *db = NULL, *cat;
+	int la = i2d_X509(a, &da), lb = b ? i2d_X509(b, &db) : 0;
+
+	cat = xmalloc((size_t)(la + lb));
+	memcpy(cat, da, (size_t)la);
+	if (lb)
+		memcpy(cat + la, db, (size_t)lb);
+	crypto_sha256_hex(cat, (size_t)(la + lb), out);
+	free(cat);
+	OPENSSL_free(da);
+	OPENSSL_free(db);
+}
+
+/* Every "\n" of s as "\r\n". Caller frees. */
+static char *crlf(const char *s)
+{
+	char *out = xmalloc(2 * strlen(s) + 1), *o = out;
+
+	for (; *s; s++) {
+		if (*s == '\n')
+			*o++ = '\r';
+		*o++ = *s;
+	}
+	*o = '\0';
+	return out;
+}
+
+static void test_certs_digest(X509 *leaf, X509 *ca, EVP_PKEY *key)
+{
+	char want[65], want_leaf[65], got[65], other[65];
+	char *pem = NULL, *edited, *pem_crlf, *key_pem = NULL;
+	size_t len = 0, klen = 0, plen;
+
+	der_sha256(leaf, ca, want);
+	der_sha256(leaf, NULL, want_leaf);
+	crypto_cert_append_pem(leaf, &pem, &len);
+	plen = len;
+	crypto_cert_append_pem(ca, &pem, &len);
+	ok(crypto_certs_der_sha256(pem, len, got) == 0 && !strcmp(got, want),
+	   "certs DER SHA-256: over the DER of each certificate, in order");
+	edited = xasprintf("# our root\n\n%.*s\nsome words between\n  \n%s\n\n", (int)plen, pem,
+			   pem + plen);
+	ok(crypto_certs_der_sha256(edited, strlen(edited), got) == 0 && !strcmp(got, want),
+	   "certs DER SHA-256: comments and blank lines do not change it");
+	pem_crlf = crlf(pem);
+	ok(crypto_certs_der_sha256(pem_crlf, strlen(pem_crlf), got) == 0 && !strcmp(got, want),
+	   "certs DER SHA-256: CRLF line endings do not change it");
+	ok(crypto_certs_der_sha256(pem, plen, got) == 0 && !strcmp(got, want_leaf) &&
+		   strcmp(got, want),
+	   "certs DER SHA-256: one certificate fewer changes it");
+	free(edited);
+	edited = xasprintf("%s%.*s", pem + plen, (int)plen, pem);
+	ok(crypto_certs_der_sha256(edited, strlen(edited), other) == 0 && strcmp(other, want),
+	   "certs DER SHA-256: another order changes it");
+	free(edited);
+	crypto_key_to_pem(key, &key_pem, &klen);
+	edited = xasprintf("%s%s", key_pem, pem);
+	ok(crypto_certs_der_sha256(edited, strlen(edited), got) == 0 && !strcmp(got, want),
+	   "certs DER SHA-256: a private key block is not part of it");
+	wipe_str(edited);
+	strcpy(got, "untouched");
+	ok(crypto_certs_der_sha256(key_pem, klen, got) == -ENOENT && !strcmp(got, "untouched"),
+	   "certs DER SHA-256: a key alone is -ENOENT, out untouched");
+	ok(crypto_certs_der_sha256("", 0, got) == -ENOENT, "certs DER SHA-256: empty is -ENOENT");
+	ok(crypto_certs_der_sha256(pem, len - 40, got) == -EBADMSG,
+	   "certs DER SHA-256: a cut certificate is -EBADMSG");
+	free(pem_crlf);
+	free(pem);
+	wipe_free(key_pem, klen);
+}
+
 static void test_chains(void)
 {
 	EVP_PKEY *ca_key = NULL, *int_key = NULL, *leaf_key = NULL, *other_key = NULL;
@@ -736,6 +883,7 @@ static void test_chains(void)
 	ok(crypto_cert_matches_key(leaf, leaf_key), "leaf matches its key");
 	ok(!crypto_cert_matches_key(leaf, other_key), "leaf does not match another key");
 	test_certs_pem(leaf, inter, leaf_key);
+	test_certs_digest(leaf, inter, leaf_key);
 
 	sk_X509_free(roots);
 	sk_X509_free(inters);
@@ -856,6 +1004,7 @@ int main(void)
 	test_subjects_structure();
 	test_subjects_bad();
 	test_keygen();
+	test_key_fits();
 	test_key_formats();
 	test_csrs();
 	test_csr_errors();
