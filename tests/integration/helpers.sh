@@ -11,19 +11,25 @@ NAME=$(basename "$0" .sh)
 KEYRING="est:it-$NAME-$$"
 export RUNTIME_DIRECTORY="$T/run"
 SERVER_PID=
+SERVER_B_PID=
+HOLDER_PID=
+# AS_UID: run the binary and keyctl as this uid (setpriv), for tests of another user's quota.
+AS_UID=
 TAP_N=0
 TAP_FAILED=0
 
 cleanup() {
 	stop_server
-	kr=$(keyctl search @u keyring "$KEYRING" 2>/dev/null) && {
-		keyctl clear "$kr" >/dev/null 2>&1
-		keyctl unlink "$kr" @u >/dev/null 2>&1
+	stop_server_b
+	release_store_lock
+	kr=$(kctl search @u keyring "$KEYRING" 2>/dev/null) && {
+		kctl clear "$kr" >/dev/null 2>&1
+		kctl unlink "$kr" @u >/dev/null 2>&1
 	}
 	for extra in ${EXTRA_KEYRINGS:-}; do
-		kr=$(keyctl search @u keyring "$extra" 2>/dev/null) && {
-			keyctl clear "$kr" >/dev/null 2>&1
-			keyctl unlink "$kr" @u >/dev/null 2>&1
+		kr=$(kctl search @u keyring "$extra" 2>/dev/null) && {
+			kctl clear "$kr" >/dev/null 2>&1
+			kctl unlink "$kr" @u >/dev/null 2>&1
 		}
 	done
 	rm -rf "$T"
@@ -70,25 +76,34 @@ skip_all() {
 	exit 0
 }
 
-# start_server [est-server.py options]: starts the test server in $T/srv, sets PORT and SRV.
-start_server() {
-	SRV="$T/srv"
-	mkdir -p "$SRV"
-	rm -f "$SRV/port"
-	"$PYTHON3" "$EST_SERVER" --dir "$SRV" --port-file "$SRV/port" "$@" \
-		>"$T/server.out" 2>"$T/server.err" &
-	SERVER_PID=$!
+# launch_server DIR LOG [est-server.py options]: starts a test server with its own CA in DIR
+# and waits (bounded) for its port file; sets LAUNCHED_PID. Bails out when it does not start.
+launch_server() {
+	local dir=$1 log=$2
+	shift 2
+	mkdir -p "$dir"
+	rm -f "$dir/port"
+	"$PYTHON3" "$EST_SERVER" --dir "$dir" --port-file "$dir/port" "$@" \
+		>"$log.out" 2>"$log.err" &
+	LAUNCHED_PID=$!
 	for _ in $(seq 1 200); do
-		[ -s "$SRV/port" ] && break
-		kill -0 "$SERVER_PID" 2>/dev/null || break
+		[ -s "$dir/port" ] && break
+		kill -0 "$LAUNCHED_PID" 2>/dev/null || break
 		sleep 0.05
 	done
-	if [ ! -s "$SRV/port" ]; then
+	if [ ! -s "$dir/port" ]; then
 		echo "# test server did not start:" >&2
-		sed 's/^/# /' "$T/server.err" >&2
+		sed 's/^/# /' "$log.err" >&2
 		echo "Bail out! test server did not start"
 		exit 1
 	fi
+}
+
+# start_server [est-server.py options]: starts the test server in $T/srv, sets PORT and SRV.
+start_server() {
+	SRV="$T/srv"
+	launch_server "$SRV" "$T/server" "$@"
+	SERVER_PID=$LAUNCHED_PID
 	PORT=$(cat "$SRV/port")
 }
 
@@ -97,6 +112,24 @@ stop_server() {
 		kill "$SERVER_PID" 2>/dev/null
 		wait "$SERVER_PID" 2>/dev/null
 		SERVER_PID=
+	fi
+}
+
+# start_server_b [est-server.py options]: a second, unrelated server (its own CA) in $T/srvb,
+# for moves from one server to another; sets PORT_B and SRV_B. SRV and PORT stay server A's;
+# `SRV=$SRV_B requests_to OP` counts B's requests.
+start_server_b() {
+	SRV_B="$T/srvb"
+	launch_server "$SRV_B" "$T/server-b" "$@"
+	SERVER_B_PID=$LAUNCHED_PID
+	PORT_B=$(cat "$SRV_B/port")
+}
+
+stop_server_b() {
+	if [ -n "$SERVER_B_PID" ]; then
+		kill "$SERVER_B_PID" 2>/dev/null
+		wait "$SERVER_B_PID" 2>/dev/null
+		SERVER_B_PID=
 	fi
 }
 
@@ -144,26 +177,199 @@ requests_to() {
 	fi
 }
 
+# kctl ARGS...: keyctl, as $AS_UID when set (its own user keyring; @u is addressed explicitly).
+kctl() {
+	if [ -n "$AS_UID" ]; then
+		setpriv --reuid="$AS_UID" --regid="$AS_UID" --clear-groups keyctl "$@"
+	else
+		keyctl "$@"
+	fi
+}
+
 # est [ARGS...]: runs the binary on the test's config; sets RC, output in $T/out and $T/err.
 est() {
-	"$EST_ENROLL" -c "$T/est.conf" "$@" >"$T/out" 2>"$T/err"
+	if [ -n "$AS_UID" ]; then
+		setpriv --reuid="$AS_UID" --regid="$AS_UID" --clear-groups \
+			"$EST_ENROLL" -c "$T/est.conf" "$@" >"$T/out" 2>"$T/err"
+	else
+		"$EST_ENROLL" -c "$T/est.conf" "$@" >"$T/out" 2>"$T/err"
+	fi
 	RC=$?
 }
 
 keyring_id() {
-	keyctl search @u keyring "$KEYRING" 2>/dev/null
+	kctl search @u keyring "$KEYRING" 2>/dev/null
 }
 
 # key_pipe ALIAS: the payload of a key in the test's keyring, on stdout.
 key_pipe() {
 	kr=$(keyring_id) || return 1
-	id=$(keyctl search "$kr" user "$1" 2>/dev/null) || return 1
-	keyctl pipe "$id"
+	id=$(kctl search "$kr" user "$1" 2>/dev/null) || return 1
+	kctl pipe "$id"
 }
 
 key_serial() {
 	kr=$(keyring_id) || return 1
-	keyctl search "$kr" user "$1" 2>/dev/null
+	kctl search "$kr" user "$1" 2>/dev/null
+}
+
+# file_pipe ALIAS: the payload of an alias in the file copy ($T/store), on stdout.
+file_pipe() {
+	cat "$T/store/$1.pem" 2>/dev/null
+}
+
+# copy_pipe keyring|file ALIAS: the payload of an alias in one of the two copies of the store.
+copy_pipe() {
+	case $1 in
+	keyring) key_pipe "$2" ;;
+	file) file_pipe "$2" ;;
+	*) return 1 ;;
+	esac
+}
+
+# copy_has keyring|file ALIAS: that copy holds the alias.
+copy_has() {
+	case $1 in
+	keyring) key_serial "$2" >/dev/null ;;
+	file) [ -f "$T/store/$2.pem" ] ;;
+	*) return 1 ;;
+	esac
+}
+
+# both_same ALIAS: both copies hold the alias, byte for byte the same.
+both_same() {
+	copy_has keyring "$1" && copy_has file "$1" || return 1
+	cmp -s <(key_pipe "$1") "$T/store/$1.pem"
+}
+
+# est_aliases keyring|file: the est-* aliases one copy holds, sorted, one a line.
+est_aliases() {
+	local kr id
+	case $1 in
+	keyring)
+		kr=$(keyring_id) || return 0
+		for id in $(kctl rlist "$kr" 2>/dev/null); do
+			kctl rdescribe "$id" 2>/dev/null | awk -F';' '$1 == "user" { print $5 }'
+		done
+		;;
+	file)
+		ls "$T/store" 2>/dev/null | sed -n 's/\.pem$//p'
+		;;
+	esac | grep '^est-' | sort
+}
+
+# copies_agree: the keyring and the file copy hold the same est-* aliases, each byte-identical.
+copies_agree() {
+	local a
+	[ "$(est_aliases keyring)" = "$(est_aliases file)" ] || return 1
+	for a in $(est_aliases file); do
+		both_same "$a" || return 1
+	done
+}
+
+# anchors COPY: the CA certificates est-cacerts_0, _1, ... of one copy, concatenated.
+anchors() {
+	local i=0
+	while copy_has "$1" "est-cacerts_$i"; do
+		copy_pipe "$1" "est-cacerts_$i"
+		i=$((i + 1))
+	done
+}
+
+# anchor_count COPY: how many est-cacerts_N one copy holds (the set is contiguous from 0).
+anchor_count() {
+	local i=0
+	while copy_has "$1" "est-cacerts_$i"; do i=$((i + 1)); done
+	echo "$i"
+}
+
+# leaf_fp COPY: SHA-256 fingerprint of the enrolled certificate in one copy ("" when none).
+leaf_fp() {
+	copy_pipe "$1" est-enrolled-key-pair 2>/dev/null |
+		openssl x509 -noout -fingerprint -sha256 2>/dev/null
+}
+
+# leaf_serial COPY: serial number of the enrolled certificate in one copy.
+leaf_serial() {
+	copy_pipe "$1" est-enrolled-key-pair 2>/dev/null | openssl x509 -noout -serial 2>/dev/null
+}
+
+# pair_fits COPY: the bundle of one copy holds a private key and a certificate for that key.
+pair_fits() {
+	local key cert
+	key=$(copy_pipe "$1" est-enrolled-key-pair 2>/dev/null | openssl pkey -pubout 2>/dev/null)
+	cert=$(copy_pipe "$1" est-enrolled-key-pair 2>/dev/null |
+		openssl x509 -noout -pubkey 2>/dev/null)
+	[ -n "$key" ] && [ "$key" = "$cert" ]
+}
+
+# chains COPY: the enrolled certificate of one copy verifies against that copy's anchors
+# (openssl verify, the bundle's chain as untrusted intermediates).
+chains() {
+	local d="$T/verify-$1"
+	mkdir -p "$d"
+	copy_pipe "$1" est-enrolled-key-pair 2>/dev/null |
+		sed -n '/-BEGIN CERTIFICATE-/,/-END CERTIFICATE-/p' >"$d/certs.pem"
+	anchors "$1" >"$d/anchors.pem" 2>/dev/null
+	[ -s "$d/certs.pem" ] && [ -s "$d/anchors.pem" ] || return 1
+	openssl x509 -in "$d/certs.pem" -out "$d/leaf.pem" 2>/dev/null &&
+		openssl verify -CAfile "$d/anchors.pem" -untrusted "$d/certs.pem" "$d/leaf.pem" \
+			>/dev/null 2>&1
+}
+
+# store_lock_held: /proc/locks shows a lock granted (not waiting) on the store directory.
+store_lock_held() {
+	local dev
+	# /proc/locks names the inode as MAJOR:MINOR:INODE, the device numbers in hex.
+	dev=$(printf '%02x:%02x:%s' "$(stat -c %Hd "$T/store")" "$(stat -c %Ld "$T/store")" \
+		"$(stat -c %i "$T/store")")
+	grep -q "^[0-9]*: FLOCK .* $dev " /proc/locks
+}
+
+# hold_store_lock: a background flock(1) on the store directory, held until release_store_lock
+# (or at most 60 s); returns once the kernel shows the lock granted. Sets HOLDER_PID.
+hold_store_lock() {
+	rm -f "$T/release"
+	flock -x "$T/store" -c \
+		"for _ in \$(seq 1 1200); do [ -e '$T/release' ] && exit 0; sleep 0.05; done" &
+	HOLDER_PID=$!
+	for _ in $(seq 1 200); do
+		store_lock_held && return 0
+		kill -0 "$HOLDER_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "Bail out! could not take the store lock"
+	exit 1
+}
+
+release_store_lock() {
+	if [ -n "$HOLDER_PID" ]; then
+		touch "$T/release"
+		wait "$HOLDER_PID" 2>/dev/null
+		HOLDER_PID=
+	fi
+}
+
+# blocked_on_lock PID: the kernel shows PID waiting for a flock (a "->" line in /proc/locks).
+blocked_on_lock() {
+	grep -q -- "-> FLOCK .* $1 " /proc/locks
+}
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 50 ms until it succeeds or time runs out.
+wait_until() {
+	local n=$(($1 * 20))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		n=$((n - 1))
+		sleep 0.05
+	done
+	return 1
+}
+
+# exited PID: the process is gone (a child of this shell: reaped by the following wait).
+exited() {
+	! kill -0 "$1" 2>/dev/null
 }
 
 # requests_count: how many requests the test server recorded.
