@@ -379,8 +379,29 @@ const char *keystore_backend(const struct keystore *ks)
 	return ks->keyring_on ? "keyring" : "file";
 }
 
-bool keystore_fell_back(const struct keystore *ks)
+/* True when the view holds an item of the tool's own (est-*). */
+static bool holds_owned(const struct ks_view *v)
 {
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		if (keystore_alias_owned(v->items[i].alias))
+			return true;
+	return false;
+}
+
+bool keystore_fell_back(struct keystore *ks)
+{
+	struct ks_view fv = {NULL, 0}, kv = {NULL, 0};
+
+	if (ks->fell_back || !ks->keyring_on || ks->mode != KEYSTORE_READ)
+		return ks->fell_back;
+	/* An earlier pass found the keyring refusing (quota): it took the tool's keys out. */
+	if (ks_read_view(ks, &fv) == 0 && holds_owned(&fv) && ksk_read_view(ks, &kv) == 0 &&
+	    !holds_owned(&kv))
+		ks->fell_back = true;
+	ks_view_clear(&fv);
+	ks_view_clear(&kv);
 	return ks->fell_back;
 }
 

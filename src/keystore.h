@@ -81,8 +81,9 @@ char *keystore_disagreement(struct keystore *ks);
 
 /* "keyring" or "file": the backend actually in use (after any fallback). */
 const char *keystore_backend(const struct keystore *ks);
-/* True when a keyring store fell back to files (at open, or after the keyring refused a write). */
-bool keystore_fell_back(const struct keystore *ks);
+/* True when a keyring store fell back to files: at open, after the keyring refused a write, or
+ * (read mode) when the keyring holds none of the tool's keys the file copy holds. */
+bool keystore_fell_back(struct keystore *ks);
 /* The keystore's name (the [keystore NAME] section). */
 const char *keystore_name(const struct keystore *ks);
 /* Where a consumer finds it: "keyring est:NAME (serial N)" or the directory. Static buffer inside

@@ -168,7 +168,8 @@ static void print_text(const struct config *cfg, struct keystore *ks, const stru
 
 	fprintf(f, "keystore:        %s (%s)\n", keystore_name(ks), keystore_location(ks));
 	if (keystore_fell_back(ks))
-		fprintf(f, "                 kernel keyring unavailable: the file copy alone\n");
+		fprintf(f, "fallback:        the keyring holds none of the store: the file copy "
+			   "alone is in use\n");
 	if (rep->disagree && *rep->disagree)
 		fprintf(f,
 			"warning:         keyring and file copy disagree (%s): `est-enroll load` "
