@@ -20,5 +20,8 @@ enum enroll_action {
  * -EINVAL (bad setup), or another -errno (failed).
  */
 int enroll_pass(const struct config *cfg, enum enroll_action action, bool once);
+/* A certificate living no longer than expiration_check is renewed when 1/this of its life is
+ * left. */
+#define ENROLL_SHORT_LIVED_DIVISOR 3
 /* When cert is due for renewal by expiration_check (a duration or a percentage of its lifetime). */
 time_t enroll_due_time(const struct config *cfg, time_t not_before, time_t not_after);

@@ -34,6 +34,8 @@ struct pass {
 	STACK_OF(X509) *issued_chain;
 	const char *issued_what; /* "enrolled", "renewed", ... for the log once committed */
 	uint64_t retry_after;	 /* the server's Retry-After of the last answer */
+	bool req_renew;		 /* req_key was made for a renewal */
+	bool change_logged;	 /* "server changed" said once per pass */
 	bool once;
 	time_t deadline; /* 0 = no retry budget */
 };
@@ -55,6 +57,10 @@ int pass_stage_state(struct pass *p);
 /* The key to request a certificate for: the pending one if it is fit for this request (resume),
  * else a new one, stored (committed at once) before the request is sent. renew: for a renewal. */
 int pass_request_key(struct pass *p, bool fresh, bool renew);
+/* Records with the pending request key that the server asked to wait until not_before. */
+int pass_defer_request(struct pass *p, time_t not_before);
+/* The not-before time of the stored request key if it would be resumed, else 0. */
+time_t pass_request_not_before(struct pass *p);
 /* Checks the answer and stages key + issued certificate + chain as one bundle. */
 int pass_stage_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs, const char *what);
 

@@ -34,11 +34,11 @@ check "the renewed certificate chains to the new root" bash -c \
 
 # CA refresh when an anchor is within expiration_check of its end.
 n=$(requests_count)
-write_config "expiration_check = 36500d" "renew = false"
+write_config "expiration_check = 3650d" "renew = false"
 est run --once
 is "CA certificates due: run exits 0" "$RC" 0
 is "CA certificates due: /cacerts was fetched" "$(request_field "$(requests_count)" path)" "/.well-known/est/cacerts"
-write_config "expiration_check = 36500d" "renew = false" "ca_rollover = false"
+write_config "expiration_check = 3650d" "renew = false" "ca_rollover = false"
 n=$(requests_count)
 est run --once
 is "ca_rollover = false: nothing fetched" "$(requests_count)" "$n"
