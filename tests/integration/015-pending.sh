@@ -9,6 +9,7 @@ est run --once
 is "202 with --once: exit 75" "$RC" 75
 check "the request key is stored" key_serial est-request-key-pair
 check "no pair yet" bash -c "! keyctl search $(keyring_id) user est-enrolled-key-pair"
+check "no pair yet (file copy)" test ! -e "$T/store/est-enrolled-key-pair.pem"
 pending=$(key_pipe est-request-key-pair | openssl pkey -pubout)
 est status --json
 check "status reports the pending request" grep -q '"pending_request": true' "$T/out"

@@ -50,6 +50,7 @@ write_config "expiration_check = 10d"
 est run --once
 is "renewal answered 202 with --once: exit 75" "$RC" 75
 is "renewal pending: the current pair stays" "$(key_pipe est-enrolled-key-pair | sha256sum)" "$before"
+is "renewal pending: the current pair stays (file copy)" "$(file_pipe est-enrolled-key-pair | sha256sum)" "$before"
 pending=$(key_pipe est-request-key-pair | openssl pkey -pubout)
 check "renewal pending: the request key is stored" test -n "$pending"
 wait_not_before
@@ -66,6 +67,7 @@ behaviour "simplereenroll-other-key"
 est renew --once
 is "renewal with a certificate for another key: exit 1" "$RC" 1
 is "the old pair is kept" "$(key_pipe est-enrolled-key-pair | sha256sum)" "$before"
+is "the old pair is kept (file copy)" "$(file_pipe est-enrolled-key-pair | sha256sum)" "$before"
 behaviour ""
 stop_server
 

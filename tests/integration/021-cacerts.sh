@@ -15,7 +15,9 @@ behaviour "cacerts-rollover-bad"
 est cacerts --once
 is "a rollover set that does not chain: exit 1" "$RC" 1
 is "the stored anchors are kept" "$(key_pipe est-cacerts_0 | sha256sum)" "$anchors_before"
+is "the stored anchors are kept (file copy)" "$(file_pipe est-cacerts_0 | sha256sum)" "$anchors_before"
 check "no est-cacerts_1 appeared" bash -c "! keyctl search $(keyring_id) user est-cacerts_1"
+check "no est-cacerts_1 appeared (file copy)" test ! -e "$T/store/est-cacerts_1.pem"
 
 # The server rolls its root over; the device renews under the new one.
 behaviour "rollover"
@@ -52,6 +54,7 @@ est run --once
 is "label changed, enrollment fails: exit 75" "$RC" 75
 check "the request went to the new label" grep -q '/.well-known/est/other/cacerts' "$SRV/requests.log"
 is "the previous pair stays" "$(key_pipe est-enrolled-key-pair | sha256sum)" "$before"
+is "the previous pair stays (file copy)" "$(file_pipe est-enrolled-key-pair | sha256sum)" "$before"
 behaviour ""
 est run --once
 is "label changed: re-bootstrap and enroll, exit 0" "$RC" 0
