@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "crypto.h"
+#include "dn.h"
 #include "log.h"
 #include "util.h"
 
@@ -361,7 +362,7 @@ static void set_subject(struct parse_state *st, const char *key, const char *v)
 		key_error(st, key, "must not be empty");
 		return;
 	}
-	if (crypto_subject_parse(v, &name, &why) < 0) {
+	if (dn_parse(v, &name, &why) < 0) {
 		key_error(st, key, "%s", why ? why : "not an RFC 4514 distinguished name");
 		return;
 	}
