@@ -268,7 +268,7 @@ static int server_keygen(struct pass *p, const struct csrattrs *attrs)
 		r = est_serverkeygen(p->http, p->cfg->label, csr, csr_len, &key, &certs,
 				     &p->retry_after);
 	if (r == 0)
-		r = pass_stage_issued(p, key, certs, "enrolled with a server-generated key");
+		r = pass_stage_issued(p, key, certs, "enrolled with a server-generated key", false);
 	EVP_PKEY_free(in.key);
 	EVP_PKEY_free(key);
 	sk_X509_pop_free(certs, X509_free);
@@ -309,7 +309,7 @@ static int step_enroll(struct pass *p, X509 *current, EVP_PKEY *current_key, boo
 	r = est_enroll(p->http, p->cfg->label, reenroll, csr, csr_len, &certs, &p->retry_after);
 	if (r < 0)
 		goto out;
-	r = pass_stage_issued(p, in.key, certs, reenroll ? "renewed" : "enrolled");
+	r = pass_stage_issued(p, in.key, certs, reenroll ? "renewed" : "enrolled", reenroll);
 out:
 	csrattrs_free(attrs);
 	sk_X509_pop_free(certs, X509_free);
@@ -609,7 +609,23 @@ static void pass_clear(struct pass *p)
 	keystore_free(p->ks);
 }
 
-int enroll_pass(const struct config *cfg, enum enroll_action action, bool once)
+const char *enroll_event_name(enum enroll_event e)
+{
+	switch (e) {
+	case ENROLL_EVENT_NONE:
+		return NULL;
+	case ENROLL_EVENT_CACERTS:
+		return "cacerts";
+	case ENROLL_EVENT_ENROLLED:
+		return "enrolled";
+	case ENROLL_EVENT_RENEWED:
+		return "renewed";
+	}
+	return NULL;
+}
+
+int enroll_pass(const struct config *cfg, enum enroll_action action, bool once,
+		enum enroll_event *out_event)
 {
 	struct pass p = {.cfg = cfg, .once = once};
 	int r;
@@ -622,5 +638,7 @@ int enroll_pass(const struct config *cfg, enum enroll_action action, bool once)
 	if (r == 0)
 		r = run_steps(&p, action);
 	pass_clear(&p);
+	if (out_event)
+		*out_event = p.event;
 	return r;
 }

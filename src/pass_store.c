@@ -391,7 +391,8 @@ static void log_issued(X509 *leaf, const char *what)
  * The certificates are gathered first, so the buffer holding the key is never reallocated
  * (a realloc would leave an unwiped copy of the key behind).
  */
-int pass_stage_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs, const char *what)
+int pass_stage_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs, const char *what,
+		      bool renewal)
 {
 	char *pem = NULL, *chain = NULL, *bundle = NULL;
 	size_t len = 0, clen = 0, blen = 0;
@@ -433,6 +434,7 @@ int pass_stage_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs, cons
 		p->issued = leaf;
 		p->issued_chain = X509_chain_up_ref(certs);
 		p->issued_what = what;
+		p->issued_renewal = renewal;
 	} else {
 		log_err("staging " KS_ALIAS_ENROLLED ": %s", strerror(-r));
 	}
@@ -484,5 +486,9 @@ int pass_commit(struct pass *p)
 		log_err("keystore %s: nothing was changed: %s", keystore_name(p->ks), strerror(-r));
 	else if (p->issued)
 		log_issued(p->issued, p->issued_what);
+	if (r == 0 && p->issued)
+		p->event = p->issued_renewal ? ENROLL_EVENT_RENEWED : ENROLL_EVENT_ENROLLED;
+	else if (r == 0 && p->anchors_staged && p->event == ENROLL_EVENT_NONE)
+		p->event = ENROLL_EVENT_CACERTS;
 	return r;
 }
