@@ -86,7 +86,7 @@ enroll() { # enroll NAME CSRFILE [curl args]: status code on stdout
 
 t_start() {
 	local n rc=0
-	for n in plain basic digest tls12 untrusted cert roll rolli exp; do
+	for n in plain basic digest tls12 untrusted cert roll rolli exp connlog; do
 		wait_port "$n" || rc=1
 	done
 	[ -s "$T/plain/root.pem" ] && [ -s "$T/plain/client-auth.pem" ] && return $rc
@@ -461,6 +461,24 @@ t_rollover_intermediate() {
 		openssl verify -CAfile "$d/root-new.pem" -untrusted "$d/intermediate-new.pem" "$T/out.pem"
 }
 
+t_conn_log() {
+	# two requests on one keep-alive connection, then a connection that is not TLS
+	curl -sS --max-time 10 --cacert "$T/connlog/root.pem" -o /dev/null -o /dev/null \
+		"https://localhost:${PORT[connlog]}$EST/cacerts" \
+		"https://localhost:${PORT[connlog]}$EST/csrattrs" || return 1
+	curl -s --max-time 10 -o /dev/null "http://localhost:${PORT[connlog]}$EST/cacerts"
+	sleep 0.3
+	"$PYTHON" - "$T/connlog.conns" <<'EOPY'
+import json, sys
+c = [json.loads(line) for line in open(sys.argv[1])]
+assert len(c) == 2, c
+ok, bad = c
+assert ok["handshake"] and ok["conn"] == 1 and ok["requests"] == 2, ok
+assert ok["bytes_in"] > 300 and ok["bytes_out"] > 1000 and ok["time"] <= ok["end"], ok
+assert not bad["handshake"] and bad["conn"] is None and bad["requests"] == 0, bad
+EOPY
+}
+
 t_sigterm() {
 	local n rc=0
 	for n in "${!PID[@]}"; do
@@ -503,6 +521,7 @@ tests=(
 	"t_rollover_reenroll:rollover: simplereenroll with a client cert from before the rollover"
 	"t_rollover_bad:cacerts-rollover-bad: NewWithOld does not verify, the CA is not switched"
 	"t_rollover_intermediate:rollover with --intermediate: new intermediate, old client cert renews"
+	"t_conn_log:--conn-log: one line per TCP connection, requests and bytes; failed handshake"
 	"t_sigterm:SIGTERM stops the servers with exit 0, nothing on stderr"
 )
 
@@ -516,6 +535,7 @@ start cert --auth cert
 start roll
 start rolli --intermediate
 start exp --pop-binding tls-exporter --csrattrs-preset ec384
+start connlog --conn-log "$T/connlog.conns" --nodelay
 
 echo "1..${#tests[@]}"
 n=0 failed=0

@@ -14,6 +14,7 @@ Usage:
                 [--csrattrs-file DER | --csrattrs-preset NAME]
                 [--enroll-chain] [--crlf] [--reuse-ca]
                 [--no-client-cert] [--expired-client-cert-ok] [--verbose]
+                [--conn-log FILE] [--nodelay]
   est-server.py --print-csrattrs NAME     (the preset's DER on stdout, then exit)
 Defaults: 127.0.0.1, --tls any, --auth none, user estuser / password estpwd,
 365-day certs, base64 wrapped at 64 columns with "\n", CTE header sent.
@@ -140,6 +141,17 @@ written when a request has been read (before it is answered):
    "TLSv1.2"|"TLSv1.3", "client_cert_subject": RFC 4514 str|null,
    "tls_unique": base64 (TLS 1.2) | null, "tls_exporter": base64 of the
    RFC 9266 tls-exporter (TLS 1.3) | null}
+
+Connection log (--conn-log FILE, for bench/): one JSON object per accepted TCP
+connection, written when it closes:
+  {"time": ISO-8601 UTC of the accept, "end": ISO-8601 UTC of the close,
+   "conn": N as in the request log | null (handshake failed), "handshake": bool,
+   "resumed": bool (TLS session resumption), "requests": N,
+   "bytes_in", "bytes_out": TCP payload bytes received / sent by the server
+   (TCP_INFO tcpi_bytes_received, tcpi_bytes_sent - tcpi_bytes_retrans; TLS
+   records included) | null}
+--nodelay sets TCP_NODELAY on accepted sockets: the answer's header and body
+writes then leave at once instead of waiting for the client's (delayed) ACK.
 """
 
 import argparse
@@ -1105,6 +1117,7 @@ class Server(ThreadingHTTPServer):
         self.conn_seq = 0
         self.lock = threading.Lock()
         self.logf = open(opts.log, "a", encoding="utf-8")
+        self.connf = open(opts.conn_log, "a", encoding="utf-8") if opts.conn_log else None
         super().__init__((opts.bind, 0), Handler)
 
     @property
@@ -1120,12 +1133,21 @@ class Server(ThreadingHTTPServer):
     def finish_request(self, request, client_address):
         # the handshake runs here, in the connection's own thread
         request.settimeout(HANDSHAKE_TIMEOUT)
+        started, tls = utcnow(), None
+        conn_local.conn_id, conn_local.requests = None, 0
+        if self.opts.nodelay:
+            request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             client_random = peek_client_random(request)
-            tls = self.pki.ctx.wrap_socket(request, server_side=True)
+            tls = self.pki.ctx.wrap_socket(request, server_side=True,
+                                           do_handshake_on_connect=False)
+            tls.do_handshake()
         except (OSError, ssl.SSLError) as e:
             if self.opts.verbose:
                 print(f"est-server: handshake failed: {e}", file=sys.stderr)
+            self.record_conn(started, tls, False)
+            if tls is not None:
+                tls.close()
             return
         with self.lock:
             self.conn_seq += 1
@@ -1141,10 +1163,34 @@ class Server(ThreadingHTTPServer):
         except (ConnectionError, ssl.SSLError, socket.timeout, OSError):
             pass
         finally:
+            self.record_conn(started, tls, True)
             try:
                 tls.close()
             except OSError:
                 pass
+
+    def record_conn(self, started, sock, handshake):
+        """One line of --conn-log for a connection about to be closed."""
+        if self.connf is None:
+            return
+        bytes_in = bytes_out = None
+        try:
+            # struct tcp_info (linux/tcp.h): u64 tcpi_bytes_received at 128,
+            # tcpi_bytes_sent at 200, tcpi_bytes_retrans at 208 (Linux >= 5.5)
+            info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 232)
+            if len(info) >= 216:
+                bytes_in = int.from_bytes(info[128:136], "little")
+                bytes_out = (int.from_bytes(info[200:208], "little")
+                             - int.from_bytes(info[208:216], "little"))
+        except (OSError, AttributeError):
+            pass
+        entry = {"time": started.isoformat(), "end": utcnow().isoformat(),
+                 "conn": conn_local.conn_id, "handshake": handshake,
+                 "resumed": bool(handshake and sock.session_reused),
+                 "requests": conn_local.requests, "bytes_in": bytes_in, "bytes_out": bytes_out}
+        with self.lock:
+            self.connf.write(json.dumps(entry) + "\n")
+            self.connf.flush()
 
     def handle_error(self, request, client_address):
         traceback.print_exc(file=sys.stderr)
@@ -1169,6 +1215,7 @@ class Server(ThreadingHTTPServer):
                                   if getattr(conn_local, "exporter", None) else None)}
         if raw is not None:
             entry["body_base64"] = raw
+        conn_local.requests = getattr(conn_local, "requests", 0) + 1
         with self.lock:
             self.logf.write(json.dumps(entry) + "\n")
             self.logf.flush()
@@ -1222,6 +1269,8 @@ def parse_args(argv):
     ap.add_argument("--expired-client-cert-ok", action="store_true",
                     help="let expired client certs through the handshake (then 401, not a "
                          "TLS alert)")
+    ap.add_argument("--conn-log", help="one JSON line per TCP connection (bench/)")
+    ap.add_argument("--nodelay", action="store_true", help="TCP_NODELAY on accepted sockets")
     ap.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
     opts = ap.parse_args(argv)
     if opts.print_csrattrs is None and opts.dir is None:
@@ -1280,6 +1329,8 @@ def main(argv):
         pass
     server.server_close()
     server.logf.close()
+    if server.connf is not None:
+        server.connf.close()
     if opts.pidfile:
         try:
             os.unlink(opts.pidfile)
