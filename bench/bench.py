@@ -586,6 +586,28 @@ def peak_rate(times, width):
     return best / width
 
 
+def listen_drops():
+    """TcpExt ListenDrops of this network namespace (SYNs or accepts lost at a full listen
+    queue; the test server's backlog is 64)."""
+    try:
+        with open("/proc/net/netstat") as f:
+            rows = [line.split() for line in f if line.startswith("TcpExt:")]
+        return int(dict(zip(rows[0][1:], rows[1][1:])).get("ListenDrops", 0))
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def max_open(conns):
+    """Most TCP connections the server had open at once."""
+    ev = sorted([(parse_time(c["time"]), 1) for c in conns] +
+                [(parse_time(c["end"]), -1) for c in conns])
+    best = cur = 0
+    for _, d in ev:
+        cur += d
+        best = max(best, cur)
+    return best
+
+
 def pct(values, q):
     v = sorted(values)
     return v[min(len(v) - 1, int(q * len(v)))] if v else 0
@@ -609,7 +631,7 @@ def cmd_fleet(a):
             stores = [Store(out, f"f{n}-{i}", srv) for i in range(n)]
             log(f"fleet: {n} clients enrolling together")
             time.sleep(0.5)
-            mk, cpu0 = srv.mark(), srv.cpu()
+            mk, cpu0, drops0 = srv.mark(), srv.cpu(), listen_drops()
             t0, prep = fleet.start_together([(s, s.argv(est, "run", "--once"), s.env)
                                              for s in stores])
             done = fleet.wait()
@@ -624,6 +646,7 @@ def cmd_fleet(a):
                 rcs[d[3]] = rcs.get(d[3], 0) + 1
             res["sizes"].append({
                 "n": n, "total_s": t1 - t0, "prep_s": prep,
+                "listen_drops": listen_drops() - drops0, "max_open": max_open(conns),
                 "requests": len(reqs), "conns": len(conns),
                 "handshakes": sum(1 for c in conns if c["handshake"]),
                 "req_per_s": len(reqs) / span if span else 0,
@@ -672,7 +695,7 @@ def cmd_fleet(a):
             # its pass together and gets 75
             srv.set_behaviour(["cacerts-status 503", "csrattrs-status 503", "status 503"])
             t_down = time.time()
-            cpu1 = srv.cpu()
+            cpu1, drops1 = srv.cpu(), listen_drops()
             if kind == "retry":
                 mk_down = srv.mark()
                 t_down, _ = fleet.start_together([(s, s.argv(est, "renew"), s.env)
@@ -709,6 +732,7 @@ def cmd_fleet(a):
             t_end = time.time()
             time.sleep(0.5)
             cpu_rec = srv.cpu() - cpu1
+            drops = listen_drops() - drops1
             reqs, conns = srv.since(mk)
             ts_all = [parse_time(r["time"]) for r in reqs]
             steady_ts = [t for t in ts_all if t < t_down]
@@ -716,6 +740,8 @@ def cmd_fleet(a):
             up_ts = [t for t in ts_all if t >= t_up]
             st_span = (max(steady_ts) - min(steady_ts)) if len(steady_ts) > 1 else 1
             rec_walls = [(d[2] - max(d[1], t_up)) * 1000 for d in rec_done]
+            steady_conns = [c for c in conns if parse_time(c["time"]) < t_down]
+            rec_conns = [c for c in conns if parse_time(c["time"]) >= t_up]
             rcs_rec = {}
             for d in rec_done:
                 rcs_rec[d[3]] = rcs_rec.get(d[3], 0) + 1
@@ -729,6 +755,8 @@ def cmd_fleet(a):
                 "t_steady": t_steady, "t_down": t_down, "t_up": t_up, "t_end": t_end,
                 "steady_rate": steady_rate,
                 "steady_peak_1s": peak_rate(steady_ts, 1.0),
+                "steady_max_open": max_open(steady_conns), "rec_max_open": max_open(rec_conns),
+                "listen_drops": drops,
                 "steady_rc": {str(k): sum(1 for d in steady_done if d[3] == k)
                               for k in {d[3] for d in steady_done}},
                 "outage_requests": len(down_ts), "outage_rc": rcs_out,
@@ -764,15 +792,16 @@ def report_fleet(res, a):
     lines = ["N clients started together, each a first enrollment (`run --once`, EC P-256, "
              "its own keystore), one test server (`--nodelay`):", "",
              "| N | total s | requests | TCP conns | req/s (mean) | req/s (peak 1 s) "
-             "| pass wall p50 / p95 / max ms | exit codes | server CPU s (% of a core) "
-             "| clients' CPU s (per pass ms) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| pass wall p50 / p95 / max ms | exit codes | connections open at once (max) "
+             "| listen queue drops | server CPU s (% of a core) | clients' CPU s (per pass ms) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in res["sizes"]:
         rc = ", ".join(f"{k}: {v}" for k, v in sorted(r["rc"].items(), key=lambda x: str(x)))
         lines.append(
             f"| {r['n']} | {r['total_s']:.2f} | {r['requests']} "
             f"| {r['conns']} | {r['req_per_s']:.0f} | {r['peak_1s']:.0f} "
             f"| {r['wall_p50']:.0f} / {r['wall_p95']:.0f} / {r['wall_max']:.0f} | {rc} "
+            f"| {r['max_open']} | {r['listen_drops']} "
             f"| {r['server_cpu_s']:.2f} ({100 * r['server_cpu_s'] / r['total_s']:.0f}%) "
             f"| {r['client_cpu_s']:.2f} ({r['client_cpu_ms_p50']:.1f}) |")
     lines += ["", f"Outage: {res['outage_n']} enrolled clients; steady renewals spread over "
@@ -781,8 +810,9 @@ def report_fleet(res, a):
               "| way back | steady req/s (mean / peak 1 s) | 503s | exit codes in the outage "
               "| peak req/s after (1 s) | peak after / steady mean | peak req/s after (100 ms) "
               "| all renewed after s | pass wall p50 / p95 / max ms | exit codes after "
+              "| connections open at once, steady / after | listen queue drops "
               "| server CPU s (outage+after) |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for o in res["outage"]:
         rc = ", ".join(f"{k}: {v}" for k, v in sorted(o["rec_rc"].items(), key=lambda x: str(x)))
         orc = ", ".join(f"{k}: {v}" for k, v in sorted(o["outage_rc"].items(),
@@ -793,6 +823,7 @@ def report_fleet(res, a):
             f"| {o['label']} | {o['steady_rate']:.0f} / {o['steady_peak_1s']:.0f} "
             f"| {o['outage_requests']} | {orc} | {o['peak_after_1s']:.0f} | {o['ratio']:.1f}× "
             f"| {o['peak_after_100ms']:.0f} | {o['renewed_after_s']:.1f} | {wall} | {rc} "
+            f"| {o['steady_max_open']} / {o['rec_max_open']} | {o['listen_drops']} "
             f"| {o['server_cpu_outage_recovery_s']:.2f} |")
     return "\n".join(lines) + "\n"
 
