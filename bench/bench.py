@@ -155,6 +155,9 @@ class Server:
         self.reqlog = os.path.join(d, "requests.log")
         self.connlog = os.path.join(d, "conns.log")
         port = os.path.join(d, "port")
+        for stale in (port, self.reqlog, self.connlog):
+            if os.path.exists(stale):
+                os.unlink(stale)
         self.proc = subprocess.Popen(
             [PY, SERVER, "--dir", os.path.join(d, "srv"), "--port-file", port,
              "--log", self.reqlog, "--conn-log", self.connlog, *args],
@@ -337,6 +340,8 @@ def cmd_passes(a):
             log(f"passes: run {i + 1}/{a.n}")
             measure(srv_a, "`/bin/true` (the machine's process start floor)", "–",
                     ["/bin/true"])
+            measure(srv_a, "`est-enroll --help` (libraries loaded, nothing done)",
+                    "est-enroll", [est, "--help"])
             for kname, (alg, params, ptype, psize, sspec) in KEYS.items():
                 st = Store(out, f"p{i}-{kname}", srv_a, alg, params)
                 measure(srv_a, f"enroll {kname}", "est-enroll", st.argv(est, "run", "--once"),
@@ -708,7 +713,8 @@ def cmd_fleet(a):
                 if dt > 0:
                     time.sleep(dt)
                 srv.set_behaviour([])
-                t_up = time.time()
+                t_up, drops_up = time.time(), listen_drops()
+                drops_out = drops_up - drops1
                 rec_done = fleet.wait()
                 out_done = []
             else:
@@ -719,7 +725,8 @@ def cmd_fleet(a):
                 if dt > 0:
                     time.sleep(dt)
                 srv.set_behaviour([])
-                t_up = time.time()
+                t_up, drops_up = time.time(), listen_drops()
+                drops_out = drops_up - drops1
                 # the next timer run: all at once, or spread by RandomizedDelaySec
                 if delay:
                     schedule(fleet, [(random.uniform(0, delay), s,
@@ -732,7 +739,7 @@ def cmd_fleet(a):
             t_end = time.time()
             time.sleep(0.5)
             cpu_rec = srv.cpu() - cpu1
-            drops = listen_drops() - drops1
+            drops = listen_drops() - drops_up
             reqs, conns = srv.since(mk)
             ts_all = [parse_time(r["time"]) for r in reqs]
             steady_ts = [t for t in ts_all if t < t_down]
@@ -756,7 +763,7 @@ def cmd_fleet(a):
                 "steady_rate": steady_rate,
                 "steady_peak_1s": peak_rate(steady_ts, 1.0),
                 "steady_max_open": max_open(steady_conns), "rec_max_open": max_open(rec_conns),
-                "listen_drops": drops,
+                "listen_drops": drops, "listen_drops_outage": drops_out,
                 "steady_rc": {str(k): sum(1 for d in steady_done if d[3] == k)
                               for k in {d[3] for d in steady_done}},
                 "outage_requests": len(down_ts), "outage_rc": rcs_out,
@@ -810,7 +817,7 @@ def report_fleet(res, a):
               "| way back | steady req/s (mean / peak 1 s) | 503s | exit codes in the outage "
               "| peak req/s after (1 s) | peak after / steady mean | peak req/s after (100 ms) "
               "| all renewed after s | pass wall p50 / p95 / max ms | exit codes after "
-              "| connections open at once, steady / after | listen queue drops "
+              "| connections open at once, steady / after | listen queue drops, outage / after "
               "| server CPU s (outage+after) |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for o in res["outage"]:
@@ -823,7 +830,8 @@ def report_fleet(res, a):
             f"| {o['label']} | {o['steady_rate']:.0f} / {o['steady_peak_1s']:.0f} "
             f"| {o['outage_requests']} | {orc} | {o['peak_after_1s']:.0f} | {o['ratio']:.1f}× "
             f"| {o['peak_after_100ms']:.0f} | {o['renewed_after_s']:.1f} | {wall} | {rc} "
-            f"| {o['steady_max_open']} / {o['rec_max_open']} | {o['listen_drops']} "
+            f"| {o['steady_max_open']} / {o['rec_max_open']} "
+            f"| {o['listen_drops_outage']} / {o['listen_drops']} "
             f"| {o['server_cpu_outage_recovery_s']:.2f} |")
     return "\n".join(lines) + "\n"
 

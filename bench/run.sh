@@ -66,6 +66,7 @@ echo "bench: results in $out" >&2
 		"built in $B ($(sed -n 's/^CFLAGS = //p' "$B/Makefile" 2>/dev/null || echo '?'))"
 	echo "Clients: $(openssl version | cut -d' ' -f1-2), $(curl --version | head -n1 | cut -d' ' -f1-2)," \
 		"$(command -v pki >/dev/null && pki --help 2>/dev/null | sed -n 's/ PKI tool//p' | head -n1 || echo 'no pki')"
+	echo "Load average at the start: $(cut -d' ' -f1-3 /proc/loadavg) (anything else running on the machine shows in the spreads)"
 	echo
 } >"$out/results.md"
 rc=0
@@ -94,5 +95,6 @@ if [ $profile = 1 ]; then
 		echo "bench/run.sh: no valgrind: no profile" >&2
 	fi
 fi
+echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/results.md"
 echo "bench: all tables in $out/results.md" >&2
 exit $rc
