@@ -13,7 +13,8 @@
 # Usage: bench/run.sh [-n N] [--quick] [--no-fleet] [--no-profile] [--out DIR] [BUILD-DIR]
 #   BUILD-DIR: where est-enroll was built (default: build-check, else build)
 #   -n N       runs per figure (default 7; --quick: 3)
-#   --quick    fewer runs, fleet sizes up to 100, shorter outage runs
+#   --quick    fewer runs, fleet sizes up to 100, shorter outage runs; the fleet picture goes
+#              to the results directory instead of bench/fleet.png
 # Checks the targets of issue 10 on the medians and exits 1 when one is over (see
 # bench/RESULTS.md for the figures of the last run on the 2-core machine); bench/deps.list
 # names the Debian packages it uses.
@@ -81,8 +82,11 @@ if [ $fleet = 1 ]; then
 		"$PY" bench/bench.py fleet --build "$B" --out "$out"
 	fi
 	{ echo "## Fleet"; echo; cat "$out/fleet.md"; echo; } >>"$out/results.md"
+	# the full run redraws the picture of RESULTS.md; --quick draws into the results dir
+	png=bench/fleet.png
+	[ $quick = 1 ] && png=$out/fleet.png
 	if command -v gnuplot >/dev/null; then
-		"$PY" bench/bench.py plot --out "$out" --png bench/fleet.png
+		"$PY" bench/bench.py plot --out "$out" --png "$png"
 	else
 		echo "bench/run.sh: no gnuplot (gnuplot-nox): no bench/fleet.png" >&2
 	fi
