@@ -812,8 +812,9 @@ def report_fleet(res, a):
             f"| {r['server_cpu_s']:.2f} ({100 * r['server_cpu_s'] / r['total_s']:.0f}%) "
             f"| {r['client_cpu_s']:.2f} ({r['client_cpu_ms_p50']:.1f}) |")
     lines += ["", f"Outage: {res['outage_n']} enrolled clients; steady renewals spread over "
-              f"{a.spread:g} s; then the server answers 503 to everything for {a.outage:g} s "
-              "while the whole fleet runs a pass at once; then the clients come back:", "",
+              f"{a.spread:g} s; then the server answers 503 to everything (at least {a.outage:g} s, "
+              "until every client's pass has failed) while the whole fleet runs a pass at once; "
+              "then the clients come back:", "",
               "| way back | steady req/s (mean / peak 1 s) | 503s | exit codes in the outage "
               "| peak req/s after (1 s) | peak after / steady mean | peak req/s after (100 ms) "
               "| all renewed after s | pass wall p50 / p95 / max ms | exit codes after "
