@@ -145,13 +145,14 @@ int est_parse_retry_after(const char *value, time_t now, uint64_t max, uint64_t 
 	return 0;
 }
 
-static bool media_type_is(const char *content_type, const char *want)
+bool est_media_type_is(const char *content_type, const char *want)
 {
 	size_t n = strlen(want);
 
 	if (!content_type || strncasecmp(content_type, want, n) != 0)
 		return false;
-	return content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ';
+	return content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ' ||
+	       content_type[n] == '\t';
 }
 
 /* Maps the status of an answer to the error convention in est.h. */
@@ -181,7 +182,7 @@ static int check_status(const struct http_response *resp, const char *op, uint64
 /* True when the answer has media type want; logs once otherwise. */
 static bool expect_type(const struct http_response *resp, const char *op, const char *want)
 {
-	if (media_type_is(resp->content_type, want))
+	if (est_media_type_is(resp->content_type, want))
 		return true;
 	log_err("%s: unexpected content type '%s' (want %s)", op,
 		resp->content_type ? resp->content_type : "(none)", want);
@@ -287,15 +288,70 @@ out:
 	return r;
 }
 
-/* Finds "\r\n--boundary" or "\n--boundary" from p; returns the start of the delimiter line. */
-static const char *find_delimiter(const char *p, const char *end, const char *delim, size_t dlen)
+/* The start of the line after p, or end. */
+static const char *next_line(const char *p, const char *end)
 {
-	for (; p + dlen <= end; p++) {
-		if (memcmp(p, delim, dlen) != 0)
-			continue;
-		return p;
+	const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+	return nl ? nl + 1 : end;
+}
+
+static bool blank_line(const char *p, const char *end)
+{
+	return p < end && (*p == '\n' || (*p == '\r' && end - p >= 2 && p[1] == '\n'));
+}
+
+/*
+ * True when the line at p is a delimiter line (RFC 2046 5.1.1): "--boundary", then "--" for the
+ * closing one, or else only transport padding (blanks) up to the line break.
+ */
+static bool delimiter_at(const char *p, const char *end, const char *delim, size_t dlen,
+			 bool *out_close)
+{
+	const char *q = p + dlen;
+
+	if ((size_t)(end - p) < dlen || memcmp(p, delim, dlen) != 0)
+		return false;
+	if (end - q >= 2 && q[0] == '-' && q[1] == '-') {
+		*out_close = true;
+		return true;
 	}
+	while (q < end && (*q == ' ' || *q == '\t'))
+		q++;
+	*out_close = false;
+	return q == end || blank_line(q, end);
+}
+
+/* The first delimiter line at or after the line start p (a boundary only counts at a line
+ * start: "\r\n--boundary", "\n--boundary" or the very beginning of the body). */
+static const char *find_delimiter(const char *p, const char *end, const char *delim, size_t dlen,
+				  bool *out_close)
+{
+	for (; p < end; p = next_line(p, end))
+		if (delimiter_at(p, end, delim, dlen, out_close))
+			return p;
 	return NULL;
+}
+
+/* One part between the delimiter lines at p and next: headers up to the first empty line, then
+ * the body without the line break that belongs to the next delimiter. */
+static int one_part(const char *p, const char *next,
+		    int (*fn)(void *ctx, const char *headers, size_t hlen, const char *part,
+			      size_t plen),
+		    void *ctx)
+{
+	const char *hdr = next_line(p, next), *line, *part, *part_end = next;
+
+	for (line = hdr; line < next && !blank_line(line, next); line = next_line(line, next))
+		;
+	if (line >= next)
+		return -EBADMSG;
+	part = next_line(line, next);
+	if (part_end > part && part_end[-1] == '\n')
+		part_end--;
+	if (part_end > part && part_end[-1] == '\r')
+		part_end--;
+	return fn(ctx, hdr, (size_t)(line - hdr), part, (size_t)(part_end - part));
 }
 
 int est_multipart_parse(const char *body, size_t len, const char *boundary,
@@ -306,38 +362,24 @@ int est_multipart_parse(const char *body, size_t len, const char *boundary,
 	const char *end = body + len, *p, *next;
 	char *delim = xasprintf("--%s", boundary);
 	size_t dlen = strlen(delim);
-	int r = -EBADMSG, parts = 0;
+	bool closing = false, next_closing = false;
+	int r = 0, parts = 0;
 
-	p = find_delimiter(body, end, delim, dlen);
-	while (p) {
-		const char *hdr, *sep;
-
-		p += dlen;
-		if (end - p >= 2 && p[0] == '-' && p[1] == '-') {
-			r = parts ? 0 : -EBADMSG; /* closing delimiter */
-			break;
-		}
-		hdr = memchr(p, '\n', (size_t)(end - p));
-		if (!hdr)
-			break;
-		hdr++;
-		next = find_delimiter(hdr, end, delim, dlen);
+	/* Whatever precedes the first delimiter (the preamble) and follows the last is ignored. */
+	p = find_delimiter(body, end, delim, dlen, &closing);
+	while (p && !closing && r == 0) {
+		next = find_delimiter(next_line(p, end), end, delim, dlen, &next_closing);
 		if (!next)
 			break;
-		sep = memmem(hdr, (size_t)(next - hdr), "\n\n", 2);
-		if (!sep)
-			sep = memmem(hdr, (size_t)(next - hdr), "\r\n\r\n", 4);
-		if (!sep)
-			break;
-		r = fn(ctx, hdr, (size_t)(sep - hdr), sep, (size_t)(next - sep));
-		if (r < 0)
-			break;
+		r = one_part(p, next, fn, ctx);
 		parts++;
-		r = -EBADMSG;
 		p = next;
+		closing = next_closing;
 	}
 	free(delim);
-	return r;
+	if (r < 0)
+		return r;
+	return p && closing && parts ? 0 : -EBADMSG;
 }
 
 struct keygen_parts {
@@ -382,11 +424,11 @@ static int keygen_part(void *ctx, const char *headers, size_t hlen, const char *
 
 	if (!t)
 		goto out;
-	if (media_type_is(t, "application/pkcs8") && !kp->key) {
+	if (est_media_type_is(t, "application/pkcs8") && !kp->key) {
 		r = est_base64_decode(part, plen, &der, &der_len);
 		if (r == 0)
 			r = crypto_key_from_der(der, der_len, &kp->key);
-	} else if (media_type_is(t, MEDIA_PKCS7) && !kp->certs) {
+	} else if (est_media_type_is(t, MEDIA_PKCS7) && !kp->certs) {
 		r = est_base64_decode(part, plen, &der, &der_len);
 		if (r == 0)
 			r = pkcs7_certs_parse(der, der_len, &kp->certs);
@@ -400,24 +442,86 @@ out:
 	return r < 0 ? -EBADMSG : 0;
 }
 
-static char *multipart_boundary(const char *content_type)
+/* A quoted-string (RFC 9110 5.6.4) at p, unquoted; *p moves past it. NULL when unterminated. */
+static char *quoted_string(const char **p)
 {
-	const char *b;
-	size_t n;
+	const char *q = *p + 1;
+	char *out = xmalloc(strlen(q) + 1);
+	size_t n = 0;
 
-	if (!content_type || strncasecmp(content_type, "multipart/mixed", 15) != 0)
-		return NULL;
-	b = strcasestr(content_type, "boundary=");
-	if (!b)
-		return NULL;
-	b += 9;
-	if (*b == '"') {
-		b++;
-		n = strcspn(b, "\"");
-	} else {
-		n = strcspn(b, "; \t");
+	for (; *q && *q != '"'; q++) {
+		if (*q == '\\' && q[1])
+			q++;
+		out[n++] = *q;
 	}
-	return n ? xstrndup(b, n) : NULL;
+	if (*q != '"') {
+		free(out);
+		return NULL;
+	}
+	out[n] = '\0';
+	*p = q + 1;
+	return out;
+}
+
+/* The value of parameter name of a media type ("type/sub; a=b; name=value"), or NULL. */
+static char *media_param(const char *content_type, const char *name)
+{
+	const char *p = strchr(content_type, ';'), *k;
+	size_t nlen = strlen(name), klen;
+	char *v;
+
+	while (p) {
+		for (p++; *p == ' ' || *p == '\t'; p++)
+			;
+		k = p;
+		klen = strcspn(p, "=; \t");
+		for (p += klen; *p == ' ' || *p == '\t'; p++)
+			;
+		if (*p != '=') {
+			p = strchr(p, ';');
+			continue;
+		}
+		for (p++; *p == ' ' || *p == '\t'; p++)
+			;
+		if (*p == '"') {
+			v = quoted_string(&p);
+			if (!v)
+				return NULL;
+		} else {
+			v = xstrndup(p, strcspn(p, "; \t"));
+			p += strlen(v);
+		}
+		if (klen == nlen && !strncasecmp(k, name, nlen))
+			return v;
+		free(v);
+		p = strchr(p, ';');
+	}
+	return NULL;
+}
+
+/* RFC 2046 5.1.1: 1 to 70 of bchars, not ending in a space. */
+static bool boundary_valid(const char *b)
+{
+	size_t n = strlen(b);
+
+	if (n < 1 || n > 70 || b[n - 1] == ' ')
+		return false;
+	return strspn(b, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "'()+_,-./:=? ") == n;
+}
+
+char *est_multipart_boundary(const char *content_type)
+{
+	char *b;
+
+	if (!est_media_type_is(content_type, "multipart/mixed"))
+		return NULL;
+	b = media_param(content_type, "boundary");
+	if (b && !boundary_valid(b)) {
+		free(b);
+		b = NULL;
+	}
+	return b;
 }
 
 int est_serverkeygen(struct http *h, const char *label, const unsigned char *csr, size_t csr_len,
@@ -434,7 +538,7 @@ int est_serverkeygen(struct http *h, const char *label, const unsigned char *csr
 	r = check_status(&resp, "serverkeygen", out_retry_after);
 	if (r < 0)
 		goto out;
-	boundary = multipart_boundary(resp.content_type);
+	boundary = est_multipart_boundary(resp.content_type);
 	r = boundary ? est_multipart_parse((const char *)resp.body, resp.body_len, boundary,
 					   keygen_part, &kp)
 		     : -EBADMSG;

@@ -49,8 +49,17 @@ int est_csrattrs(struct http *h, const char *label, unsigned char **out_der, siz
 int est_serverkeygen(struct http *h, const char *label, const unsigned char *csr, size_t csr_len,
 		     EVP_PKEY **out_key, STACK_OF(X509) **out_certs, uint64_t *out_retry_after);
 
-/* Splits a multipart body at boundary; calls fn for each part with its headers and body. Exposed
- * for tests. */
+/* True when a Content-Type value names the media type want (case-insensitive, parameters
+ * ignored). NULL content_type: false. */
+bool est_media_type_is(const char *content_type, const char *want);
+/* The boundary parameter of a multipart/mixed Content-Type (token or quoted-string, RFC 2046
+ * bchars), or NULL. Caller frees. */
+char *est_multipart_boundary(const char *content_type);
+/*
+ * Splits a multipart body at boundary (RFC 2046 5.1.1: delimiters only at a line start, each
+ * part's headers end at the first empty line, CRLF or bare LF); calls fn for each part with its
+ * headers and body. 0 when the closing delimiter was reached after at least one part, fn's error,
+ * or -EBADMSG. Exposed for tests. */
 int est_multipart_parse(const char *body, size_t len, const char *boundary,
 			int (*fn)(void *ctx, const char *headers, size_t hlen, const char *part,
 				  size_t plen),

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for est.c: base64 both ways, Retry-After, paths. */
+/* Unit tests for est.c: base64 both ways, Retry-After, paths, multipart, media types. */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -92,6 +92,114 @@ static void test_retry_after(void)
 	ok(est_parse_retry_after("-5", now, 3600, &s) == -EINVAL, "negative refused");
 }
 
+struct parts {
+	int n;
+	char hdr[4][128];
+	char body[4][256];
+};
+
+static int collect(void *ctx, const char *headers, size_t hlen, const char *part, size_t plen)
+{
+	struct parts *p = ctx;
+
+	if (p->n >= 4 || hlen >= sizeof(p->hdr[0]) || plen >= sizeof(p->body[0]))
+		return -E2BIG;
+	memcpy(p->hdr[p->n], headers, hlen);
+	p->hdr[p->n][hlen] = '\0';
+	memcpy(p->body[p->n], part, plen);
+	p->body[p->n][plen] = '\0';
+	p->n++;
+	return 0;
+}
+
+static int multipart(const char *body, const char *boundary, struct parts *p)
+{
+	memset(p, 0, sizeof(*p));
+	return est_multipart_parse(body, strlen(body), boundary, collect, p);
+}
+
+static void test_multipart(void)
+{
+	struct parts p;
+	int r;
+
+	r = multipart("--b\r\nContent-Type: a/b\r\n\r\nAAAA\n\nBBBB\r\n--b\r\n"
+		      "Content-Type: c/d\r\n\r\nCCCC\r\n--b--\r\n",
+		      "b", &p);
+	ok(r == 0 && p.n == 2, "CRLF multipart: two parts");
+	ok(!strcmp(p.hdr[0], "Content-Type: a/b\r\n"), "the headers end at the empty CRLF line");
+	ok(!strcmp(p.body[0], "AAAA\n\nBBBB"), "a body holding \\n\\n is not cut: '%s'", p.body[0]);
+	ok(!strcmp(p.body[1], "CCCC"), "the CRLF before the delimiter belongs to it");
+
+	r = multipart("--b\nContent-Type: a/b\n\nAAAA\n--b--\n", "b", &p);
+	ok(r == 0 && p.n == 1 && !strcmp(p.body[0], "AAAA") &&
+		   !strcmp(p.hdr[0], "Content-Type: a/b\n"),
+	   "bare-LF multipart");
+
+	r = multipart("preamble --b not here\r\n--b\r\n\r\nxx--b yy\r\n--bb\r\nzz\r\n"
+		      "--b  \r\nContent-Type: c/d\r\n\r\nw\r\n--b--\r\nepilogue --b\r\n",
+		      "b", &p);
+	ok(r == 0 && p.n == 2, "boundary only at a line start, padding allowed: %d parts", p.n);
+	ok(!strcmp(p.hdr[0], ""), "a part without headers");
+	ok(!strcmp(p.body[0], "xx--b yy\r\n--bb\r\nzz"),
+	   "--b inside a line and --bb are body: '%s'", p.body[0]);
+	ok(!strcmp(p.body[1], "w"), "the part after a padded delimiter");
+
+	ok(multipart("--b\r\nContent-Type: a/b\r\n\r\nAAAA\r\n", "b", &p) == -EBADMSG,
+	   "no closing delimiter: refused");
+	ok(multipart("--b--\r\n", "b", &p) == -EBADMSG, "no part at all: refused");
+	ok(multipart("--b\r\nContent-Type: a/b\r\nAAAA\r\n--b--\r\n", "b", &p) == -EBADMSG,
+	   "headers without an empty line: refused");
+	ok(multipart("x--b\r\n\r\nA\r\nx--b--\r\n", "b", &p) == -EBADMSG,
+	   "delimiters not at a line start: refused");
+	ok(multipart("", "b", &p) == -EBADMSG, "empty body: refused");
+}
+
+static void test_media_types(void)
+{
+	static const struct {
+		const char *ct;
+		const char *want; /* NULL: no boundary */
+	} cases[] = {
+		{"multipart/mixed; boundary=est-1234", "est-1234"},
+		{"Multipart/Mixed;boundary=\"a b:c\"", "a b:c"},
+		{"multipart/mixed; charset=x; BOUNDARY = zz ; q=1", "zz"},
+		{"multipart/mixed; xboundary=no; boundary=yes", "yes"},
+		{"multipart/mixed; name=\"boundary=no\"; boundary=yes", "yes"},
+		{"multipart/mixed; boundary=\"q\\\"x\"", NULL},
+		{"multipart/mixed; boundary=\"unterminated", NULL},
+		{"multipart/mixed; boundary=", NULL},
+		{"multipart/mixed", NULL},
+		{"multipart/mixedx; boundary=a", NULL},
+		{"text/plain; boundary=a", NULL},
+		{"multipart/mixed; boundary=\"ends in space \"", NULL},
+		{"multipart/mixed; boundary=\"12345678901234567890123456789012345678901234567890"
+		 "123456789012345678901\"",
+		 NULL},
+		{"multipart/mixed; boundary=\"\"", NULL},
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *b = est_multipart_boundary(cases[i].ct);
+
+		if (cases[i].want)
+			ok(b && !strcmp(b, cases[i].want), "boundary of '%s' is '%s' (got '%s')",
+			   cases[i].ct, cases[i].want, b ? b : "(none)");
+		else
+			ok(!b, "'%s' has no usable boundary", cases[i].ct);
+		free(b);
+	}
+	ok(est_media_type_is("application/pkcs7-mime; smime-type=certs-only",
+			     "application/pkcs7-mime"),
+	   "media type with parameters");
+	ok(est_media_type_is("Application/PKCS7-MIME", "application/pkcs7-mime"),
+	   "media type compared case-insensitively");
+	ok(!est_media_type_is("application/pkcs7-mimex", "application/pkcs7-mime"),
+	   "a longer subtype is another type");
+	ok(!est_media_type_is(NULL, "application/pkcs7-mime"), "no Content-Type is no match");
+}
+
 static void test_paths(void)
 {
 	char *p = est_path(NULL, "cacerts");
@@ -112,5 +220,7 @@ int main(void)
 	test_base64_lenient();
 	test_retry_after();
 	test_paths();
+	test_multipart();
+	test_media_types();
 	return tap_done();
 }
