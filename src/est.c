@@ -110,10 +110,55 @@ char *est_base64_encode(const unsigned char *in, size_t len)
 	return s;
 }
 
+/* RFC 9110 5.6.7: a two-digit year more than 50 years ahead is the most recent such past year. */
+static void fix_two_digit_year(struct tm *tm, time_t now)
+{
+	struct tm today;
+	int year, yy = tm->tm_year % 100;
+
+	gmtime_r(&now, &today);
+	year = today.tm_year + 1900;
+	year = year - year % 100 + yy;
+	if (year > today.tm_year + 1900 + 50)
+		year -= 100;
+	tm->tm_year = year - 1900;
+}
+
+/* An HTTP-date: IMF-fixdate, or the obsolete RFC 850 and asctime forms a recipient must also
+ * accept (RFC 9110 5.6.7). Names are English whatever the locale: the program never sets one. */
+static int parse_http_date(const char *value, time_t now, time_t *out)
+{
+	static const char *const forms[] = {
+		"%a, %d %b %Y %H:%M:%S GMT", /* Sun, 06 Nov 1994 08:49:37 GMT */
+		"%A, %d-%b-%y %H:%M:%S GMT", /* Sunday, 06-Nov-94 08:49:37 GMT */
+		"%a %b %e %H:%M:%S %Y",	     /* Sun Nov  6 08:49:37 1994 */
+	};
+	const char *end = NULL;
+	struct tm tm;
+	size_t i;
+	time_t when;
+
+	for (i = 0; i < ARRAY_SIZE(forms); i++) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(value, forms[i], &tm);
+		while (end && (*end == ' ' || *end == '\t'))
+			end++;
+		if (end && *end == '\0')
+			break;
+	}
+	if (i == ARRAY_SIZE(forms))
+		return -EINVAL;
+	if (i == 1)
+		fix_two_digit_year(&tm, now);
+	when = timegm(&tm);
+	if (when == (time_t)-1)
+		return -EINVAL;
+	*out = when;
+	return 0;
+}
+
 int est_parse_retry_after(const char *value, time_t now, uint64_t max, uint64_t *out_seconds)
 {
-	struct tm tm = {0};
-	const char *end;
 	uint64_t secs;
 	time_t when;
 
@@ -133,12 +178,7 @@ int est_parse_retry_after(const char *value, time_t now, uint64_t max, uint64_t 
 		*out_seconds = secs;
 		return 0;
 	}
-	/* IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 5.6.7). */
-	end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	if (!end || *end != '\0')
-		return -EINVAL;
-	when = timegm(&tm);
-	if (when == (time_t)-1)
+	if (parse_http_date(value, now, &when) < 0)
 		return -EINVAL;
 	secs = when <= now ? 0 : (uint64_t)(when - now);
 	*out_seconds = secs > max ? max : secs;

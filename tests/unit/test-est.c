@@ -86,6 +86,38 @@ static void test_retry_after(void)
 	   "HTTP-date in the past is 0");
 	ok(est_parse_retry_after("Mon, 06 Nov 2094 08:00:00 GMT", now, 3600, &s) == 0 && s == 3600,
 	   "HTTP-date far ahead clamped");
+	ok(est_parse_retry_after("Sunday, 06-Nov-94 08:50:37 GMT", now, 3600, &s) == 0 && s == 60,
+	   "RFC 850 date a minute ahead");
+	ok(est_parse_retry_after("Sun Nov  6 08:50:37 1994", now, 3600, &s) == 0 && s == 60,
+	   "asctime date a minute ahead");
+	ok(est_parse_retry_after("Sun Nov 16 08:49:37 1994", now, 864000, &s) == 0 &&
+		   s == 10 * 86400,
+	   "asctime date with a two-digit day");
+	ok(est_parse_retry_after("Sun, 06 Nov 1994 08:50:37 GMT  ", now, 3600, &s) == 0 && s == 60,
+	   "trailing blanks after a date");
+	/* 2030-01-01 00:00:00 as now: "99" is 1999, "30" is 2030, "79" is 2079 (49 years on). */
+	ok(est_parse_retry_after("Friday, 01-Jan-99 00:00:00 GMT", 1893456000, 3600, &s) == 0 &&
+		   s == 0,
+	   "RFC 850 two-digit year in the past");
+	ok(est_parse_retry_after("Tuesday, 01-Jan-30 00:01:00 GMT", 1893456000, 3600, &s) == 0 &&
+		   s == 60,
+	   "RFC 850 two-digit year of this century");
+	ok(est_parse_retry_after("Sunday, 01-Jan-79 00:00:00 GMT", 1893456000, 1ULL << 40, &s) ==
+			   0 &&
+		   s == 3439756800ULL - 1893456000ULL,
+	   "RFC 850 two-digit year 49 years ahead stays ahead");
+	ok(est_parse_retry_after("Monday, 01-Jan-81 00:00:00 GMT", 1893456000, 1ULL << 40, &s) ==
+			   0 &&
+		   s == 0,
+	   "RFC 850 two-digit year 51 years ahead is the past century");
+	s = 7;
+	ok(est_parse_retry_after("Sun, 06 Nov 1994 08:50:37", now, 3600, &s) == -EINVAL && s == 7,
+	   "IMF-fixdate without GMT refused");
+	ok(est_parse_retry_after("Sun, 06 Nov 1994 08:50:37 GMT x", now, 3600, &s) == -EINVAL,
+	   "a date with trailing garbage refused");
+	ok(est_parse_retry_after("Sun, 36 Nov 1994 08:50:37 GMT", now, 3600, &s) == -EINVAL,
+	   "a date with day 36 refused");
+	ok(est_parse_retry_after("", now, 3600, &s) == -EINVAL, "empty refused");
 	s = 7;
 	ok(est_parse_retry_after("soon", now, 3600, &s) == -EINVAL && s == 7, "garbage refused");
 	ok(est_parse_retry_after("12abc", now, 3600, &s) == -EINVAL, "trailing garbage refused");
