@@ -20,6 +20,8 @@
 
 #define MEDIA_PKCS7 "application/pkcs7-mime"
 #define MEDIA_PKCS10 "application/pkcs10"
+/* How much of a string from the server goes into a log line. */
+#define LOG_TEXT_MAX 200
 /* A Retry-After beyond this is taken as this: a pass should not sleep for days. */
 #define RETRY_AFTER_MAX (24 * 3600)
 
@@ -195,37 +197,68 @@ bool est_media_type_is(const char *content_type, const char *want)
 	       content_type[n] == '\t';
 }
 
+/* The server's own words in an error answer, escaped and capped for a log line: ": text", or "". */
+static char *server_says(const struct http_response *resp)
+{
+	size_t n = resp->body_len;
+	char *e, *s;
+
+	while (n && isspace(resp->body[n - 1]))
+		n--;
+	if (!n)
+		return xstrdup("");
+	e = escape_for_log((const char *)resp->body, n, LOG_TEXT_MAX);
+	s = xasprintf(": %s", e);
+	free(e);
+	return s;
+}
+
 /* Maps the status of an answer to the error convention in est.h. */
 static int check_status(const struct http_response *resp, const char *op, uint64_t *out_retry_after)
 {
 	uint64_t retry = 0;
+	char *says, *e;
+	int r;
 
 	if (resp->status == 200)
 		return 0;
 	if (resp->retry_after &&
-	    est_parse_retry_after(resp->retry_after, time(NULL), RETRY_AFTER_MAX, &retry) < 0)
-		log_warn("%s: ignoring unparsable Retry-After '%s'", op, resp->retry_after);
-	if (resp->status == 202 || resp->status >= 500) {
-		log_warn("%s: server answered %ld%s", op, resp->status,
-			 resp->status == 202 ? " (request pending)" : "");
+	    est_parse_retry_after(resp->retry_after, time(NULL), RETRY_AFTER_MAX, &retry) < 0) {
+		e = escape_for_log(resp->retry_after, (size_t)-1, LOG_TEXT_MAX);
+		log_warn("%s: ignoring unparsable Retry-After '%s'", op, e);
+		free(e);
+	}
+	if (resp->status == 202) {
+		log_warn("%s: server answered 202 (request pending)", op);
 		*out_retry_after = retry;
 		return -EAGAIN;
 	}
-	if (resp->status == 401 || resp->status == 403) {
-		log_err("%s: server refused authentication (HTTP %ld)", op, resp->status);
-		return -EKEYREJECTED;
+	says = server_says(resp);
+	if (resp->status >= 500) {
+		log_warn("%s: server answered %ld%s", op, resp->status, says);
+		*out_retry_after = retry;
+		r = -EAGAIN;
+	} else if (resp->status == 401 || resp->status == 403) {
+		log_err("%s: server refused authentication (HTTP %ld)%s", op, resp->status, says);
+		r = -EKEYREJECTED;
+	} else {
+		log_err("%s: server refused the request (HTTP %ld)%s", op, resp->status, says);
+		r = resp->status >= 400 ? -EPROTO : -EBADMSG;
 	}
-	log_err("%s: server refused the request (HTTP %ld)", op, resp->status);
-	return resp->status >= 400 ? -EPROTO : -EBADMSG;
+	free(says);
+	return r;
 }
 
 /* True when the answer has media type want; logs once otherwise. */
 static bool expect_type(const struct http_response *resp, const char *op, const char *want)
 {
+	char *e;
+
 	if (est_media_type_is(resp->content_type, want))
 		return true;
-	log_err("%s: unexpected content type '%s' (want %s)", op,
-		resp->content_type ? resp->content_type : "(none)", want);
+	e = escape_for_log(resp->content_type, (size_t)-1, LOG_TEXT_MAX);
+	log_err("%s: unexpected content type '%s' (want %s)", op, e, want);
+	free(e);
 	return false;
 }
 
@@ -473,7 +506,10 @@ static int keygen_part(void *ctx, const char *headers, size_t hlen, const char *
 		if (r == 0)
 			r = pkcs7_certs_parse(der, der_len, &kp->certs);
 	} else {
-		log_debug("serverkeygen: ignoring a part of type %s", t);
+		char *e = escape_for_log(t, (size_t)-1, LOG_TEXT_MAX);
+
+		log_debug("serverkeygen: ignoring a part of type '%s'", e);
+		free(e);
 	}
 out:
 	/* The key part is a secret. */
