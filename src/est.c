@@ -23,7 +23,8 @@
 /* How much of a string from the server goes into a log line. */
 #define LOG_TEXT_MAX 200
 /* A Retry-After beyond this is taken as this: a pass should not sleep for days. */
-#define RETRY_AFTER_MAX (24 * 3600)
+/* Honoured as the server asks, up to a bound that still lets a device recover by itself. */
+#define RETRY_AFTER_MAX (30 * 24 * 3600)
 
 char *est_path(const char *label, const char *op)
 {
