@@ -187,6 +187,7 @@ static int open_http(struct pass *p, bool bootstrap, bool tls12_only)
 		.port = cfg->port,
 		.trust_pem = bootstrap ? p->ca_root_pem : p->anchors_pem,
 		.trust_len = bootstrap ? p->ca_root_len : p->anchors_len,
+		.trust_name = bootstrap ? "ca_root" : "stored CA certificates",
 		.client_pem = p->client_pem,
 		.client_len = p->client_len,
 		.auth = cfg->http_auth,
@@ -195,6 +196,7 @@ static int open_http(struct pass *p, bool bootstrap, bool tls12_only)
 		.timeout = cfg->timeout,
 		.deadline = p->deadline,
 		.tls12_only = tls12_only,
+		.version_why = tls12_only ? "pop = true with pop_binding = tls-unique" : NULL,
 	};
 
 	return http_new(&o, &p->http);

@@ -755,12 +755,32 @@ static void test_tls_failures(void)
 	ok(r == -EPERM, "certificate for another name: -EPERM (r=%d)", r);
 	o = opts(ca_pem, ca_len, "127.0.0.1", srv12.port);
 	o.tls13_only = true;
-	r = fetch(&o, "/hello", &resp);
-	ok(r == -ECONNRESET, "tls13_only against a TLS 1.2 server: -ECONNRESET (r=%d)", r);
+	o.version_why = "for tls-exporter";
+	o.trust_name = "stored CA certificates";
+	ok(http_new(&o, &h) == 0, "http_new tls13_only");
+	r = http_request(h, "/hello", NULL, NULL, NULL, 0, &resp);
+	ok(r == -ECONNABORTED, "tls13_only against a TLS 1.2 server: -ECONNABORTED (r=%d)", r);
+	ok(http_tls_alert(h) == SSL_AD_PROTOCOL_VERSION, "the server's alert: protocol_version");
+	ok(strstr(http_last_error(h), "protocol version") &&
+		   strstr(http_last_error(h), "TLS 1.3 only (for tls-exporter)") &&
+		   strstr(http_last_error(h), "stored CA certificates"),
+	   "the message names the alert, what was offered and why, the trust: %s",
+	   http_last_error(h));
+	http_free(h);
+	h = NULL;
 	o.tls13_only = false;
 	r = fetch(&o, "/hello", &resp);
 	ok(r == 0 && resp.status == 200, "default against a TLS 1.2 server works");
 	http_response_clear(&resp);
+	o = opts(ca2_pem, ca2_len, "127.0.0.1", srv.port);
+	o.trust_name = "stored CA certificates and ca_root";
+	ok(http_new(&o, &h) == 0 && http_request(h, "/hello", NULL, NULL, NULL, 0, &resp) == -EPERM,
+	   "untrusted server: -EPERM");
+	ok(strstr(http_last_error(h), "does not verify against the stored CA certificates and "
+				      "ca_root"),
+	   "the message names the trust: %s", http_last_error(h));
+	ok(http_tls_alert(h) == -1, "no alert from the server: it was this side that refused");
+	http_free(h);
 }
 
 static void test_network_failures(void)
