@@ -201,6 +201,20 @@ static CURLcode on_ssl_ctx(CURL *curl, void *ctx, void *userdata)
 	return CURLE_OK;
 }
 
+static int setup_proxy(struct http *h)
+{
+	const char *proxy = h->o.proxy;
+	CURL *c = h->curl;
+	bool bad = false;
+
+	if (!proxy)
+		return 0; /* libcurl reads https_proxy and no_proxy itself */
+	/* "" disables any proxy, the environment's too; NOPROXY "" sends every host to it. */
+	bad |= curl_easy_setopt(c, CURLOPT_PROXY, proxy) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_NOPROXY, *proxy ? "" : "*") != CURLE_OK;
+	return bad ? -ENOTSUP : 0;
+}
+
 static int setup_transport(struct http *h)
 {
 	CURL *c = h->curl;
@@ -224,7 +238,7 @@ static int setup_transport(struct http *h)
 	bad |= curl_easy_setopt(c, CURLOPT_WRITEDATA, h) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_HEADERDATA, h) != CURLE_OK;
-	return bad ? -ENOTSUP : 0;
+	return bad ? -ENOTSUP : setup_proxy(h);
 }
 
 static int setup_tls(struct http *h)
@@ -300,6 +314,16 @@ int http_new(const struct http_opts *o, struct http **out_h)
 	h = xzalloc(sizeof(*h));
 	h->o = *o;
 	h->alert_received = h->alert_sent = -1;
+	if (o->extra_trust_pem && o->extra_trust_len) {
+		/* One blob for libcurl; a certificate in both is harmless. */
+		h->trust = xmalloc(o->trust_len + 1 + o->extra_trust_len + 1);
+		memcpy(h->trust, o->trust_pem, o->trust_len);
+		h->trust[o->trust_len] = '\n';
+		memcpy(h->trust + o->trust_len + 1, o->extra_trust_pem, o->extra_trust_len);
+		h->o.trust_len = o->trust_len + 1 + o->extra_trust_len;
+		h->trust[h->o.trust_len] = '\0';
+		h->o.trust_pem = h->trust;
+	}
 	if (!h->o.trust_name)
 		h->o.trust_name = "trust anchors";
 	if (ctx_index < 0)
@@ -340,6 +364,7 @@ void http_free(struct http *h)
 	curl_easy_cleanup(h->curl);
 	reset_answer(h);
 	wipe(&h->tls, sizeof(h->tls));
+	free(h->trust);
 	free(h->origin);
 	if (h->global_init)
 		curl_global_cleanup();

@@ -18,8 +18,13 @@ struct http_opts {
 	 */
 	const char *trust_pem;
 	size_t trust_len;
+	/* NULL, or more anchors trusted as well (ca_root beside the stored CA certificates). */
+	const char *extra_trust_pem;
+	size_t extra_trust_len;
 	/* What the anchors are, for messages: "ca_root", "stored CA certificates", ... */
 	const char *trust_name;
+	/* NULL: the environment's https_proxy and no_proxy; "": never a proxy; else its URL. */
+	const char *proxy;
 	/* Optional TLS client key pair: PEM key and PEM certificate chain (may be the same buffer).
 	 */
 	const char *client_pem;
