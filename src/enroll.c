@@ -182,12 +182,19 @@ out:
 static int open_http(struct pass *p, bool bootstrap, bool tls12_only)
 {
 	const struct config *cfg = p->cfg;
+	/* server_trust: ca_root vouches for the server after the bootstrap too (the default). */
+	bool also_root = !bootstrap && cfg->server_trust == SERVER_TRUST_CACERTS_CA_ROOT;
 	struct http_opts o = {
 		.host = cfg->host,
 		.port = cfg->port,
 		.trust_pem = bootstrap ? p->ca_root_pem : p->anchors_pem,
 		.trust_len = bootstrap ? p->ca_root_len : p->anchors_len,
-		.trust_name = bootstrap ? "ca_root" : "stored CA certificates",
+		.extra_trust_pem = also_root ? p->ca_root_pem : NULL,
+		.extra_trust_len = also_root ? p->ca_root_len : 0,
+		.trust_name = bootstrap	  ? "ca_root"
+			      : also_root ? "stored CA certificates and ca_root"
+					  : "stored CA certificates",
+		.proxy = cfg->proxy,
 		.client_pem = p->client_pem,
 		.client_len = p->client_len,
 		.auth = cfg->http_auth,
