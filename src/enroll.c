@@ -203,7 +203,12 @@ static int open_http(struct pass *p, bool bootstrap, bool tls12_only)
 		.timeout = cfg->timeout,
 		.deadline = p->deadline,
 		.tls12_only = tls12_only,
-		.version_why = tls12_only ? "pop = true with pop_binding = tls-unique" : NULL,
+		/* Before any key is made: a server without TLS 1.3 fails the first request. */
+		.tls13_only = cfg->pop && cfg->pop_binding == POP_BINDING_TLS_EXPORTER,
+		.version_why = cfg->pop
+				       ? (tls12_only ? "pop = true with pop_binding = tls-unique"
+						     : "pop = true with pop_binding = tls-exporter")
+				       : NULL,
 	};
 
 	return http_new(&o, &p->http);
