@@ -691,6 +691,11 @@ out:
 	return s;
 }
 
+char *crypto_name_string(const X509_NAME *name)
+{
+	return name_string(name);
+}
+
 char *crypto_cert_subject(X509 *cert)
 {
 	return name_string(X509_get_subject_name(cert));

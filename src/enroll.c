@@ -248,19 +248,12 @@ static int fetch_csrattrs(struct pass *p, struct csrattrs **out_attrs)
 	int r;
 
 	*out_attrs = NULL;
-	r = est_csrattrs(p->http, p->cfg->label, &der, &len, &p->retry_after);
-	if (r == 0) {
-		r = csrattrs_parse(der, len, out_attrs);
-		if (r == 0)
-			r = csrattrs_check_key(*out_attrs, p->cfg->key_algorithm,
-					       p->cfg->key_params);
-	} else if (r == -EPROTO || r == -EBADMSG) {
-		/* /csrattrs is optional (RFC 7030 4.5): a server without it still enrolls. */
-		log_debug("csrattrs: none offered");
+	/* /csrattrs is optional (RFC 7030 4.5): an unusable answer is no attributes (logged). */
+	r = est_csrattrs(p->http, p->cfg->label, &der, &len);
+	if (r == 0 && csrattrs_parse(der, len, out_attrs) == 0)
+		r = csrattrs_check_key(*out_attrs, p->cfg->key_algorithm, p->cfg->key_params);
+	else if (r == 0 || r == -ENOENT)
 		r = 0;
-	} else if (r == -ENOENT) {
-		r = 0;
-	}
 	free(der);
 	return r;
 }

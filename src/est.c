@@ -50,10 +50,14 @@ static int b64_value(unsigned char c)
 
 int est_base64_decode(const char *in, size_t len, unsigned char **out, size_t *out_len)
 {
-	unsigned char *buf = xmalloc(len / 4 * 3 + 3);
 	unsigned int acc = 0, bits = 0, pad = 0;
+	unsigned char *buf;
 	size_t i, n = 0;
 
+	/* libest ends its base64 with the C string's NUL: tolerated at the very end only. */
+	while (len && (in[len - 1] == '\0' || isspace((unsigned char)in[len - 1])))
+		len--;
+	buf = xmalloc(len / 4 * 3 + 3);
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)in[i];
 		int v;
@@ -332,32 +336,37 @@ int est_enroll(struct http *h, const char *label, bool reenroll, const unsigned 
 	return r;
 }
 
-int est_csrattrs(struct http *h, const char *label, unsigned char **out_der, size_t *out_len,
-		 uint64_t *out_retry_after)
+int est_csrattrs(struct http *h, const char *label, unsigned char **out_der, size_t *out_len)
 {
 	struct http_response resp = {0};
+	char *says = NULL, *e = NULL;
 	int r;
 
 	r = exchange(h, label, "csrattrs", NULL, 0, &resp);
 	if (r < 0)
 		goto out;
+	r = -ENOENT;
 	/* RFC 7030 4.5.2: 204 or 404 mean the server has no attributes to ask for. */
-	if (resp.status == 204 || resp.status == 404 ||
-	    (resp.status == 200 && resp.body_len == 0)) {
-		r = -ENOENT;
+	if (resp.status == 204 || resp.status == 404 || (resp.status == 200 && resp.body_len == 0))
 		goto out;
+	/* Optional information (RFC 7030 4.5): anything else unusable is no attributes either,
+	 * neither retried nor an error. */
+	if (resp.status != 200) {
+		says = server_says(&resp);
+		log_warn("csrattrs: server answered %ld%s: enrolling without CSR attributes",
+			 resp.status, says);
+	} else if (!est_media_type_is(resp.content_type, "application/csrattrs")) {
+		e = escape_for_log(resp.content_type, (size_t)-1, LOG_TEXT_MAX);
+		log_warn("csrattrs: content type '%s', not application/csrattrs: ignored", e);
+	} else if (est_base64_decode((const char *)resp.body, resp.body_len, out_der, out_len) <
+		   0) {
+		log_warn("csrattrs: the answer is not base64: ignored");
+	} else {
+		r = 0;
 	}
-	r = check_status(&resp, "csrattrs", out_retry_after);
-	if (r < 0)
-		goto out;
-	if (!expect_type(&resp, "csrattrs", "application/csrattrs")) {
-		r = -EBADMSG;
-		goto out;
-	}
-	r = est_base64_decode((const char *)resp.body, resp.body_len, out_der, out_len);
-	if (r < 0)
-		log_err("csrattrs: answer is not base64");
 out:
+	free(says);
+	free(e);
 	http_response_clear(&resp);
 	return r;
 }

@@ -70,6 +70,27 @@ static void test_base64_lenient(void)
 	}
 }
 
+/* libest sends the C string's NUL after the base64: fine at the end, nowhere else. */
+static void test_base64_nul(void)
+{
+	static const char tail[] = "aGVsbG8=\n\0", two[] = "aGVsbG8=\0\0", mid[] = "aGVs\0bG8=";
+	unsigned char *out = NULL;
+	size_t len = 0;
+
+	ok(est_base64_decode(tail, sizeof(tail) - 1, &out, &len) == 0 && len == 5 &&
+		   !memcmp(out, "hello", 5),
+	   "a NUL after the base64 is ignored");
+	free(out);
+	out = NULL;
+	ok(est_base64_decode(two, sizeof(two) - 1, &out, &len) == 0 && len == 5,
+	   "NULs at the end are ignored");
+	free(out);
+	out = NULL;
+	ok(est_base64_decode(mid, sizeof(mid) - 1, &out, &len) == -EBADMSG,
+	   "a NUL inside the base64 is refused");
+	ok(est_base64_decode("\0", 1, &out, &len) == -EBADMSG, "a NUL alone is refused");
+}
+
 static void test_retry_after(void)
 {
 	time_t now = 784111777; /* Sun, 06 Nov 1994 08:49:37 GMT */
@@ -250,6 +271,7 @@ int main(void)
 {
 	test_base64_roundtrip();
 	test_base64_lenient();
+	test_base64_nul();
 	test_retry_after();
 	test_paths();
 	test_multipart();
