@@ -232,6 +232,8 @@ static int step_bootstrap(struct pass *p)
 
 	r = est_cacerts(p->http, p->cfg->label, &certs, &p->retry_after);
 	if (r == 0)
+		r = cacerts_keep_cas(certs);
+	if (r == 0)
 		r = pass_stage_anchors(p, certs);
 	if (r == 0)
 		log_info("bootstrapping with %d CA certificate(s) from %s", sk_X509_num(certs),
@@ -331,6 +333,8 @@ static int step_cacerts(struct pass *p)
 	int r;
 
 	r = est_cacerts(p->http, p->cfg->label, &certs, &p->retry_after);
+	if (r == 0)
+		r = cacerts_keep_cas(certs);
 	if (r < 0)
 		goto out;
 	r = cacerts_verify_update(p->anchors, certs);
