@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for util.c: the number parsers the config relies on, hex, duration formatting, log escaping. */
+/* Unit tests for util.c: number parsers, hex, duration formatting, escaping for the log. */
 #include "autoconf.h"
 
 #include <errno.h>
