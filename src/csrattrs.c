@@ -184,9 +184,12 @@ static void add_extension(struct parse *ps, X509_EXTENSION *ext)
 	if (!exts)
 		exts = ps->a->extensions = sk_X509_EXTENSION_new_null();
 	for (i = 0; exts && nid != NID_undef && i < sk_X509_EXTENSION_num(exts); i++) {
-		if (OBJ_obj2nid(X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i))) ==
-		    nid) {
-			X509_EXTENSION_free(sk_X509_EXTENSION_set(exts, i, ext));
+		X509_EXTENSION *old = sk_X509_EXTENSION_value(exts, i);
+
+		if (OBJ_obj2nid(X509_EXTENSION_get_object(old)) == nid) {
+			/* sk_set returns the new element, not the one it replaces. */
+			sk_X509_EXTENSION_set(exts, i, ext);
+			X509_EXTENSION_free(old);
 			return;
 		}
 	}
