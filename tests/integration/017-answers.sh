@@ -34,16 +34,20 @@ check "hostile 400: and cut short" grep -q 'AAAA\.\.\.' "$T/err"
 clean "hostile 400"
 unchanged "hostile 400"
 
+sent=$(requests_to simpleenroll)
 behaviour "hostile 200"
 est enroll --once
 is "hostile Content-Type: exit 1" "$RC" 1
+is "hostile Content-Type: the request was sent once" "$(requests_to simpleenroll)" $((sent + 1))
 check "hostile Content-Type: logged escaped" grep -qF "note=\x1b[31mred\x1b[0m\x7f\xe9'" "$T/err"
 clean "hostile Content-Type"
 unchanged "hostile Content-Type"
 
+sent=$(requests_to simpleenroll)
 behaviour "hostile 503"
 est enroll --once
 is "hostile 503: exit 75" "$RC" 75
+is "hostile 503: the request was sent once" "$(requests_to simpleenroll)" $((sent + 1))
 check "hostile 503: the unparsable Retry-After is logged escaped" \
 	grep -qF "Retry-After '\x1b]0;pwned\x07 soon'" "$T/err"
 clean "hostile 503"
