@@ -102,25 +102,29 @@ static struct keystore_conf *keystore_add(struct config *cfg, const char *name)
 	return ks;
 }
 
+bool config_name_valid(const char *name)
+{
+	/* It becomes a directory and a keyring description: keep it tame. */
+	return *name && config_all_chars_in(name, "_.-") && strcmp(name, ".") && strcmp(name, "..");
+}
+
 static void keystore_section(struct parse_state *st, const char *name)
 {
 	struct keystore_conf *ks = find_keystore(st->cfg->keystores, name);
 
-	/* The name becomes a directory and a keyring description: keep it tame. */
-	if (!*name || !config_all_chars_in(name, "_.-") || !strcmp(name, ".") ||
-	    !strcmp(name, "..")) {
+	if (!config_name_valid(name)) {
 		config_report(st, st->line, NULL,
 			      "[keystore %s]: the name must be letters, digits and _.-", name);
 		return;
 	}
-	if (ks && (strcmp(name, "default") || st->default_written)) {
+	if (ks && (strcmp(name, "default") || st->default_line)) {
 		config_report(st, st->line, NULL, "[keystore %s]: duplicate section", name);
 		return;
 	}
 	if (!ks)
 		ks = keystore_add(st->cfg, name);
 	if (!strcmp(name, "default"))
-		st->default_written = true;
+		st->default_line = st->line;
 	st->ks = ks;
 	st->section = SECTION_KEYSTORE;
 }
@@ -439,18 +443,70 @@ static void load_password(struct parse_state *st)
 			      config_http_auth_names[cfg->http_auth]);
 }
 
+/* The profile a file stands for: its name without ".conf"; est-enroll.conf is "default". */
+static char *profile_name(const char *file)
+{
+	const char *base = strrchr(file, '/');
+	size_t n;
+
+	base = base ? base + 1 : file;
+	n = strlen(base);
+	if (n > 5 && !strcmp(base + n - 5, ".conf"))
+		n -= 5;
+	if (n == strlen("est-enroll") && !strncmp(base, "est-enroll", n))
+		return xstrdup("default");
+	return xstrndup(base, n);
+}
+
+/* No keystore = ...: the keystore named after the profile, so two profiles never share one. */
+static void profile_keystore(struct parse_state *st)
+{
+	struct config *cfg = st->cfg;
+	char *name = profile_name(st->file);
+
+	if (!config_name_valid(name)) {
+		config_report(st, st->est_line, "keystore",
+			      "the file name gives no keystore name ('%s' is not letters, digits "
+			      "and _.-): set keystore = NAME",
+			      name);
+		free(name);
+		return;
+	}
+	free(cfg->keystore);
+	cfg->keystore = name;
+	if (!config_keystore(cfg, name))
+		keystore_add(cfg, name);
+}
+
+/* A written [keystore default] that a profile of another name would silently not use. */
+static void check_default_used(struct parse_state *st)
+{
+	const struct config *cfg = st->cfg;
+
+	if (!st->default_line || st->est_lines[EST_KEYSTORE] || !strcmp(cfg->keystore, "default") ||
+	    !strcmp(cfg->tls_client_keystore, "default"))
+		return;
+	config_report(st, st->default_line, NULL,
+		      "[keystore default]: this profile stores into keystore %s (named after the "
+		      "file): call the section [keystore %s], or set keystore = default",
+		      cfg->keystore, cfg->keystore);
+}
+
 static void check_all(struct parse_state *st)
 {
 	struct config *cfg = st->cfg;
 
 	check_required(st);
 	check_key(st);
+	if (st->est_line && !st->est_lines[EST_KEYSTORE])
+		profile_keystore(st);
 	if (!cfg->tls_client_keystore)
 		cfg->tls_client_keystore = xstrdup(cfg->keystore);
 	check_keystore_ref(st, EST_KEYSTORE, cfg->keystore);
 	if (st->est_lines[EST_TLS_CLIENT_KEYSTORE])
 		check_keystore_ref(st, EST_TLS_CLIENT_KEYSTORE, cfg->tls_client_keystore);
 	check_auth(st);
+	check_default_used(st);
 }
 
 static struct config *config_new(const char *file)

@@ -62,8 +62,8 @@ struct parse_state {
 	int n_errors;
 	int err_line; /* line of the last error, so inih's own report is not repeated */
 	enum section_kind section;
-	struct keystore_conf *ks; /* the current [keystore NAME] */
-	bool default_written;
+	struct keystore_conf *ks;  /* the current [keystore NAME] */
+	int default_line;	   /* line of [keystore default], 0 when not written */
 	int est_line;		   /* line of [est], 0 when absent */
 	int est_lines[EST_N_KEYS]; /* where each key was set, 0 = not set */
 	bool est_bad[EST_N_KEYS];  /* the value was rejected */
@@ -84,6 +84,8 @@ __attribute__((format(printf, 4, 5))) void config_report(struct parse_state *st,
 __attribute__((format(printf, 3, 4))) void config_key_error(struct parse_state *st, const char *key,
 							    const char *fmt, ...);
 
+/* True when name may name a keystore or an export: letters, digits and _.-, not . or .. */
+bool config_name_valid(const char *name);
 /* True when s holds only letters, digits and characters of extra. */
 bool config_all_chars_in(const char *s, const char *extra);
 /* One KEY = VALUE of [est]: typed, range-checked, stored in st->cfg, its line in st->est_lines. */

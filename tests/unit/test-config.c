@@ -769,6 +769,84 @@ static void test_secrets_stage(void)
 	config_free(cfg);
 }
 
+/* Loads text as the file NAME in the test directory (instead of est-enroll.conf). */
+static int load_as(const char *name, const char *text, struct config **out_cfg, char **err)
+{
+	char saved[sizeof(conf_path)];
+	int r;
+
+	memcpy(saved, conf_path, sizeof(saved));
+	snprintf(conf_path, sizeof(conf_path), "%s/%s", dir, name);
+	r = load(text, out_cfg, err);
+	memcpy(conf_path, saved, sizeof(saved));
+	return r;
+}
+
+/* A file that names no keystore stores into the keystore named after it. */
+static void test_profiles(void)
+{
+	const struct keystore_conf *ks;
+	struct config *cfg = NULL;
+	char *err = NULL, *want;
+
+	ok(load_as("gw.conf", BASE, &cfg, &err) == 0 && cfg, "gw.conf loads");
+	ks = cfg ? config_keystore(cfg, "gw") : NULL;
+	ok(cfg && !strcmp(cfg->keystore, "gw") && !strcmp(cfg->tls_client_keystore, "gw"),
+	   "gw.conf without keystore = stores into keystore gw");
+	ok(ks && !strcmp(ks->keyring, "est:gw") &&
+		   !strcmp(ks->path, LOCALSTATEDIR "/lib/est-enroll/gw") &&
+		   ks->type == KEYSTORE_TYPE_KEYRING,
+	   "keystore gw exists with its defaults (est:gw, .../gw)");
+	config_free(cfg);
+	free(err);
+
+	ok(load_as("gw.conf", BASE "[keystore gw]\ntype = file\n", &cfg, &err) == 0 && cfg &&
+		   config_keystore(cfg, cfg->keystore)->type == KEYSTORE_TYPE_FILE,
+	   "gw.conf uses its [keystore gw] section");
+	config_free(cfg);
+	free(err);
+
+	ok(load_as("lab", BASE, &cfg, &err) == 0 && cfg && !strcmp(cfg->keystore, "lab"),
+	   "a file without .conf: keystore lab");
+	config_free(cfg);
+	free(err);
+
+	ok(load_as("gw.conf", BASE "keystore = default\n", &cfg, &err) == 0 && cfg &&
+		   !strcmp(cfg->keystore, "default") && !config_keystore(cfg, "gw"),
+	   "an explicit keystore = wins over the file name");
+	config_free(cfg);
+	free(err);
+
+	ok(load(BASE, &cfg, &err) == 0 && cfg && !strcmp(cfg->keystore, "default"),
+	   "est-enroll.conf is the default keystore");
+	config_free(cfg);
+	free(err);
+
+	ok(load_as("gw.conf", BASE "[keystore default]\ngroup = root\n", &cfg, &err) == -EINVAL,
+	   "gw.conf with an unused [keystore default] is an error");
+	want = xasprintf("%s/gw.conf:5: [keystore default]: this profile stores into keystore gw",
+			 dir);
+	ok(strstr(err, want) != NULL, "and says where and why");
+	if (!strstr(err, want))
+		printf("#   got: %s", err);
+	free(want);
+	config_free(cfg);
+	free(err);
+
+	ok(load_as("gw.conf", BASE "tls_client_keystore = default\n[keystore default]\n", &cfg,
+		   &err) == 0,
+	   "a [keystore default] used for the client pair is fine");
+	config_free(cfg);
+	free(err);
+
+	ok(load_as("a b.conf", BASE, &cfg, &err) == -EINVAL, "a b.conf: no keystore name");
+	want = xasprintf("%s/a b.conf:1: keystore: the file name gives no keystore name", dir);
+	ok(strstr(err, want) != NULL, "and says so on the [est] line");
+	free(want);
+	config_free(cfg);
+	free(err);
+}
+
 static void test_misc(void)
 {
 	ok(!strcmp(config_key_alg_name(KEY_ALG_EC), "EC") &&
@@ -781,7 +859,7 @@ static void test_misc(void)
 
 static void cleanup(void)
 {
-	static const char *const files[] = {"est.conf", "err",	 "ca.pem", "nocert.pem",
+	static const char *const files[] = {"est-enroll.conf", "gw.conf", "lab", "a b.conf", "err",	 "ca.pem", "nocert.pem",
 					    "pw600",	"pw644", "pwempty"};
 	size_t i;
 	char *p;
@@ -806,7 +884,7 @@ int main(void)
 	unsetenv("CREDENTIALS_DIRECTORY");
 	unsetenv("JOURNAL_STREAM");
 	log_init(0);
-	snprintf(conf_path, sizeof(conf_path), "%s/est.conf", dir);
+	snprintf(conf_path, sizeof(conf_path), "%s/est-enroll.conf", dir);
 	snprintf(err_path, sizeof(err_path), "%s/err", dir);
 	p = xasprintf("%s/ca.pem", dir);
 	if (write_ca(p) < 0) {
@@ -837,6 +915,7 @@ int main(void)
 	test_password_file();
 	test_credentials();
 	test_secrets_stage();
+	test_profiles();
 	test_misc();
 	return tap_done();
 }
