@@ -135,6 +135,7 @@ static void section_start(struct parse_state *st, const char *header, size_t len
 
 	st->section = SECTION_IGNORED;
 	st->ks = NULL;
+	st->ex = NULL;
 	memset(st->ks_lines, 0, sizeof(st->ks_lines));
 	if (!strcasecmp(name, "est")) {
 		if (st->est_line) {
@@ -147,6 +148,9 @@ static void section_start(struct parse_state *st, const char *header, size_t len
 	} else if (!strncasecmp(name, "keystore", 8) &&
 		   (!name[8] || isspace((unsigned char)name[8]))) {
 		keystore_section(st, trim(name + 8));
+	} else if (!strncasecmp(name, "export", 6) &&
+		   (!name[6] || isspace((unsigned char)name[6]))) {
+		config_export_section(st, trim(name + 6));
 	} else {
 		config_report(st, st->line, NULL, "[%s]: unknown section", name);
 	}
@@ -252,6 +256,9 @@ static int handler(void *user, const char *section, const char *name, const char
 		break;
 	case SECTION_KEYSTORE:
 		config_keystore_key(st, name, value);
+		break;
+	case SECTION_EXPORT:
+		config_export_key(st, name, value);
 		break;
 	case SECTION_IGNORED:
 		break;
@@ -484,7 +491,7 @@ static void check_default_used(struct parse_state *st)
 	const struct config *cfg = st->cfg;
 
 	if (!st->default_line || st->est_lines[EST_KEYSTORE] || !strcmp(cfg->keystore, "default") ||
-	    !strcmp(cfg->tls_client_keystore, "default"))
+	    !strcmp(cfg->tls_client_keystore, "default") || config_export_uses(cfg, "default"))
 		return;
 	config_report(st, st->default_line, NULL,
 		      "[keystore default]: this profile stores into keystore %s (named after the "
@@ -506,6 +513,7 @@ static void check_all(struct parse_state *st)
 	if (st->est_lines[EST_TLS_CLIENT_KEYSTORE])
 		check_keystore_ref(st, EST_TLS_CLIENT_KEYSTORE, cfg->tls_client_keystore);
 	check_auth(st);
+	config_export_check(st);
 	check_default_used(st);
 }
 
@@ -599,6 +607,7 @@ void config_free(struct config *cfg)
 		next = ks->next;
 		keystore_conf_free(ks);
 	}
+	config_export_free(cfg->exports);
 	wipe_str(cfg->password);
 	free(cfg->file);
 	free(cfg->keystore);

@@ -340,11 +340,23 @@ const char *config_est_key_name(enum est_key k)
 	return est_keys[k].name;
 }
 
+int config_parse_gid(const char *v, gid_t *out_gid)
+{
+	struct group *gr = getgrnam(v);
+	unsigned long gid;
+
+	if (gr)
+		gid = gr->gr_gid;
+	else if (parse_uint(v, 0, (gid_t)-2, &gid) < 0)
+		return -ENOENT;
+	*out_gid = (gid_t)gid;
+	return 0;
+}
+
 static void set_group(struct parse_state *st, const char *key, const char *v)
 {
 	struct keystore_conf *ks = st->ks;
-	struct group *gr;
-	unsigned long gid;
+	gid_t gid;
 
 	if (!*v) {
 		free(ks->group);
@@ -352,15 +364,12 @@ static void set_group(struct parse_state *st, const char *key, const char *v)
 		ks->gid = (gid_t)-1;
 		return;
 	}
-	gr = getgrnam(v);
-	if (gr)
-		gid = gr->gr_gid;
-	else if (parse_uint(v, 0, (gid_t)-2, &gid) < 0) {
+	if (config_parse_gid(v, &gid) < 0) {
 		config_key_error(st, key, "unknown group %s", v);
 		return;
 	}
 	set_string(&ks->group, v);
-	ks->gid = (gid_t)gid;
+	ks->gid = gid;
 }
 
 void config_keystore_key(struct parse_state *st, const char *name, const char *v)

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "enroll.h"
+#include "export.h"
 #include "keystore.h"
 #include "log.h"
 #include "status.h"
@@ -67,24 +68,43 @@ static int exit_code(int r)
 	}
 }
 
+/*
+ * A pass, then what consumers need, once the pass has released the store's lock: the [export]
+ * files that are missing or stale. A failed export fails the command (the next pass tries
+ * again); a pass that found the lock held leaves it all to the pass holding it.
+ */
+static int pass(struct cli *cli, struct config *cfg, enum enroll_action action)
+{
+	enum enroll_event event = ENROLL_EVENT_NONE;
+	int r, e;
+
+	if (!cfg->enabled && action == ENROLL_ACTION_RUN)
+		return enroll_pass(cfg, action, cli->once, NULL); /* says so, does nothing */
+	r = enroll_pass(cfg, action, cli->once, &event);
+	if (r == -EBUSY)
+		return r;
+	e = export_all(cfg);
+	return r < 0 ? r : e;
+}
+
 static int cmd_run(struct cli *cli, struct config *cfg)
 {
-	return enroll_pass(cfg, ENROLL_ACTION_RUN, cli->once, NULL);
+	return pass(cli, cfg, ENROLL_ACTION_RUN);
 }
 
 static int cmd_enroll(struct cli *cli, struct config *cfg)
 {
-	return enroll_pass(cfg, ENROLL_ACTION_ENROLL, cli->once, NULL);
+	return pass(cli, cfg, ENROLL_ACTION_ENROLL);
 }
 
 static int cmd_renew(struct cli *cli, struct config *cfg)
 {
-	return enroll_pass(cfg, ENROLL_ACTION_RENEW, cli->once, NULL);
+	return pass(cli, cfg, ENROLL_ACTION_RENEW);
 }
 
 static int cmd_cacerts(struct cli *cli, struct config *cfg)
 {
-	return enroll_pass(cfg, ENROLL_ACTION_CACERTS, cli->once, NULL);
+	return pass(cli, cfg, ENROLL_ACTION_CACERTS);
 }
 
 static int cmd_status(struct cli *cli, struct config *cfg)
@@ -127,6 +147,9 @@ static int cmd_load(struct cli *cli, struct config *cfg)
 			 keystore_location(ks), restored);
 out:
 	keystore_free(ks);
+	/* At boot, before consumers: their files too. */
+	if (r == 0)
+		r = export_all(cfg);
 	return r;
 }
 

@@ -171,6 +171,15 @@ static int count_lines(const char *s)
 /* Four lines: what a case appends starts on line 5. */
 #define BASE "[est]\nserver = localhost:8443\n" REQ
 
+static bool export_values(const struct config *c)
+{
+	const struct export_conf *ex = c->exports;
+
+	return ex && !ex->next && !strcmp(ex->name, "web") && !strcmp(ex->keystore, "default") &&
+	       !strcmp(ex->key, "/etc/web/key.pem") && !strcmp(ex->cert, "/etc/web/cert.pem") &&
+	       !ex->ca && ex->uid == 0 && ex->gid == 0 && ex->mode == 0640;
+}
+
 static bool ipv6_host(const struct config *c)
 {
 	return !strcmp(c->host, "::1") && c->port == 8443 && !strcmp(c->server, "[::1]:8443");
@@ -234,6 +243,14 @@ static const struct good_case {
 	const char *want; /* lines config_print must show */
 	bool (*check)(const struct config *cfg);
 } good_cases[] = {
+	{"an [export] section",
+	 BASE "[export web]\nkey = /etc/web/key.pem\ncert = /etc/web/cert.pem\nowner = root\n"
+	      "group = root\nmode = 0640\n",
+	 "[export web]\nkeystore = default\nkey = /etc/web/key.pem\ncert = /etc/web/cert.pem\n"
+	 "ca =\nowner = root\ngroup = root\nmode = 0640",
+	 export_values},
+	{"[export] defaults", BASE "[export ca]\nca = /etc/ssl/est-ca.pem\n",
+	 "[export ca]\nkeystore = default\nkey =\ncert =\nowner =\ngroup =\nmode = 0600", NULL},
 	{"IPv6 literal", "[est]\nserver = [::1]:8443\n" REQ, "server = [::1]:8443", ipv6_host},
 	{"IPv4 address", "[est]\nserver = 192.0.2.1:443\n" REQ, "server = 192.0.2.1:443",
 	 ipv4_host},
@@ -443,6 +460,29 @@ static const struct bad_case {
 	{BASE "tls_client_auth = sometimes\n", "5: tls_client_auth: not a boolean", 1},
 	{BASE "pop_binding = tls-server-end-point\n", "5: pop_binding: must be tls-unique or", 1},
 	{BASE "key_source = client\n", "5: key_source: must be local or server", 1},
+	{BASE "[export x]\nkey = /k\nwho = me\n", "7: who: unknown key", 1},
+	{BASE "[export x]\nkey = k.pem\n", "6: key: must be an absolute path to a file", 1},
+	{BASE "[export x]\ncert = /etc/\n", "6: cert: must be an absolute path to a file", 1},
+	{BASE "[export x]\nkey = /k\nmode = 0999\n", "7: mode: must be an octal file mode", 1},
+	{BASE "[export x]\nkey = /k\nmode = 04600\n", "7: mode: must be an octal file mode", 1},
+	{BASE "[export x]\nkey = /k\nmode = rw\n", "7: mode: must be an octal file mode", 1},
+	{BASE "[export x]\nkey = /k\nowner = no-such-user-here\n",
+	 "7: owner: unknown user no-such-user-here", 1},
+	{BASE "[export x]\nkey = /k\ngroup = no-such-group-here\n",
+	 "7: group: unknown group no-such-group-here", 1},
+	{BASE "[export x]\nkey = /k\nkeystore = nowhere\n",
+	 "7: keystore: no [keystore nowhere] section", 1},
+	{BASE "[export x]\nowner = root\n", "5: [export x]: nothing to export: set key, cert or ca",
+	 1},
+	{BASE "[export x]\nkey = /k\nkey = /j\n", "7: key: duplicate key (first set on line 6)",
+	 1},
+	{BASE "[export x]\nkey = /k\n[export x]\n", "7: [export x]: duplicate section (first on "
+						     "line 5)",
+	 1},
+	{BASE "[export a/b]\n", "5: [export a/b]: the name must be", 1},
+	{BASE "[export x]\nkey = /k\ncert = /k\n", "7: cert: /k is also key of [export x]", 1},
+	{BASE "[export x]\nkey = /k\n[export y]\nca = /k\n",
+	 "8: ca: /k is also key of [export x]", 1},
 	{"[est]\nserver = h:1\nca_root = @DIR@/none.pem\nsubject = CN=x\n",
 	 "3: ca_root: cannot read @DIR@/none.pem: No such file or directory", 1, true},
 	{"[est]\nserver = h:1\nca_root = @DIR@/nocert.pem\nsubject = CN=x\n",
