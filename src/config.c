@@ -535,6 +535,7 @@ static struct config *config_new(const char *file)
 	cfg->renew_rekey = true;
 	cfg->key_algorithm = KEY_ALG_EC;
 	cfg->key_source = KEY_SOURCE_LOCAL;
+	cfg->hooks = xstrdup(SYSCONFDIR "/est-enroll/hooks.d");
 	keystore_add(cfg, "default");
 	return cfg;
 }
@@ -622,6 +623,7 @@ void config_free(struct config *cfg)
 	free(cfg->subject);
 	free(cfg->key_params);
 	free(cfg->csr_signer);
+	free(cfg->hooks);
 	free(cfg->lines);
 	free(cfg);
 }

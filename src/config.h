@@ -93,6 +93,7 @@ struct config {
 	char *key_params; /* curve name or RSA bits as text; default per algorithm */
 	enum key_source key_source;
 	char *csr_signer; /* NULL = derived from the key */
+	char *hooks;	  /* directory of executables run after a change; NULL: none */
 	struct keystore_conf *keystores;
 	struct export_conf *exports;
 	struct config_lines *lines; /* private to config.c, for config_load_secrets() */

@@ -43,6 +43,7 @@ enum est_key {
 	EST_KEY_PARAMS,
 	EST_KEY_SOURCE,
 	EST_CSR_SIGNER,
+	EST_HOOKS,
 	EST_N_KEYS,
 };
 

@@ -250,6 +250,15 @@ static void set_password(struct parse_state *st, const char *key, const char *v)
 	st->cfg->password = *v ? xstrdup(v) : NULL;
 }
 
+/* Empty: no hooks at all. */
+static void set_hooks(struct parse_state *st, const char *key, const char *v)
+{
+	if (*v && *v != '/')
+		config_key_error(st, key, "must be an absolute path (or empty: no hooks)");
+	else
+		set_string(&st->cfg->hooks, v);
+}
+
 #define BOOL(k, field) [k] = {#field, VALUE_BOOL, offsetof(struct config, field), 0, NULL}
 #define STRING(k, field) [k] = {#field, VALUE_STRING, offsetof(struct config, field), 0, NULL}
 #define OPTIONAL(k, field) [k] = {#field, VALUE_OPTIONAL, offsetof(struct config, field), 0, NULL}
@@ -284,6 +293,7 @@ static const struct est_key_desc est_keys[EST_N_KEYS] = {
 	OPTIONAL(EST_KEY_PARAMS, key_params),
 	SPECIAL(EST_KEY_SOURCE, "key_source", set_key_source),
 	OPTIONAL(EST_CSR_SIGNER, csr_signer),
+	SPECIAL(EST_HOOKS, "hooks", set_hooks),
 };
 
 static void set_bool(struct parse_state *st, const char *key, const char *v, bool *field)

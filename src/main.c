@@ -14,6 +14,7 @@
 #include "config.h"
 #include "enroll.h"
 #include "export.h"
+#include "hooks.h"
 #include "keystore.h"
 #include "log.h"
 #include "status.h"
@@ -70,8 +71,9 @@ static int exit_code(int r)
 
 /*
  * A pass, then what consumers need, once the pass has released the store's lock: the [export]
- * files that are missing or stale. A failed export fails the command (the next pass tries
- * again); a pass that found the lock held leaves it all to the pass holding it.
+ * files that are missing or stale, then the hooks if the store changed. A failed export fails
+ * the command (the next pass tries again), a failed hook does not; a pass that found the lock
+ * held leaves it all to the pass holding it.
  */
 static int pass(struct cli *cli, struct config *cfg, enum enroll_action action)
 {
@@ -84,6 +86,7 @@ static int pass(struct cli *cli, struct config *cfg, enum enroll_action action)
 	if (r == -EBUSY)
 		return r;
 	e = export_all(cfg);
+	hooks_run(cfg, event);
 	return r < 0 ? r : e;
 }
 

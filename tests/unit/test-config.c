@@ -361,6 +361,8 @@ static void test_defaults(void)
 	ok(cfg->key_algorithm == KEY_ALG_EC && !strcmp(cfg->key_params, "prime256v1") &&
 		   cfg->key_source == KEY_SOURCE_LOCAL && !cfg->csr_signer,
 	   "default key settings");
+	ok(cfg->hooks && !strcmp(cfg->hooks, SYSCONFDIR "/est-enroll/hooks.d"),
+	   "default hooks directory");
 	ks = config_keystore(cfg, "default");
 	ok(ks && ks == cfg->keystores && !ks->next && ks->type == KEYSTORE_TYPE_KEYRING &&
 		   !strcmp(ks->keyring, "est:default") &&
@@ -460,6 +462,7 @@ static const struct bad_case {
 	{BASE "tls_client_auth = sometimes\n", "5: tls_client_auth: not a boolean", 1},
 	{BASE "pop_binding = tls-server-end-point\n", "5: pop_binding: must be tls-unique or", 1},
 	{BASE "key_source = client\n", "5: key_source: must be local or server", 1},
+	{BASE "hooks = hooks.d\n", "5: hooks: must be an absolute path", 1},
 	{BASE "[export x]\nkey = /k\nwho = me\n", "7: who: unknown key", 1},
 	{BASE "[export x]\nkey = k.pem\n", "6: key: must be an absolute path to a file", 1},
 	{BASE "[export x]\ncert = /etc/\n", "6: cert: must be an absolute path to a file", 1},
