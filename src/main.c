@@ -15,6 +15,7 @@
 #include "enroll.h"
 #include "export.h"
 #include "hooks.h"
+#include "import.h"
 #include "keystore.h"
 #include "log.h"
 #include "status.h"
@@ -43,8 +44,10 @@ struct command {
 	const char *name;
 	int (*handler)(struct cli *cli, struct config *cfg);
 	const char *usage;
+	int min_args;
 	int max_args;
-	/* Reads the password and ca_root: load, status, export run at boot, before they exist. */
+	/* Reads the password and ca_root: load, status, export, import run at boot, before they
+	 * exist. */
 	bool needs_secrets;
 };
 
@@ -201,15 +204,21 @@ out:
 	return r;
 }
 
+static int cmd_import(struct cli *cli, struct config *cfg)
+{
+	return import_alias(cfg, cli->argv[0], cli->argc > 1 ? cli->argv[1] : NULL);
+}
+
 static const struct command commands[] = {
-	{"run", cmd_run, "run", 0, true},
-	{"enroll", cmd_enroll, "enroll", 0, true},
-	{"renew", cmd_renew, "renew", 0, true},
-	{"cacerts", cmd_cacerts, "cacerts", 0, true},
-	{"status", cmd_status, "status [--json]", 0, false},
-	{"check-config", cmd_check_config, "check-config", 0, true},
-	{"load", cmd_load, "load", 0, false},
-	{"export", cmd_export, "export ALIAS [--out FILE] [--mode MODE]", 1, false},
+	{"run", cmd_run, "run", 0, 0, true},
+	{"enroll", cmd_enroll, "enroll", 0, 0, true},
+	{"renew", cmd_renew, "renew", 0, 0, true},
+	{"cacerts", cmd_cacerts, "cacerts", 0, 0, true},
+	{"status", cmd_status, "status [--json]", 0, 0, false},
+	{"check-config", cmd_check_config, "check-config", 0, 0, true},
+	{"load", cmd_load, "load", 0, 0, false},
+	{"export", cmd_export, "export ALIAS [--out FILE] [--mode MODE]", 1, 1, false},
+	{"import", cmd_import, "import ALIAS [FILE]", 1, 2, false},
 };
 
 static void usage(FILE *f)
@@ -309,7 +318,7 @@ static bool args_fit(const struct command *cmd, const struct cli *cli)
 {
 	bool is_export = cmd->handler == cmd_export;
 
-	if (cli->argc != cmd->max_args) {
+	if (cli->argc < cmd->min_args || cli->argc > cmd->max_args) {
 		fprintf(stderr, "est-enroll: %s: %s\n", cmd->name,
 			cli->argc > cmd->max_args ? "too many arguments" : "missing argument");
 		return false;
