@@ -231,7 +231,7 @@ static void usage(FILE *f)
 		fprintf(f, "  %s\n", commands[i].usage);
 	fprintf(f, "\nOptions:\n"
 		   "  -c, --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
-		   "  -v, --verbose      more detail (repeatable)\n"
+		   "  -v, --verbose      more detail; -vv also the TLS connection and chain\n"
 		   "  -q, --quiet        errors only\n"
 		   "      --once         one attempt, no in-process retry\n"
 		   "  -h, --help         this help\n"
