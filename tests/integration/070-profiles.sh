@@ -47,6 +47,8 @@ for p in "$A" "$B"; do
 	check "profile $p: its keyring is est:$p" grep -q "\"location\": \"keyring est:$p (serial" "$T/status-$p"
 	check "profile $p: the keyring exists" keyctl search @u keyring "est:$p"
 	check "profile $p: its directory holds its pair" test -f "$T/$p/est-enrolled-key-pair.pem"
+	is "profile $p: status names its directory" "$(json "$T/status-$p" 'd["path"]')" "$T/$p"
+	is "profile $p: status names its keyring" "$(json "$T/status-$p" 'd["keyring"]')" "est:$p"
 	is "profile $p: its certificate is its own" \
 		"$(json "$T/status-$p" 'd["certificate"]["subject"]')" "CN=$p,O=Example,C=IT"
 done
