@@ -149,9 +149,17 @@ static int export_one(const struct config *cfg, const struct export_conf *ex)
 	struct keystore *ks = NULL;
 	int r, r2;
 
-	/* Reading only: the store's lock is not needed, an interrupted commit reads as committed.
+	/*
+	 * Under the store's lock, so two passes ending together never write an older pair over a
+	 * newer one; if another pass holds it, that pass writes the files when it ends.
 	 */
-	r = keystore_open(config_keystore(cfg, ex->keystore), KEYSTORE_READ, &ks);
+	r = keystore_open(config_keystore(cfg, ex->keystore), KEYSTORE_WRITE_TRY, &ks);
+	if (r == -EBUSY) {
+		log_debug("export %s: keystore %s is busy: its pass exports", ex->name,
+			  ex->keystore);
+		r = 0;
+		goto out;
+	}
 	if (r < 0) {
 		log_err("export %s: keystore %s: %s", ex->name, ex->keystore, strerror(-r));
 		goto out;

@@ -73,8 +73,9 @@ static int exit_code(int r)
 }
 
 /*
- * A pass, then what consumers need, once the pass has released the store's lock: the [export]
- * files that are missing or stale, then the hooks if the store changed. A failed export fails
+ * A pass, then what consumers need: the [export] files that are missing or stale (each written
+ * under the store's lock again, skipped when another pass holds it: that one exports when it
+ * ends), then, with the lock released, the hooks if the store changed. A failed export fails
  * the command (the next pass tries again), a failed hook does not; a pass that found the lock
  * held leaves it all to the pass holding it.
  */
