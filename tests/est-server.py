@@ -5,7 +5,7 @@
 Only the standard library and python3-cryptography (Debian's 38.x) are used.
 
 Usage:
-  est-server.py --dir DIR [--port-file FILE] [--bind 127.0.0.1|::1]
+  est-server.py --dir DIR [--port-file FILE] [--port N] [--bind 127.0.0.1|::1]
                 [--tls 1.2|1.3|any] [--auth none|basic|digest|cert]
                 [--user U --password P] [--intermediate] [--pop]
                 [--pop-binding tls-unique|tls-exporter] [--no-wrap]
@@ -38,7 +38,8 @@ At start it writes into DIR (created 0700 if missing; keys 0600):
   keylog                       NSS key log of all TLS connections (0600), read
                                back for the TLS 1.3 exporter (tls-exporter)
   csrattrs.der                 with --csrattrs-preset: the DER served
-Then it listens on port 0 and writes the port ("NNNNN\\n") to --port-file
+Then it listens on port 0 (or --port N: a restarted server keeps its address, so a
+device's recorded server does not change) and writes the port ("NNNNN\\n") to --port-file
 (tmp + rename) once listening. SIGTERM/SIGINT: exit 0.
 
 Endpoints, under /.well-known/est/ and /.well-known/est/LABEL/:
@@ -1091,7 +1092,7 @@ class Server(ThreadingHTTPServer):
         self.conn_seq = 0
         self.lock = threading.Lock()
         self.logf = open(opts.log, "a", encoding="utf-8")
-        super().__init__((opts.bind, 0), Handler)
+        super().__init__((opts.bind, opts.port), Handler)
 
     @property
     def ca(self):
@@ -1166,6 +1167,7 @@ def parse_args(argv):
                     "behaviour file and the request log.")
     ap.add_argument("--dir", help="state directory (created 0700 if missing); required")
     ap.add_argument("--port-file", help="write the listening port here once listening")
+    ap.add_argument("--port", type=int, default=0, help="port to listen on (default 0: any free)")
     ap.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     ap.add_argument("--tls", choices=("1.2", "1.3", "any"), default="any",
                     help="pin TLS 1.2 or 1.3, or allow both (default any)")
