@@ -624,8 +624,18 @@ static const char *alert_meaning(const struct http *h, int desc)
  * The TLS failures trying again does not mend, written into errbuf: -EPERM, -ECONNABORTED, or
  * 0 when c is something else.
  */
+/* Replaces h->errbuf by msg, cut to fit (a log line, not data). */
+static void set_error(struct http *h, const char *msg)
+{
+	size_t n = strnlen(msg, sizeof(h->errbuf) - 1);
+
+	memcpy(h->errbuf, msg, n);
+	h->errbuf[n] = '\0';
+}
+
 static int tls_refusal(struct http *h, CURLcode c)
 {
+	char msg[2 * CURL_ERROR_SIZE + 256];
 	long verify = X509_V_OK;
 	const char *why = h->o.version_why;
 	char detail[CURL_ERROR_SIZE];
@@ -635,13 +645,15 @@ static int tls_refusal(struct http *h, CURLcode c)
 	if (c == CURLE_PEER_FAILED_VERIFICATION) {
 		curl_easy_getinfo(h->curl, CURLINFO_SSL_VERIFYRESULT, &verify);
 		if (verify != X509_V_OK && verify != X509_V_ERR_UNSPECIFIED)
-			snprintf(h->errbuf, sizeof(h->errbuf),
-				 "TLS: the server's certificate does not verify against the %s: %s",
+			snprintf(msg, sizeof(msg),
+				 "TLS: the server's certificate does not verify against the %.60s: "
+				 "%.200s",
 				 h->o.trust_name, X509_verify_cert_error_string(verify));
 		else
-			snprintf(h->errbuf, sizeof(h->errbuf),
-				 "TLS: the server's certificate is refused: %s (trust: the %s)",
+			snprintf(msg, sizeof(msg),
+				 "TLS: the server's certificate is refused: %s (trust: the %.60s)",
 				 detail, h->o.trust_name);
+		set_error(h, msg);
 		return -EPERM;
 	}
 	if (alert_is_final(h->alert_received))
@@ -653,14 +665,15 @@ static int tls_refusal(struct http *h, CURLcode c)
 		return 0;
 	if (desc == SSL_AD_PROTOCOL_VERSION || desc == SSL_AD_HANDSHAKE_FAILURE ||
 	    desc == SSL_AD_INSUFFICIENT_SECURITY)
-		snprintf(detail, sizeof(detail), "; this client offers %s%s%s%s",
+		snprintf(detail, sizeof(detail), "; this client offers %.40s%s%.100s%s",
 			 versions_offered(h), why ? " (" : "", why ? why : "", why ? ")" : "");
 	else
 		detail[0] = '\0';
-	snprintf(h->errbuf, sizeof(h->errbuf),
-		 "TLS handshake %s (alert: %s): %s%s; server authenticated by the %s",
+	snprintf(msg, sizeof(msg),
+		 "TLS handshake %s (alert: %.60s): %.120s%s; server authenticated by the %.60s",
 		 desc == h->alert_received ? "refused by the server" : "abandoned by this client",
 		 SSL_alert_desc_string_long(desc), alert_meaning(h, desc), detail, h->o.trust_name);
+	set_error(h, msg);
 	return -ECONNABORTED;
 }
 

@@ -356,7 +356,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	r = config_load(cli.config, &cfg);
-	if (r == 0 && cmd->needs_secrets)
+	/* A disabled run does nothing, so it needs neither the password nor ca_root. */
+	if (r == 0 && cmd->needs_secrets && !(cmd->handler == cmd_run && !cfg->enabled))
 		r = config_load_secrets(cfg);
 	if (r < 0) {
 		config_free(cfg);
