@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Key pairs, CSRs, certificate checks: everything that touches libcrypto but PKCS#7. */
+/* Key pairs, CSRs, certificate checks: libcrypto but for PKCS#7 (pkcs7.c) and names (dn.c). */
 #pragma once
 
 #include <stdbool.h>
@@ -42,10 +42,6 @@ int crypto_key_to_pem(EVP_PKEY *key, char **out_pem, size_t *out_len);
 int crypto_key_from_pem(const char *pem, size_t len, EVP_PKEY **out_key);
 /* Private key from DER (PKCS#8, also PKCS#1 RSA). */
 int crypto_key_from_der(const unsigned char *der, size_t len, EVP_PKEY **out_key);
-
-/* Parses an RFC 4514 string (escapes, '+' multi-valued RDNs, names and dotted OIDs). 0 or -EINVAL
- * with reason in out_why. */
-int crypto_subject_parse(const char *dn, X509_NAME **out_name, const char **out_why);
 
 struct csr_params {
 	EVP_PKEY *key;

@@ -12,6 +12,7 @@
 
 #include "crypto.h"
 #include "csr.h"
+#include "dn.h"
 #include "est.h"
 #include "log.h"
 #include "util.h"
@@ -117,7 +118,7 @@ int csr_make(const struct csr_input *in, unsigned char **out_der, size_t *out_le
 		/* A renewal keeps the identity of the current certificate. */
 		cp.subject = X509_get_subject_name(in->current);
 	} else {
-		r = crypto_subject_parse(in->cfg->subject, &subject, &why);
+		r = dn_parse(in->cfg->subject, &subject, &why);
 		if (r < 0) {
 			log_err("subject: %s", why);
 			goto out;

@@ -44,11 +44,23 @@ static bool is_temporary(int r)
 	       r == -ECONNRESET;
 }
 
+/* Longest wait a pass sleeps through; a longer Retry-After ends the pass (75). */
+#define IN_PASS_WAIT_MAX 3600
+
+static bool short_lived(const struct config *cfg, time_t not_before, time_t not_after)
+{
+	return !cfg->expiration_check_pct &&
+	       not_after - not_before <= (time_t)cfg->expiration_check;
+}
+
 time_t enroll_due_time(const struct config *cfg, time_t not_before, time_t not_after)
 {
 	if (cfg->expiration_check_pct)
 		return not_after - (time_t)((double)(not_after - not_before) *
 					    cfg->expiration_check_pct / 100.0);
+	/* Else a 7-day certificate under the default 30d would be renewed on every pass. */
+	if (short_lived(cfg, not_before, not_after))
+		return not_after - (not_after - not_before) / ENROLL_SHORT_LIVED_DIVISOR;
 	return not_after - (time_t)cfg->expiration_check;
 }
 
@@ -59,6 +71,21 @@ static bool cert_due(const struct config *cfg, X509 *cert, time_t now)
 	if (crypto_cert_validity(cert, &nb, &na) < 0)
 		return true;
 	return now >= enroll_due_time(cfg, nb, na);
+}
+
+/* Said when it matters: when the renewal it changes is due. */
+static void warn_short_lived(const struct config *cfg, X509 *cert)
+{
+	char life[32], check[32];
+	time_t nb, na;
+
+	if (crypto_cert_validity(cert, &nb, &na) < 0 || !short_lived(cfg, nb, na))
+		return;
+	log_warn("the certificate lives %s, not longer than expiration_check (%s): it is renewed "
+		 "when 1/%d of its lifetime is left",
+		 format_duration((uint64_t)(na - nb), life, sizeof(life)),
+		 format_duration(cfg->expiration_check, check, sizeof(check)),
+		 ENROLL_SHORT_LIVED_DIVISOR);
 }
 
 /* Which CA certificates are due for a refresh (any within expiration_check of its end). */
@@ -86,8 +113,10 @@ static unsigned int decide(struct pass *p, enum enroll_action action)
 		/* A pair without anchors cannot be trusted to chain to what the server sends. */
 		steps |= STEP_BOOTSTRAP | (have_cert ? STEP_ENROLL : 0);
 	} else if (!pass_state_matches(p, NULL)) {
-		log_info("server, label or ca_root changed since the last bootstrap: bootstrapping "
-			 "again");
+		if (!p->change_logged)
+			log_info("server, label or ca_root changed since the last bootstrap: "
+				 "bootstrapping again");
+		p->change_logged = true;
 		steps |= STEP_BOOTSTRAP | STEP_ENROLL;
 	}
 	switch (action) {
@@ -112,8 +141,10 @@ static unsigned int decide(struct pass *p, enum enroll_action action)
 	if (!have_cert)
 		steps |= STEP_ENROLL;
 	else if (!(steps & STEP_ENROLL) && cfg->renew &&
-		 cert_due(cfg, sk_X509_value(certs, 0), now))
+		 cert_due(cfg, sk_X509_value(certs, 0), now)) {
+		warn_short_lived(cfg, sk_X509_value(certs, 0));
 		steps |= STEP_RENEW;
+	}
 	if (!(steps & STEP_BOOTSTRAP) && cfg->ca_rollover &&
 	    ((steps & STEP_RENEW) || anchors_due(p, now)))
 		steps |= STEP_CACERTS;
@@ -237,7 +268,7 @@ static int server_keygen(struct pass *p, const struct csrattrs *attrs)
 		r = est_serverkeygen(p->http, p->cfg->label, csr, csr_len, &key, &certs,
 				     &p->retry_after);
 	if (r == 0)
-		r = pass_stage_issued(p, key, certs, "enrolled with a server-generated key");
+		r = pass_stage_issued(p, key, certs, "enrolled with a server-generated key", false);
 	EVP_PKEY_free(in.key);
 	EVP_PKEY_free(key);
 	sk_X509_pop_free(certs, X509_free);
@@ -278,7 +309,7 @@ static int step_enroll(struct pass *p, X509 *current, EVP_PKEY *current_key, boo
 	r = est_enroll(p->http, p->cfg->label, reenroll, csr, csr_len, &certs, &p->retry_after);
 	if (r < 0)
 		goto out;
-	r = pass_stage_issued(p, in.key, certs, reenroll ? "renewed" : "enrolled");
+	r = pass_stage_issued(p, in.key, certs, reenroll ? "renewed" : "enrolled", reenroll);
 out:
 	csrattrs_free(attrs);
 	sk_X509_pop_free(certs, X509_free);
@@ -359,6 +390,19 @@ static int run_steps_of(struct pass *p, unsigned int *steps, bool fresh, STACK_O
 	return r;
 }
 
+/* RFC 7030 4.2.3: a client MUST wait at least Retry-After; later passes too. */
+static void defer(struct pass *p)
+{
+	time_t until = time(NULL) + (time_t)p->retry_after;
+	char buf[32];
+
+	if (p->retry_after > 24 * 3600)
+		log_info("the server asks to wait %s, more than a day: honoured",
+			 format_duration(p->retry_after, buf, sizeof(buf)));
+	if (pass_defer_request(p, until) < 0)
+		log_warn("cannot record the server's Retry-After with the pending request");
+}
+
 static int attempt(struct pass *p, unsigned int steps, bool fresh)
 {
 	STACK_OF(X509) *cur = NULL;
@@ -369,6 +413,8 @@ static int attempt(struct pass *p, unsigned int steps, bool fresh)
 	p->txn = keystore_txn_new(p->ks);
 	r = run_steps_of(p, &steps, fresh, &cur, &cur_key);
 	close_http(p);
+	if (r == -EAGAIN && p->retry_after)
+		defer(p);
 	/* A failed bootstrap changes nothing; a refresh that came with a failed renewal stands. */
 	if (r == 0 || !(steps & STEP_BOOTSTRAP)) {
 		rc = pass_commit(p);
@@ -389,14 +435,39 @@ static int attempt(struct pass *p, unsigned int steps, bool fresh)
 
 static uint64_t retry_wait(const struct pass *p)
 {
-	uint64_t wait = p->cfg->retry_interval, jitter = 0;
+	uint64_t wait = p->retry_after ? p->retry_after : p->cfg->retry_interval, jitter = 0;
 
-	if (p->retry_after)
-		return p->retry_after;
-	/* Up to 10% jitter, so a fleet restarted together does not retry in step. */
+	/* Up to 10% jitter on top (Retry-After is a floor), so a fleet restarted together does
+	 * not retry in step. */
 	if (getrandom(&jitter, sizeof(jitter), 0) != sizeof(jitter))
 		jitter = (uint64_t)getpid();
 	return wait + (wait >= 10 ? jitter % (wait / 10 + 1) : 0);
+}
+
+static bool has_credentials(const struct config *cfg)
+{
+	return cfg->http_auth != HTTP_AUTH_NONE || cfg->tls_client_auth;
+}
+
+/* A pending request the server asked to wait for: run gives way, a forced command says so. */
+static int check_not_before(struct pass *p, unsigned int steps, enum enroll_action action)
+{
+	time_t nb = 0;
+	char when[32];
+	struct tm tm;
+
+	if (!(steps & (STEP_ENROLL | STEP_RENEW)) ||
+	    (nb = pass_request_not_before(p)) <= time(NULL))
+		return 0;
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&nb, &tm));
+	if (action == ENROLL_ACTION_RUN) {
+		log_info("the server asked to wait until %s (Retry-After) before asking again: "
+			 "try later",
+			 when);
+		return -EAGAIN;
+	}
+	log_info("overriding the server's Retry-After (until %s)", when);
+	return 0;
 }
 
 static int run_steps(struct pass *p, enum enroll_action action)
@@ -413,12 +484,26 @@ static int run_steps(struct pass *p, enum enroll_action action)
 			log_info("nothing due");
 			return 0;
 		}
+		r = check_not_before(p, steps, action);
+		if (r < 0)
+			return r;
 		r = attempt(p, steps, fresh);
+		if (r == -EKEYREJECTED && (steps & STEP_RENEW) && has_credentials(p->cfg)) {
+			log_warn(
+				"the server refused the re-enrollment authenticated by the current "
+				"certificate: enrolling with the configured credentials");
+			r = attempt(p, (steps & ~STEP_RENEW) | STEP_ENROLL, fresh);
+		}
 		if (!is_temporary(r))
 			return r;
 		if (p->once)
 			return -EAGAIN;
 		wait = retry_wait(p);
+		if (wait > IN_PASS_WAIT_MAX) {
+			log_info("the server asked to wait %s: a later pass goes on",
+				 format_duration(wait, buf, sizeof(buf)));
+			return -EAGAIN;
+		}
 		if (p->deadline && time(NULL) + (time_t)wait >= p->deadline) {
 			log_err("giving up: retry_timeout reached");
 			return -EAGAIN;
@@ -524,7 +609,23 @@ static void pass_clear(struct pass *p)
 	keystore_free(p->ks);
 }
 
-int enroll_pass(const struct config *cfg, enum enroll_action action, bool once)
+const char *enroll_event_name(enum enroll_event e)
+{
+	switch (e) {
+	case ENROLL_EVENT_NONE:
+		return NULL;
+	case ENROLL_EVENT_CACERTS:
+		return "cacerts";
+	case ENROLL_EVENT_ENROLLED:
+		return "enrolled";
+	case ENROLL_EVENT_RENEWED:
+		return "renewed";
+	}
+	return NULL;
+}
+
+int enroll_pass(const struct config *cfg, enum enroll_action action, bool once,
+		enum enroll_event *out_event)
 {
 	struct pass p = {.cfg = cfg, .once = once};
 	int r;
@@ -537,5 +638,7 @@ int enroll_pass(const struct config *cfg, enum enroll_action action, bool once)
 	if (r == 0)
 		r = run_steps(&p, action);
 	pass_clear(&p);
+	if (out_event)
+		*out_event = p.event;
 	return r;
 }

@@ -14,11 +14,27 @@ enum enroll_action {
 	ENROLL_ACTION_CACERTS,
 };
 
+/* What a pass changed in the store, for hooks and exports. */
+enum enroll_event {
+	ENROLL_EVENT_NONE,
+	ENROLL_EVENT_CACERTS,  /* CA certificates replaced, the pair kept */
+	ENROLL_EVENT_ENROLLED, /* a new pair from /simpleenroll or /serverkeygen */
+	ENROLL_EVENT_RENEWED,  /* a new pair from /simplereenroll */
+};
+
+/* "enrolled", "renewed", "cacerts", or NULL for none: EST_ENROLL_EVENT of the hooks. */
+const char *enroll_event_name(enum enroll_event e);
+
 /*
  * Runs one pass under the keystore's lock. once: one attempt, no in-process retry.
+ * *out_event (may be NULL): what the pass changed, also when it failed after a change.
  * Returns 0, -EBUSY (run: lock held), -EAGAIN/-ETIMEDOUT (temporary), -EKEYREJECTED (auth),
  * -EINVAL (bad setup), or another -errno (failed).
  */
-int enroll_pass(const struct config *cfg, enum enroll_action action, bool once);
+int enroll_pass(const struct config *cfg, enum enroll_action action, bool once,
+		enum enroll_event *out_event);
+/* A certificate living no longer than expiration_check is renewed when 1/this of its life is
+ * left. */
+#define ENROLL_SHORT_LIVED_DIVISOR 3
 /* When cert is due for renewal by expiration_check (a duration or a percentage of its lifetime). */
 time_t enroll_due_time(const struct config *cfg, time_t not_before, time_t not_after);

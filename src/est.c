@@ -21,7 +21,8 @@
 #define MEDIA_PKCS7 "application/pkcs7-mime"
 #define MEDIA_PKCS10 "application/pkcs10"
 /* A Retry-After beyond this is taken as this: a pass should not sleep for days. */
-#define RETRY_AFTER_MAX (24 * 3600)
+/* Honoured as the server asks, up to a bound that still lets a device recover by itself. */
+#define RETRY_AFTER_MAX (30 * 24 * 3600)
 
 char *est_path(const char *label, const char *op)
 {

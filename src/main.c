@@ -69,22 +69,22 @@ static int exit_code(int r)
 
 static int cmd_run(struct cli *cli, struct config *cfg)
 {
-	return enroll_pass(cfg, ENROLL_ACTION_RUN, cli->once);
+	return enroll_pass(cfg, ENROLL_ACTION_RUN, cli->once, NULL);
 }
 
 static int cmd_enroll(struct cli *cli, struct config *cfg)
 {
-	return enroll_pass(cfg, ENROLL_ACTION_ENROLL, cli->once);
+	return enroll_pass(cfg, ENROLL_ACTION_ENROLL, cli->once, NULL);
 }
 
 static int cmd_renew(struct cli *cli, struct config *cfg)
 {
-	return enroll_pass(cfg, ENROLL_ACTION_RENEW, cli->once);
+	return enroll_pass(cfg, ENROLL_ACTION_RENEW, cli->once, NULL);
 }
 
 static int cmd_cacerts(struct cli *cli, struct config *cfg)
 {
-	return enroll_pass(cfg, ENROLL_ACTION_CACERTS, cli->once);
+	return enroll_pass(cfg, ENROLL_ACTION_CACERTS, cli->once, NULL);
 }
 
 static int cmd_status(struct cli *cli, struct config *cfg)

@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 
 #include "config.h"
+#include "enroll.h"
 #include "http.h"
 #include "keystore.h"
 
@@ -33,7 +34,11 @@ struct pass {
 	X509 *issued;		  /* the certificate staged by this attempt, NULL before */
 	STACK_OF(X509) *issued_chain;
 	const char *issued_what; /* "enrolled", "renewed", ... for the log once committed */
+	bool issued_renewal;	 /* the staged pair came from /simplereenroll */
+	enum enroll_event event; /* what the committed changes amount to */
 	uint64_t retry_after;	 /* the server's Retry-After of the last answer */
+	bool req_renew;		 /* req_key was made for a renewal */
+	bool change_logged;	 /* "server changed" said once per pass */
 	bool once;
 	time_t deadline; /* 0 = no retry budget */
 };
@@ -55,8 +60,13 @@ int pass_stage_state(struct pass *p);
 /* The key to request a certificate for: the pending one if it is fit for this request (resume),
  * else a new one, stored (committed at once) before the request is sent. renew: for a renewal. */
 int pass_request_key(struct pass *p, bool fresh, bool renew);
+/* Records with the pending request key that the server asked to wait until not_before. */
+int pass_defer_request(struct pass *p, time_t not_before);
+/* The not-before time of the stored request key if it would be resumed, else 0. */
+time_t pass_request_not_before(struct pass *p);
 /* Checks the answer and stages key + issued certificate + chain as one bundle. */
-int pass_stage_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs, const char *what);
+int pass_stage_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs, const char *what,
+		      bool renewal);
 
 /* Commits what this attempt staged, after checking that the store will hold an identity that
  * chains to its anchors. 0 or -errno; nothing changes on error. */

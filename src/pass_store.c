@@ -217,15 +217,15 @@ int pass_stage_state(struct pass *p)
 }
 
 /* What the request key was made for, before its PEM (PEM readers skip leading text). */
-static char *request_tag(const struct pass *p, bool renew)
+static char *request_tag(const struct pass *p, bool renew, time_t not_before)
 {
 	const struct config *cfg = p->cfg;
 	const char *params =
 		cfg->key_params ? cfg->key_params : crypto_default_key_params(cfg->key_algorithm);
 
-	return xasprintf(REQUEST_TAG " for=%s server=%s label=%s key=%d:%s\n",
+	return xasprintf(REQUEST_TAG " for=%s server=%s label=%s key=%d:%s not_before=%lld\n",
 			 renew ? "renew" : "enroll", cfg->server, cfg->label ? cfg->label : "",
-			 (int)cfg->key_algorithm, params);
+			 (int)cfg->key_algorithm, params, (long long)not_before);
 }
 
 /* Why a stored request key must not be resumed, or NULL with *out_key set. */
@@ -255,17 +255,14 @@ static const char *request_unfit(struct pass *p, const char *pem, size_t len, EV
 	return why;
 }
 
-/* Generates the request key and commits it with its tag, before anything is sent. */
-static int new_request_key(struct pass *p, bool renew)
+/* Commits p->req_key with its tag. */
+static int store_request_key(struct pass *p, time_t not_before)
 {
-	const struct config *cfg = p->cfg;
-	char *pem = NULL, *tag = request_tag(p, renew), *item = NULL;
+	char *pem = NULL, *tag = request_tag(p, p->req_renew, not_before), *item = NULL;
 	size_t len = 0, tlen = strlen(tag);
 	int r;
 
-	r = crypto_keygen(cfg->key_algorithm, cfg->key_params, &p->req_key);
-	if (r == 0)
-		r = crypto_key_to_pem(p->req_key, &pem, &len);
+	r = crypto_key_to_pem(p->req_key, &pem, &len);
 	if (r < 0)
 		goto out;
 	item = xmalloc(tlen + len + 1);
@@ -275,14 +272,51 @@ static int new_request_key(struct pass *p, bool renew)
 	if (r < 0)
 		log_err("storing " KS_ALIAS_REQUEST ": %s", strerror(-r));
 out:
-	if (r < 0) {
-		EVP_PKEY_free(p->req_key);
-		p->req_key = NULL;
-	}
 	wipe_free(pem, len);
 	wipe_free(item, tlen + len);
 	free(tag);
 	return r;
+}
+
+/* Generates the request key and commits it, before anything is sent. */
+static int new_request_key(struct pass *p, bool renew)
+{
+	const struct config *cfg = p->cfg;
+	int r;
+
+	r = crypto_keygen(cfg->key_algorithm, cfg->key_params, &p->req_key);
+	p->req_renew = renew;
+	if (r == 0)
+		r = store_request_key(p, 0);
+	if (r < 0) {
+		EVP_PKEY_free(p->req_key);
+		p->req_key = NULL;
+	}
+	return r;
+}
+
+int pass_defer_request(struct pass *p, time_t not_before)
+{
+	return p->req_key ? store_request_key(p, not_before) : 0;
+}
+
+time_t pass_request_not_before(struct pass *p)
+{
+	EVP_PKEY *key = NULL;
+	char *pem = NULL, *v = NULL;
+	size_t len = 0;
+	time_t nb = 0;
+
+	if (keystore_get(p->ks, KS_ALIAS_REQUEST, &pem, &len) < 0)
+		return 0;
+	if (!request_unfit(p, pem, len, &key) && strstr(pem, REQUEST_TAG))
+		v = record_value(strstr(pem, REQUEST_TAG), "not_before");
+	if (v)
+		nb = (time_t)strtoll(v, NULL, 10);
+	free(v);
+	EVP_PKEY_free(key);
+	wipe_free(pem, len);
+	return nb;
 }
 
 int pass_request_key(struct pass *p, bool fresh, bool renew)
@@ -297,6 +331,7 @@ int pass_request_key(struct pass *p, bool fresh, bool renew)
 		why = request_unfit(p, pem, len, &p->req_key);
 		wipe_free(pem, len);
 		if (!why) {
+			p->req_renew = renew;
 			log_info("resuming the pending request with the stored key");
 			return 0;
 		}
@@ -356,7 +391,8 @@ static void log_issued(X509 *leaf, const char *what)
  * The certificates are gathered first, so the buffer holding the key is never reallocated
  * (a realloc would leave an unwiped copy of the key behind).
  */
-int pass_stage_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs, const char *what)
+int pass_stage_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs, const char *what,
+		      bool renewal)
 {
 	char *pem = NULL, *chain = NULL, *bundle = NULL;
 	size_t len = 0, clen = 0, blen = 0;
@@ -398,6 +434,7 @@ int pass_stage_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs, cons
 		p->issued = leaf;
 		p->issued_chain = X509_chain_up_ref(certs);
 		p->issued_what = what;
+		p->issued_renewal = renewal;
 	} else {
 		log_err("staging " KS_ALIAS_ENROLLED ": %s", strerror(-r));
 	}
@@ -449,5 +486,9 @@ int pass_commit(struct pass *p)
 		log_err("keystore %s: nothing was changed: %s", keystore_name(p->ks), strerror(-r));
 	else if (p->issued)
 		log_issued(p->issued, p->issued_what);
+	if (r == 0 && p->issued)
+		p->event = p->issued_renewal ? ENROLL_EVENT_RENEWED : ENROLL_EVENT_ENROLLED;
+	else if (r == 0 && p->anchors_staged && p->event == ENROLL_EVENT_NONE)
+		p->event = ENROLL_EVENT_CACERTS;
 	return r;
 }

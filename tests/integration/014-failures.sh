@@ -43,6 +43,7 @@ expect() { # BEHAVIOUR EXIT-CODE
 	est enroll --once
 	is "$1: exit $2" "$RC" "$2"
 	is "$1: the enrolled pair is untouched" "$(key_pipe est-enrolled-key-pair | sha256sum)" "$before"
+	is "$1: the enrolled pair is untouched (file copy)" "$(file_pipe est-enrolled-key-pair | sha256sum)" "$before"
 }
 expect "status 401" 77
 expect "status 403" 77
@@ -60,6 +61,7 @@ behaviour "cacerts-garbage"
 est cacerts --once
 is "cacerts-garbage: exit 1" "$RC" 1
 is "cacerts-garbage: the CA certificates are untouched" "$(key_pipe est-cacerts_0 | sha256sum)" "$cas_before"
+is "cacerts-garbage: the CA certificates are untouched (file copy)" "$(file_pipe est-cacerts_0 | sha256sum)" "$cas_before"
 
 behaviour "slow"
 write_config "timeout = 2s" "retry_timeout = 3s"
@@ -69,6 +71,7 @@ end=$(date +%s)
 is "slow body: exit 75" "$RC" 75
 check "slow body: cut at the timeout ($((end - start))s)" test $((end - start)) -le 6
 is "slow body: the pair is untouched" "$(key_pipe est-enrolled-key-pair | sha256sum)" "$before"
+is "slow body: the pair is untouched (file copy)" "$(file_pipe est-enrolled-key-pair | sha256sum)" "$before"
 
 behaviour ""
 est enroll --once

@@ -17,9 +17,9 @@ is "not due yet: no request" "$(requests_count)" "$n"
 est status --json
 check "status says renew is next" grep -q '"next_action": "renew"' "$T/out"
 
-write_config "expiration_check = 11d"
+write_config "expiration_check = 10d"
 est run --once
-is "due (11d check): run renews, exit 0" "$RC" 0
+is "due (10d check, the whole lifetime): run renews, exit 0" "$RC" 0
 check "the renewal went to /simplereenroll" grep -q '"path": "/.well-known/est/simplereenroll"' "$SRV/requests.log"
 is "the renewal was authenticated with the current certificate" \
 	"$(request_field "$(requests_count)" client_cert_subject | grep -c 'gw-0042')" 1
@@ -38,7 +38,7 @@ is "forced renew with renew_rekey = false: exit 0" "$RC" 0
 third_key=$(key_pipe est-enrolled-key-pair | openssl pkey -pubout)
 is "the key is kept" "$third_key" "$second_key"
 
-write_config "expiration_check = 11d" "renew = false"
+write_config "expiration_check = 10d" "renew = false"
 n=$(requests_count)
 est run --once
 is "renew = false: nothing is done" "$(requests_count)" "$n"
@@ -46,12 +46,14 @@ is "renew = false: nothing is done" "$(requests_count)" "$n"
 # A renewal answered 202 is resumed by the next pass with the same new key.
 behaviour "simplereenroll-202 1 1"
 before=$(key_pipe est-enrolled-key-pair | sha256sum)
-write_config "expiration_check = 11d"
+write_config "expiration_check = 10d"
 est run --once
 is "renewal answered 202 with --once: exit 75" "$RC" 75
 is "renewal pending: the current pair stays" "$(key_pipe est-enrolled-key-pair | sha256sum)" "$before"
+is "renewal pending: the current pair stays (file copy)" "$(file_pipe est-enrolled-key-pair | sha256sum)" "$before"
 pending=$(key_pipe est-request-key-pair | openssl pkey -pubout)
 check "renewal pending: the request key is stored" test -n "$pending"
+wait_not_before
 est run --once
 is "the next pass completes the renewal: exit 0" "$RC" 0
 is "the renewed certificate is for the pending key" \
@@ -65,6 +67,7 @@ behaviour "simplereenroll-other-key"
 est renew --once
 is "renewal with a certificate for another key: exit 1" "$RC" 1
 is "the old pair is kept" "$(key_pipe est-enrolled-key-pair | sha256sum)" "$before"
+is "the old pair is kept (file copy)" "$(file_pipe est-enrolled-key-pair | sha256sum)" "$before"
 behaviour ""
 stop_server
 

@@ -15,7 +15,9 @@ behaviour "cacerts-rollover-bad"
 est cacerts --once
 is "a rollover set that does not chain: exit 1" "$RC" 1
 is "the stored anchors are kept" "$(key_pipe est-cacerts_0 | sha256sum)" "$anchors_before"
+is "the stored anchors are kept (file copy)" "$(file_pipe est-cacerts_0 | sha256sum)" "$anchors_before"
 check "no est-cacerts_1 appeared" bash -c "! keyctl search $(keyring_id) user est-cacerts_1"
+check "no est-cacerts_1 appeared (file copy)" test ! -e "$T/store/est-cacerts_1.pem"
 
 # The server rolls its root over; the device renews under the new one.
 behaviour "rollover"
@@ -34,11 +36,11 @@ check "the renewed certificate chains to the new root" bash -c \
 
 # CA refresh when an anchor is within expiration_check of its end.
 n=$(requests_count)
-write_config "expiration_check = 36500d" "renew = false"
+write_config "expiration_check = 3650d" "renew = false"
 est run --once
 is "CA certificates due: run exits 0" "$RC" 0
 is "CA certificates due: /cacerts was fetched" "$(request_field "$(requests_count)" path)" "/.well-known/est/cacerts"
-write_config "expiration_check = 36500d" "renew = false" "ca_rollover = false"
+write_config "expiration_check = 3650d" "renew = false" "ca_rollover = false"
 n=$(requests_count)
 est run --once
 is "ca_rollover = false: nothing fetched" "$(requests_count)" "$n"
@@ -52,6 +54,7 @@ est run --once
 is "label changed, enrollment fails: exit 75" "$RC" 75
 check "the request went to the new label" grep -q '/.well-known/est/other/cacerts' "$SRV/requests.log"
 is "the previous pair stays" "$(key_pipe est-enrolled-key-pair | sha256sum)" "$before"
+is "the previous pair stays (file copy)" "$(file_pipe est-enrolled-key-pair | sha256sum)" "$before"
 behaviour ""
 est run --once
 is "label changed: re-bootstrap and enroll, exit 0" "$RC" 0

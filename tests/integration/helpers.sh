@@ -412,3 +412,15 @@ make_pki() {
 	cp "$P/ca.pem" "$P/root.pem"
 	SRV=$P
 }
+
+# wait_not_before: waits (bounded, 10 s) until the Retry-After recorded with the pending request
+# key has passed, as the next pass would.
+wait_not_before() {
+	local nb
+	nb=$(sed -n 's/.*not_before=\([0-9]*\).*/\1/p' "$T/store/est-request-key-pair.pem" 2>/dev/null)
+	for _ in $(seq 1 100); do
+		[ "$(date +%s)" -gt "${nb:-0}" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}

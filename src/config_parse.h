@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: MIT */
+/* Private to config.c, config_value.c and config_print.c: the parse state and what they share. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+enum section_kind {
+	SECTION_NONE,
+	SECTION_EST,
+	SECTION_KEYSTORE,
+	SECTION_IGNORED, /* unknown or broken header, already reported */
+};
+
+enum est_key {
+	EST_ENABLED,
+	EST_KEYSTORE,
+	EST_SERVER,
+	EST_LABEL,
+	EST_CA_ROOT,
+	EST_CA_ROLLOVER,
+	EST_EXPIRATION_CHECK,
+	EST_RETRY_INTERVAL,
+	EST_RETRY_TIMEOUT,
+	EST_TIMEOUT,
+	EST_TLS_CLIENT_AUTH,
+	EST_TLS_CLIENT_KEYSTORE,
+	EST_TLS_CLIENT_ALIAS,
+	EST_HTTP_AUTH,
+	EST_USERNAME,
+	EST_PASSWORD,
+	EST_PASSWORD_FILE,
+	EST_POP,
+	EST_POP_BINDING,
+	EST_RENEW,
+	EST_RENEW_REKEY,
+	EST_SUBJECT,
+	EST_KEY_ALGORITHM,
+	EST_KEY_PARAMS,
+	EST_KEY_SOURCE,
+	EST_CSR_SIGNER,
+	EST_N_KEYS,
+};
+
+enum ks_key {
+	KS_TYPE,
+	KS_KEYRING,
+	KS_PATH,
+	KS_FALLBACK,
+	KS_GROUP,
+	KS_N_KEYS,
+};
+
+struct parse_state {
+	const char *file;
+	struct config *cfg;
+	const char *data; /* the whole file; it may hold a password, wiped after parsing */
+	size_t len, pos;
+	int line; /* the line inih is working on: the reader counts, the handler reads */
+	int n_errors;
+	int err_line; /* line of the last error, so inih's own report is not repeated */
+	enum section_kind section;
+	struct keystore_conf *ks; /* the current [keystore NAME] */
+	bool default_written;
+	int est_line;		   /* line of [est], 0 when absent */
+	int est_lines[EST_N_KEYS]; /* where each key was set, 0 = not set */
+	bool est_bad[EST_N_KEYS];  /* the value was rejected */
+	int ks_lines[KS_N_KEYS];   /* same, for the current keystore section */
+};
+
+/* Names of the enum values as the file spells them, indexed by value. */
+extern const char *const config_http_auth_names[HTTP_AUTH_DIGEST + 1];
+extern const char *const config_key_alg_names[KEY_ALG_ED25519 + 1];
+extern const char *const config_key_source_names[KEY_SOURCE_SERVER + 1];
+extern const char *const config_pop_binding_names[POP_BINDING_TLS_EXPORTER + 1];
+extern const char *const config_keystore_type_names[KEYSTORE_TYPE_FILE + 1];
+
+/* "FILE:LINE: WHAT: reason" on stderr, counted in st; what NULL gives "FILE:LINE: reason". */
+__attribute__((format(printf, 4, 5))) void config_report(struct parse_state *st, int line,
+							 const char *what, const char *fmt, ...);
+/* An error about key on the line being parsed. */
+__attribute__((format(printf, 3, 4))) void config_key_error(struct parse_state *st, const char *key,
+							    const char *fmt, ...);
+
+/* True when s holds only letters, digits and characters of extra. */
+bool config_all_chars_in(const char *s, const char *extra);
+/* One KEY = VALUE of [est]: typed, range-checked, stored in st->cfg, its line in st->est_lines. */
+void config_est_key(struct parse_state *st, const char *name, const char *value);
+/* Name of an [est] key as the file spells it ("ca_root"); static. */
+const char *config_est_key_name(enum est_key k);
+/* One KEY = VALUE of the current [keystore NAME] section (st->ks). */
+void config_keystore_key(struct parse_state *st, const char *name, const char *value);

@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: MIT */
+/* One parser per kind of value, with its range checks: what config.c calls for each KEY = VALUE. */
+#include "autoconf.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/x509.h>
+
+#include "config.h"
+#include "config_parse.h"
+#include "dn.h"
+#include "util.h"
+
+enum value_type {
+	VALUE_BOOL,
+	VALUE_STRING,	/* must not be empty */
+	VALUE_OPTIONAL, /* empty = unset (NULL) */
+	VALUE_DURATION,
+	VALUE_SPECIAL,
+};
+
+struct est_key_desc {
+	const char *name;
+	enum value_type type;
+	size_t offset; /* of the bool, char * or uint64_t in struct config */
+	uint64_t min;  /* durations */
+	void (*set)(struct parse_state *st, const char *key, const char *value);
+};
+
+const char *const config_http_auth_names[] = {
+	[HTTP_AUTH_NONE] = "none",
+	[HTTP_AUTH_BASIC] = "basic",
+	[HTTP_AUTH_DIGEST] = "digest",
+};
+const char *const config_key_alg_names[] = {
+	[KEY_ALG_EC] = "EC",
+	[KEY_ALG_RSA] = "RSA",
+	[KEY_ALG_ED25519] = "ED25519",
+};
+const char *const config_key_source_names[] = {
+	[KEY_SOURCE_LOCAL] = "local",
+	[KEY_SOURCE_SERVER] = "server",
+};
+const char *const config_pop_binding_names[] = {
+	[POP_BINDING_TLS_UNIQUE] = "tls-unique",
+	[POP_BINDING_TLS_EXPORTER] = "tls-exporter",
+};
+const char *const config_keystore_type_names[] = {
+	[KEYSTORE_TYPE_KEYRING] = "keyring",
+	[KEYSTORE_TYPE_FILE] = "file",
+};
+static const char *const ks_key_names[] = {
+	[KS_TYPE] = "type",	    [KS_KEYRING] = "keyring", [KS_PATH] = "path",
+	[KS_FALLBACK] = "fallback", [KS_GROUP] = "group",
+};
+
+static int lookup(const char *const *names, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (names[i] && !strcasecmp(names[i], s))
+			return (int)i;
+	return -1;
+}
+
+bool config_all_chars_in(const char *s, const char *extra)
+{
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr(extra, *s))
+			return false;
+	return true;
+}
+
+static void set_string(char **field, const char *value)
+{
+	free(*field);
+	*field = *value ? xstrdup(value) : NULL;
+}
+
+static void set_server(struct parse_state *st, const char *key, const char *v)
+{
+	const char *why = NULL, *port = NULL;
+	struct in6_addr a6;
+	unsigned long n;
+	char *host = NULL;
+
+	if (strstr(v, "://")) {
+		why = "must be host:port without a scheme";
+	} else if (strchr(v, '/')) {
+		why = "must be host:port without a path (the label goes in label =)";
+	} else if (*v == '[') {
+		port = strchr(v, ']');
+		host = xstrndup(v + 1, port ? (size_t)(port - v - 1) : 0);
+		if (!port || inet_pton(AF_INET6, host, &a6) != 1)
+			why = "bad IPv6 address: use [v6addr]:port";
+		else if (*++port != ':')
+			why = "missing :port";
+	} else {
+		port = strrchr(v, ':');
+		host = xstrndup(v, port ? (size_t)(port - v) : 0);
+		if (!port)
+			why = "missing :port";
+		else if (strchr(host, ':'))
+			why = "an IPv6 address goes in brackets: [v6addr]:port";
+		else if (!*host || !config_all_chars_in(host, "-._"))
+			why = "bad host name";
+	}
+	if (!why && parse_uint(port + 1, 1, 65535, &n) < 0)
+		why = "port must be a number from 1 to 65535";
+	if (why) {
+		config_key_error(st, key, "%s", why);
+		goto out;
+	}
+	set_string(&st->cfg->server, v);
+	free(st->cfg->host);
+	st->cfg->host = host;
+	host = NULL;
+	st->cfg->port = (unsigned int)n;
+out:
+	free(host);
+}
+
+static void set_label(struct parse_state *st, const char *key, const char *v)
+{
+	/* RFC 7030 3.2.2: one path segment; "." and ".." would walk the path instead. */
+	if (!config_all_chars_in(v, "._~-") || !strcmp(v, ".") || !strcmp(v, "..")) {
+		config_key_error(st, key, "must be one path segment of letters, digits and ._~-");
+		return;
+	}
+	set_string(&st->cfg->label, v);
+}
+
+/* The file itself is read by config_load_secrets(): load and status run before it exists. */
+static void set_ca_root(struct parse_state *st, const char *key, const char *v)
+{
+	if (!*v)
+		config_key_error(st, key, "must not be empty");
+	else
+		set_string(&st->cfg->ca_root, v);
+}
+
+static void set_duration(struct parse_state *st, const char *key, const char *v, uint64_t min,
+			 uint64_t *field)
+{
+	uint64_t s;
+	int r;
+
+	r = parse_duration(v, &s);
+	if (r == -ERANGE)
+		config_key_error(st, key, "out of range");
+	else if (r < 0)
+		config_key_error(
+			st, key,
+			"not a duration: a number with s, m, h or d, e.g. 30s, 5m, 2h, 1d");
+	else if (s < min)
+		config_key_error(st, key, "must be at least %llus", (unsigned long long)min);
+	else
+		*field = s;
+}
+
+static void set_expiration_check(struct parse_state *st, const char *key, const char *v)
+{
+	size_t n = strlen(v);
+	unsigned long pct;
+	char *num;
+
+	if (!n || v[n - 1] != '%') {
+		set_duration(st, key, v, 1, &st->cfg->expiration_check);
+		return;
+	}
+	num = xstrndup(v, n - 1);
+	if (parse_uint(num, 1, 99, &pct) < 0) {
+		config_key_error(st, key, "a percentage of the lifetime must be 1%% to 99%%");
+	} else {
+		st->cfg->expiration_check_pct = (unsigned int)pct;
+		st->cfg->expiration_check = 0;
+	}
+	free(num);
+}
+
+static void set_http_auth(struct parse_state *st, const char *key, const char *v)
+{
+	int i = lookup(config_http_auth_names, ARRAY_SIZE(config_http_auth_names), v);
+
+	if (i < 0)
+		config_key_error(st, key, "must be none, basic or digest");
+	else
+		st->cfg->http_auth = (enum http_auth)i;
+}
+
+static void set_pop_binding(struct parse_state *st, const char *key, const char *v)
+{
+	int i = lookup(config_pop_binding_names, ARRAY_SIZE(config_pop_binding_names), v);
+
+	if (i < 0)
+		config_key_error(st, key, "must be tls-unique or tls-exporter");
+	else
+		st->cfg->pop_binding = (enum pop_binding)i;
+}
+
+static void set_key_algorithm(struct parse_state *st, const char *key, const char *v)
+{
+	int i = lookup(config_key_alg_names, ARRAY_SIZE(config_key_alg_names), v);
+
+	if (i < 0)
+		config_key_error(st, key, "must be EC, RSA or ED25519");
+	else
+		st->cfg->key_algorithm = (enum key_alg)i;
+}
+
+static void set_key_source(struct parse_state *st, const char *key, const char *v)
+{
+	int i = lookup(config_key_source_names, ARRAY_SIZE(config_key_source_names), v);
+
+	if (i < 0)
+		config_key_error(st, key, "must be local or server");
+	else
+		st->cfg->key_source = (enum key_source)i;
+}
+
+static void set_subject(struct parse_state *st, const char *key, const char *v)
+{
+	X509_NAME *name = NULL;
+	const char *why = NULL;
+
+	if (!*v) {
+		config_key_error(st, key, "must not be empty");
+		return;
+	}
+	if (dn_parse(v, &name, &why) < 0) {
+		config_key_error(st, key, "%s", why ? why : "not an RFC 4514 distinguished name");
+		return;
+	}
+	X509_NAME_free(name);
+	set_string(&st->cfg->subject, v);
+}
+
+static void set_password(struct parse_state *st, const char *key, const char *v)
+{
+	(void)key;
+	wipe_str(st->cfg->password);
+	st->cfg->password = *v ? xstrdup(v) : NULL;
+}
+
+#define BOOL(k, field) [k] = {#field, VALUE_BOOL, offsetof(struct config, field), 0, NULL}
+#define STRING(k, field) [k] = {#field, VALUE_STRING, offsetof(struct config, field), 0, NULL}
+#define OPTIONAL(k, field) [k] = {#field, VALUE_OPTIONAL, offsetof(struct config, field), 0, NULL}
+#define DURATION(k, field, min)                                                                    \
+	[k] = {#field, VALUE_DURATION, offsetof(struct config, field), min, NULL}
+#define SPECIAL(k, name, fn) [k] = {name, VALUE_SPECIAL, 0, 0, fn}
+
+static const struct est_key_desc est_keys[EST_N_KEYS] = {
+	BOOL(EST_ENABLED, enabled),
+	STRING(EST_KEYSTORE, keystore),
+	SPECIAL(EST_SERVER, "server", set_server),
+	SPECIAL(EST_LABEL, "label", set_label),
+	SPECIAL(EST_CA_ROOT, "ca_root", set_ca_root),
+	BOOL(EST_CA_ROLLOVER, ca_rollover),
+	SPECIAL(EST_EXPIRATION_CHECK, "expiration_check", set_expiration_check),
+	DURATION(EST_RETRY_INTERVAL, retry_interval, 1),
+	DURATION(EST_RETRY_TIMEOUT, retry_timeout, 0),
+	DURATION(EST_TIMEOUT, timeout, 1),
+	BOOL(EST_TLS_CLIENT_AUTH, tls_client_auth),
+	STRING(EST_TLS_CLIENT_KEYSTORE, tls_client_keystore),
+	STRING(EST_TLS_CLIENT_ALIAS, tls_client_alias),
+	SPECIAL(EST_HTTP_AUTH, "http_auth", set_http_auth),
+	OPTIONAL(EST_USERNAME, username),
+	SPECIAL(EST_PASSWORD, "password", set_password),
+	OPTIONAL(EST_PASSWORD_FILE, password_file),
+	BOOL(EST_POP, pop),
+	SPECIAL(EST_POP_BINDING, "pop_binding", set_pop_binding),
+	BOOL(EST_RENEW, renew),
+	BOOL(EST_RENEW_REKEY, renew_rekey),
+	SPECIAL(EST_SUBJECT, "subject", set_subject),
+	SPECIAL(EST_KEY_ALGORITHM, "key_algorithm", set_key_algorithm),
+	OPTIONAL(EST_KEY_PARAMS, key_params),
+	SPECIAL(EST_KEY_SOURCE, "key_source", set_key_source),
+	OPTIONAL(EST_CSR_SIGNER, csr_signer),
+};
+
+static void set_bool(struct parse_state *st, const char *key, const char *v, bool *field)
+{
+	if (parse_bool(v, field) < 0)
+		config_key_error(st, key, "not a boolean: true/false, yes/no, on/off, 1/0");
+}
+
+void config_est_key(struct parse_state *st, const char *name, const char *v)
+{
+	const struct est_key_desc *d;
+	int i = 0, errors = st->n_errors;
+	void *field;
+
+	while (i < EST_N_KEYS && strcasecmp(est_keys[i].name, name))
+		i++;
+	if (i == EST_N_KEYS) {
+		config_key_error(st, name, "unknown key");
+		return;
+	}
+	d = &est_keys[i];
+	if (st->est_lines[i]) {
+		config_key_error(st, d->name, "duplicate key (first set on line %d)",
+				 st->est_lines[i]);
+		return;
+	}
+	st->est_lines[i] = st->line;
+	field = (char *)st->cfg + d->offset;
+	switch (d->type) {
+	case VALUE_BOOL:
+		set_bool(st, d->name, v, field);
+		break;
+	case VALUE_STRING:
+		if (!*v)
+			config_key_error(st, d->name, "must not be empty");
+		else
+			set_string(field, v);
+		break;
+	case VALUE_OPTIONAL:
+		set_string(field, v);
+		break;
+	case VALUE_DURATION:
+		set_duration(st, d->name, v, d->min, field);
+		break;
+	case VALUE_SPECIAL:
+		d->set(st, d->name, v);
+		break;
+	}
+	st->est_bad[i] = st->n_errors > errors;
+}
+
+const char *config_est_key_name(enum est_key k)
+{
+	return est_keys[k].name;
+}
+
+static void set_group(struct parse_state *st, const char *key, const char *v)
+{
+	struct keystore_conf *ks = st->ks;
+	struct group *gr;
+	unsigned long gid;
+
+	if (!*v) {
+		free(ks->group);
+		ks->group = NULL;
+		ks->gid = (gid_t)-1;
+		return;
+	}
+	gr = getgrnam(v);
+	if (gr)
+		gid = gr->gr_gid;
+	else if (parse_uint(v, 0, (gid_t)-2, &gid) < 0) {
+		config_key_error(st, key, "unknown group %s", v);
+		return;
+	}
+	set_string(&ks->group, v);
+	ks->gid = (gid_t)gid;
+}
+
+void config_keystore_key(struct parse_state *st, const char *name, const char *v)
+{
+	struct keystore_conf *ks = st->ks;
+	int i = lookup(ks_key_names, KS_N_KEYS, name);
+
+	if (i < 0) {
+		config_key_error(st, name, "unknown key");
+		return;
+	}
+	name = ks_key_names[i];
+	if (st->ks_lines[i]) {
+		config_key_error(st, name, "duplicate key (first set on line %d)", st->ks_lines[i]);
+		return;
+	}
+	st->ks_lines[i] = st->line;
+	switch ((enum ks_key)i) {
+	case KS_TYPE:
+		i = lookup(config_keystore_type_names, ARRAY_SIZE(config_keystore_type_names), v);
+		if (i < 0)
+			config_key_error(st, name, "must be keyring or file");
+		else
+			ks->type = (enum keystore_type)i;
+		break;
+	case KS_KEYRING:
+		if (!*v)
+			config_key_error(st, name, "must not be empty");
+		else
+			set_string(&ks->keyring, v);
+		break;
+	case KS_PATH:
+		if (*v != '/')
+			config_key_error(st, name, "must be an absolute path");
+		else
+			set_string(&ks->path, v);
+		break;
+	case KS_FALLBACK:
+		set_bool(st, name, v, &ks->fallback);
+		break;
+	case KS_GROUP:
+		set_group(st, name, v);
+		break;
+	case KS_N_KEYS:
+		break;
+	}
+}
+
+const char *config_key_alg_name(enum key_alg alg)
+{
+	switch (alg) {
+	case KEY_ALG_EC:
+	case KEY_ALG_RSA:
+	case KEY_ALG_ED25519:
+		return config_key_alg_names[alg];
+	}
+	return "?";
+}
