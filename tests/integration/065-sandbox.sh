@@ -24,7 +24,8 @@ mkdir -p "$RUNTIME_DIRECTORY"
 
 # sandboxed CMD...: CMD in a mount namespace where / is read-only and $T writable, a /proc
 # of processes only, then without capabilities, in the group, in a new session keyring with
-# root's user keyring linked in (KeyringMode=shared; "private" would leave that out).
+# root's user keyring linked in (KeyringMode=shared; "private" would leave that out), with
+# the units' UMask=0077.
 # NO_NETWORK=1: in a network namespace of its own too (PrivateNetwork=yes).
 sandboxed() {
 	unshare -m ${NO_NETWORK:+-n} sh -c '
@@ -34,6 +35,7 @@ sandboxed() {
 		mount -t proc -o subset=pid,hidepid=invisible proc /proc || exit 99
 		gid=$2
 		shift 2
+		umask 0077
 		exec setpriv --bounding-set=-all --inh-caps=-all --groups="$gid" --no-new-privs \
 			sh -c "keyctl new_session >/dev/null && keyctl link @u @s >/dev/null &&
 				exec \"\$@\"" _ "$@"
