@@ -45,6 +45,21 @@ struct keystore_conf {
 	struct keystore_conf *next;
 };
 
+/* An [export NAME] section: files written for consumers that cannot read the keyring. */
+struct export_conf {
+	char *name;
+	char *keystore; /* the store exported from; [est] keystore when not written */
+	char *key;	/* absolute paths; NULL when that part is not exported */
+	char *cert;
+	char *ca;
+	char *owner; /* NULL when unset: the user running the tool (root) */
+	uid_t uid;   /* (uid_t)-1 when unset */
+	char *group; /* NULL when unset: the group running the tool (root) */
+	gid_t gid;   /* (gid_t)-1 when unset */
+	mode_t mode; /* of the key file; cert and ca are 0644 */
+	struct export_conf *next;
+};
+
 struct config_lines; /* config.c's record of where each key was set */
 
 struct config {
@@ -78,7 +93,9 @@ struct config {
 	char *key_params; /* curve name or RSA bits as text; default per algorithm */
 	enum key_source key_source;
 	char *csr_signer; /* NULL = derived from the key */
+	char *hooks;	  /* directory of executables run after a change; NULL: none */
 	struct keystore_conf *keystores;
+	struct export_conf *exports;
 	struct config_lines *lines; /* private to config.c, for config_load_secrets() */
 };
 

@@ -73,11 +73,13 @@ static void print_est(const struct config *cfg, FILE *f)
 	kv(f, "key_params", cfg->key_params);
 	kv(f, "key_source", config_key_source_names[cfg->key_source]);
 	kv(f, "csr_signer", cfg->csr_signer);
+	kv(f, "hooks", cfg->hooks);
 }
 
 void config_print(const struct config *cfg, FILE *f)
 {
 	const struct keystore_conf *ks;
+	const struct export_conf *ex;
 
 	print_est(cfg, f);
 	for (ks = cfg->keystores; ks; ks = ks->next) {
@@ -87,5 +89,15 @@ void config_print(const struct config *cfg, FILE *f)
 		kv(f, "path", ks->path);
 		kv(f, "fallback", bool_str(ks->fallback));
 		kv(f, "group", ks->group);
+	}
+	for (ex = cfg->exports; ex; ex = ex->next) {
+		fprintf(f, "\n[export %s]\n", ex->name);
+		kv(f, "keystore", ex->keystore);
+		kv(f, "key", ex->key);
+		kv(f, "cert", ex->cert);
+		kv(f, "ca", ex->ca);
+		kv(f, "owner", ex->owner);
+		kv(f, "group", ex->group);
+		fprintf(f, "mode = %04o\n", (unsigned int)ex->mode);
 	}
 }

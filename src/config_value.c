@@ -250,6 +250,15 @@ static void set_password(struct parse_state *st, const char *key, const char *v)
 	st->cfg->password = *v ? xstrdup(v) : NULL;
 }
 
+/* Empty: no hooks at all. */
+static void set_hooks(struct parse_state *st, const char *key, const char *v)
+{
+	if (*v && *v != '/')
+		config_key_error(st, key, "must be an absolute path (or empty: no hooks)");
+	else
+		set_string(&st->cfg->hooks, v);
+}
+
 #define BOOL(k, field) [k] = {#field, VALUE_BOOL, offsetof(struct config, field), 0, NULL}
 #define STRING(k, field) [k] = {#field, VALUE_STRING, offsetof(struct config, field), 0, NULL}
 #define OPTIONAL(k, field) [k] = {#field, VALUE_OPTIONAL, offsetof(struct config, field), 0, NULL}
@@ -284,6 +293,7 @@ static const struct est_key_desc est_keys[EST_N_KEYS] = {
 	OPTIONAL(EST_KEY_PARAMS, key_params),
 	SPECIAL(EST_KEY_SOURCE, "key_source", set_key_source),
 	OPTIONAL(EST_CSR_SIGNER, csr_signer),
+	SPECIAL(EST_HOOKS, "hooks", set_hooks),
 };
 
 static void set_bool(struct parse_state *st, const char *key, const char *v, bool *field)
@@ -340,11 +350,23 @@ const char *config_est_key_name(enum est_key k)
 	return est_keys[k].name;
 }
 
+int config_parse_gid(const char *v, gid_t *out_gid)
+{
+	struct group *gr = getgrnam(v);
+	unsigned long gid;
+
+	if (gr)
+		gid = gr->gr_gid;
+	else if (parse_uint(v, 0, (gid_t)-2, &gid) < 0)
+		return -ENOENT;
+	*out_gid = (gid_t)gid;
+	return 0;
+}
+
 static void set_group(struct parse_state *st, const char *key, const char *v)
 {
 	struct keystore_conf *ks = st->ks;
-	struct group *gr;
-	unsigned long gid;
+	gid_t gid;
 
 	if (!*v) {
 		free(ks->group);
@@ -352,15 +374,12 @@ static void set_group(struct parse_state *st, const char *key, const char *v)
 		ks->gid = (gid_t)-1;
 		return;
 	}
-	gr = getgrnam(v);
-	if (gr)
-		gid = gr->gr_gid;
-	else if (parse_uint(v, 0, (gid_t)-2, &gid) < 0) {
+	if (config_parse_gid(v, &gid) < 0) {
 		config_key_error(st, key, "unknown group %s", v);
 		return;
 	}
 	set_string(&ks->group, v);
-	ks->gid = (gid_t)gid;
+	ks->gid = gid;
 }
 
 void config_keystore_key(struct parse_state *st, const char *name, const char *v)

@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include "http.h"
@@ -50,6 +51,8 @@ struct http {
 	char *content_type;
 	char *retry_after;
 	struct tls_facts tls;
+	bool trace;		/* -vv: libcurl's account, the server's chain */
+	const void *traced_ssl; /* the connection whose chain was logged */
 };
 
 static void reset_answer(struct http *h)
@@ -106,6 +109,57 @@ static void keep_header(const char *line, size_t n, const char *name, char **val
 	*value = xstrndup(v, (size_t)(end - v));
 }
 
+/* "subject (issued by issuer)" of cert into buf, RFC 2253. */
+static const char *cert_line(X509 *cert, char *buf, size_t len)
+{
+	char subject[256] = "?", issuer[256] = "?";
+	BIO *bio = BIO_new(BIO_s_mem());
+	int n;
+
+	if (bio && X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0 &&
+	    (n = BIO_read(bio, subject, sizeof(subject) - 1)) > 0)
+		subject[n] = '\0';
+	(void)BIO_reset(bio);
+	if (bio && X509_NAME_print_ex(bio, X509_get_issuer_name(cert), 0, XN_FLAG_RFC2253) >= 0 &&
+	    (n = BIO_read(bio, issuer, sizeof(issuer) - 1)) > 0)
+		issuer[n] = '\0';
+	BIO_free(bio);
+	snprintf(buf, len, "%s (issued by %s)", subject, issuer);
+	return buf;
+}
+
+/* -vv: the chain the server sent, and the trust anchor it was verified up to (once a
+ * connection). Certificates only: nothing secret. */
+static void trace_chain(struct http *h, SSL *ssl)
+{
+	STACK_OF(X509) *sent = SSL_get_peer_cert_chain(ssl);
+	STACK_OF(X509) *verified = SSL_get0_verified_chain(ssl);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char buf[600], *hex;
+	X509 *anchor;
+	int i;
+
+	if (!h->trace || h->traced_ssl == ssl)
+		return;
+	h->traced_ssl = ssl;
+	for (i = 0; i < sk_X509_num(sent); i++)
+		log_trace("TLS: server certificate %d: %s", i,
+			  cert_line(sk_X509_value(sent, i), buf, sizeof(buf)));
+	anchor = sk_X509_num(verified) > 0 ? sk_X509_value(verified, sk_X509_num(verified) - 1)
+					   : NULL;
+	if (!anchor || X509_digest(anchor, EVP_sha256(), md, &mdlen) != 1) {
+		log_trace("TLS: no verified chain (%s)",
+			  X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
+		ERR_clear_error();
+		return;
+	}
+	hex = hex_encode(md, mdlen);
+	log_trace("TLS: verified (%d certificate(s)) up to the trust anchor %s, sha256 %s",
+		  sk_X509_num(verified), cert_line(anchor, buf, sizeof(buf)), hex);
+	free(hex);
+}
+
 static void capture_tls(struct http *h)
 {
 	struct curl_tlssessioninfo *tsi = NULL;
@@ -118,6 +172,7 @@ static void capture_tls(struct http *h)
 	    tsi->backend != CURLSSLBACKEND_OPENSSL || !tsi->internals)
 		return;
 	ssl = tsi->internals;
+	trace_chain(h, ssl);
 	t->version = SSL_get_version(ssl);
 	if (SSL_version(ssl) == TLS1_3_VERSION) {
 		t->has_exporter =
@@ -169,6 +224,53 @@ static bool connected(struct http *h)
 	 */
 	p = (struct pollfd){.fd = s, .events = POLLIN};
 	return poll(&p, 1, 0) == 0;
+}
+
+/* -vv: libcurl's own words on the connection (CURLINFO_TEXT: resolving, connecting, the TLS
+ * handshake and its verification). Never headers or data: they carry Authorization and keys. */
+static int on_debug(CURL *c, curl_infotype type, char *data, size_t size, void *userdata)
+{
+	(void)c;
+	(void)userdata;
+	if (type != CURLINFO_TEXT)
+		return 0;
+	while (size && (data[size - 1] == '\n' || data[size - 1] == '\r'))
+		size--;
+	if (size)
+		log_trace("curl: %.*s", (int)(size > INT_MAX ? INT_MAX : size), data);
+	return 0;
+}
+
+/* -vv: what this handle will trust, so the log says which set verified the server. */
+static void trace_trust(const struct http *h)
+{
+	BIO *bio = BIO_new_mem_buf(h->o.trust_pem,
+				   (int)(h->o.trust_len > INT_MAX ? 0 : h->o.trust_len));
+	char buf[600];
+	X509 *c;
+	int n = 0;
+
+	while (bio && (c = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+		log_trace("TLS: trust anchor %d: %s", n++, cert_line(c, buf, sizeof(buf)));
+		X509_free(c);
+	}
+	ERR_clear_error();
+	BIO_free(bio);
+}
+
+static int setup_trace(struct http *h)
+{
+	CURL *c = h->curl;
+	bool bad = false;
+
+	h->trace = log_enabled(LOG_LEVEL_TRACE);
+	if (!h->trace)
+		return 0;
+	trace_trust(h);
+	bad |= curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, on_debug) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_DEBUGDATA, h) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_VERBOSE, 1L) != CURLE_OK;
+	return bad ? -ENOTSUP : 0;
 }
 
 static int setup_transport(struct http *h)
@@ -284,6 +386,8 @@ int http_new(const struct http_opts *o, struct http **out_h)
 		r = setup_tls(h);
 	if (r == 0)
 		r = setup_auth(h);
+	if (r == 0)
+		r = setup_trace(h);
 	if (r < 0)
 		log_err("libcurl %s lacks a needed option",
 			curl_version_info(CURLVERSION_NOW)->version);

@@ -33,7 +33,11 @@ int read_file(const char *path, size_t max, char **out_data, size_t *out_len);
  * when gid != (gid_t)-1, write, fsync, rename, fsync(dir). Returns 0 or -errno.
  */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, gid_t gid);
-/* mkdir -p with mode for each created component. Returns 0 or -errno. */
+/* The same, owned by uid:gid (either (id_t)-1: unchanged), set before any byte is written. */
+int write_file_atomic_owned(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+			    gid_t gid);
+/* mkdir -p: each component it creates gets exactly mode, whatever the umask; existing ones are
+ * left as they are. Returns 0 or -errno. */
 int mkdir_p(const char *path, mode_t mode);
 
 /* "30", "30s", "5m", "2h", "1d" → seconds. Returns 0 or -EINVAL/-ERANGE. */

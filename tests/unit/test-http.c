@@ -844,8 +844,17 @@ static void test_client_cert(void)
 	}
 }
 
+static char *fetch_logged_at(const struct http_opts *o, const char *path, int verbosity,
+			     int *out_r);
+
 /* Runs fetch() at debug verbosity with stderr in a file; returns what was logged. */
 static char *fetch_logged(const struct http_opts *o, const char *path, int *out_r)
+{
+	return fetch_logged_at(o, path, 1, out_r);
+}
+
+static char *fetch_logged_at(const struct http_opts *o, const char *path, int verbosity,
+			     int *out_r)
 {
 	char *log = path_in_dir("stderr.log"), *data = NULL;
 	struct http_response resp = {0};
@@ -854,7 +863,7 @@ static char *fetch_logged(const struct http_opts *o, const char *path, int *out_
 
 	fflush(stderr);
 	dup2(fd, 2);
-	log_init(1);
+	log_init(verbosity);
 	*out_r = fetch(o, path, &resp);
 	log_init(0);
 	fflush(stderr);
@@ -890,6 +899,17 @@ static void test_basic(void)
 	ok(r == 0 && strstr(logged, "debug:"), "debug log written");
 	ok(!strstr(logged, PASS) && !strstr(logged, BASIC_CRED),
 	   "the password is not logged, even at debug");
+	ok(!strstr(logged, "trace:"), "-v logs no trace");
+	free(logged);
+	logged = fetch_logged_at(&o, "/basic", 2, &r);
+	ok(r == 0 && strstr(logged, "trace: curl: "), "-vv: libcurl's account is logged");
+	ok(strstr(logged, "trace: TLS: trust anchor 0: ") != NULL, "-vv: the trust anchors are named");
+	ok(strstr(logged, "trace: TLS: server certificate 0: ") != NULL,
+	   "-vv: the server's chain is logged");
+	ok(strstr(logged, "trace: TLS: verified") && strstr(logged, "up to the trust anchor"),
+	   "-vv: which anchor verified it");
+	ok(!strstr(logged, PASS) && !strstr(logged, BASIC_CRED) && !strstr(logged, "Authorization"),
+	   "-vv: no password, no Authorization header");
 	free(logged);
 	fd = loopback_socket(AF_INET, false, &o.port);
 	logged = fetch_logged(&o, "/basic", &r);
