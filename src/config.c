@@ -524,6 +524,7 @@ static struct config *config_new(const char *file)
 	cfg->file = xstrdup(file);
 	cfg->enabled = true;
 	cfg->keystore = xstrdup("default");
+	cfg->server_trust = SERVER_TRUST_CACERTS_CA_ROOT;
 	cfg->ca_rollover = true;
 	cfg->expiration_check = 30 * 86400;
 	cfg->retry_interval = 60;
@@ -616,6 +617,7 @@ void config_free(struct config *cfg)
 	free(cfg->host);
 	free(cfg->label);
 	free(cfg->ca_root);
+	free(cfg->proxy);
 	free(cfg->tls_client_keystore);
 	free(cfg->tls_client_alias);
 	free(cfg->username);

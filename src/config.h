@@ -29,6 +29,12 @@ enum pop_binding {
 	POP_BINDING_TLS_EXPORTER,
 };
 
+/* What authenticates the server after the bootstrap. */
+enum server_trust {
+	SERVER_TRUST_CACERTS_CA_ROOT, /* the stored CA certificates and ca_root */
+	SERVER_TRUST_CACERTS,	      /* the stored CA certificates only (RFC 7030 3.6.1) */
+};
+
 enum keystore_type {
 	KEYSTORE_TYPE_KEYRING,
 	KEYSTORE_TYPE_FILE,
@@ -71,6 +77,8 @@ struct config {
 	unsigned int port;
 	char *label; /* NULL when empty */
 	char *ca_root;
+	enum server_trust server_trust;
+	char *proxy; /* NULL: the environment's https_proxy/no_proxy; "": none; else http://h:p */
 	bool ca_rollover;
 	uint64_t expiration_check;	   /* seconds, when expiration_check_pct == 0 */
 	unsigned int expiration_check_pct; /* 1..99 when given as a percentage */

@@ -22,6 +22,8 @@ enum est_key {
 	EST_SERVER,
 	EST_LABEL,
 	EST_CA_ROOT,
+	EST_SERVER_TRUST,
+	EST_PROXY,
 	EST_CA_ROLLOVER,
 	EST_EXPIRATION_CHECK,
 	EST_RETRY_INTERVAL,
@@ -83,6 +85,7 @@ extern const char *const config_key_alg_names[KEY_ALG_ED25519 + 1];
 extern const char *const config_key_source_names[KEY_SOURCE_SERVER + 1];
 extern const char *const config_pop_binding_names[POP_BINDING_TLS_EXPORTER + 1];
 extern const char *const config_keystore_type_names[KEYSTORE_TYPE_FILE + 1];
+extern const char *const config_server_trust_names[SERVER_TRUST_CACERTS + 1];
 
 /* "FILE:LINE: WHAT: reason" on stderr, counted in st; what NULL gives "FILE:LINE: reason". */
 __attribute__((format(printf, 4, 5))) void config_report(struct parse_state *st, int line,

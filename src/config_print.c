@@ -49,6 +49,8 @@ static void print_est(const struct config *cfg, FILE *f)
 	kv(f, "server", cfg->server);
 	kv(f, "label", cfg->label);
 	kv(f, "ca_root", cfg->ca_root);
+	kv(f, "server_trust", config_server_trust_names[cfg->server_trust]);
+	kv(f, "proxy", cfg->proxy && !*cfg->proxy ? "none" : cfg->proxy);
 	kv(f, "ca_rollover", bool_str(cfg->ca_rollover));
 	if (cfg->expiration_check_pct)
 		snprintf(buf, sizeof(buf), "%u%%", cfg->expiration_check_pct);

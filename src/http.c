@@ -42,6 +42,7 @@ struct http {
 	CURL *curl;
 	bool global_init;
 	struct http_opts o;
+	char *trust;  /* trust_pem and extra_trust_pem together, when both are given */
 	char *origin; /* "https://host:port" */
 	char errbuf[CURL_ERROR_SIZE];
 	/* The answer in flight; the body may hold a server-generated private key. */
@@ -51,9 +52,14 @@ struct http {
 	char *content_type;
 	char *retry_after;
 	struct tls_facts tls;
+	/* Fatal TLS alerts of the request in flight, -1 when none: from the server, from us. */
+	int alert_received, alert_sent;
 	bool trace;		/* -vv: libcurl's account, the server's chain */
 	const void *traced_ssl; /* the connection whose chain was logged */
 };
+
+/* Where the SSL_CTX of a connection keeps its struct http, for on_tls_info. */
+static int ctx_index = -1;
 
 static void reset_answer(struct http *h)
 {
@@ -226,6 +232,44 @@ static bool connected(struct http *h)
 	return poll(&p, 1, 0) == 0;
 }
 
+static void on_tls_info(const SSL *ssl, int where, int ret)
+{
+	struct http *h;
+
+	if (!(where & SSL_CB_ALERT) || (ret >> 8) != SSL3_AL_FATAL)
+		return;
+	h = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_index);
+	if (!h)
+		return;
+	if (where & SSL_CB_READ)
+		h->alert_received = ret & 0xff;
+	else
+		h->alert_sent = ret & 0xff;
+}
+
+/* Called by libcurl for every new connection: watch its alerts. */
+static CURLcode on_ssl_ctx(CURL *curl, void *ctx, void *userdata)
+{
+	(void)curl;
+	if (SSL_CTX_set_ex_data(ctx, ctx_index, userdata) == 1)
+		SSL_CTX_set_info_callback(ctx, on_tls_info);
+	return CURLE_OK;
+}
+
+static int setup_proxy(struct http *h)
+{
+	const char *proxy = h->o.proxy;
+	CURL *c = h->curl;
+	bool bad = false;
+
+	if (!proxy)
+		return 0; /* libcurl reads https_proxy and no_proxy itself */
+	/* "" disables any proxy, the environment's too; NOPROXY "" sends every host to it. */
+	bad |= curl_easy_setopt(c, CURLOPT_PROXY, proxy) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_NOPROXY, *proxy ? "" : "*") != CURLE_OK;
+	return bad ? -ENOTSUP : 0;
+}
+
 /* -vv: libcurl's own words on the connection (CURLINFO_TEXT: resolving, connecting, the TLS
  * handshake and its verification). Never headers or data: they carry Authorization and keys. */
 static int on_debug(CURL *c, curl_infotype type, char *data, size_t size, void *userdata)
@@ -296,7 +340,7 @@ static int setup_transport(struct http *h)
 	bad |= curl_easy_setopt(c, CURLOPT_WRITEDATA, h) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_HEADERDATA, h) != CURLE_OK;
-	return bad ? -ENOTSUP : 0;
+	return bad ? -ENOTSUP : setup_proxy(h);
 }
 
 static int setup_tls(struct http *h)
@@ -325,6 +369,9 @@ static int setup_tls(struct http *h)
 		bad |= curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &client) != CURLE_OK;
 		bad |= curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK;
 	}
+	/* Best effort: without it a refused handshake is only told apart less precisely. */
+	if (ctx_index >= 0 && curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx) == CURLE_OK)
+		curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, h);
 	return bad ? -ENOTSUP : 0;
 }
 
@@ -368,6 +415,21 @@ int http_new(const struct http_opts *o, struct http **out_h)
 		goto out;
 	h = xzalloc(sizeof(*h));
 	h->o = *o;
+	h->alert_received = h->alert_sent = -1;
+	if (o->extra_trust_pem && o->extra_trust_len) {
+		/* One blob for libcurl; a certificate in both is harmless. */
+		h->trust = xmalloc(o->trust_len + 1 + o->extra_trust_len + 1);
+		memcpy(h->trust, o->trust_pem, o->trust_len);
+		h->trust[o->trust_len] = '\n';
+		memcpy(h->trust + o->trust_len + 1, o->extra_trust_pem, o->extra_trust_len);
+		h->o.trust_len = o->trust_len + 1 + o->extra_trust_len;
+		h->trust[h->o.trust_len] = '\0';
+		h->o.trust_pem = h->trust;
+	}
+	if (!h->o.trust_name)
+		h->o.trust_name = "trust anchors";
+	if (ctx_index < 0)
+		ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		r = -ENOMEM;
 		goto out;
@@ -406,6 +468,7 @@ void http_free(struct http *h)
 	curl_easy_cleanup(h->curl);
 	reset_answer(h);
 	wipe(&h->tls, sizeof(h->tls));
+	free(h->trust);
 	free(h->origin);
 	if (h->global_init)
 		curl_global_cleanup();
@@ -502,7 +565,7 @@ static int map_error(CURLcode c, bool too_big)
 		return -EHOSTUNREACH;
 	if (c == CURLE_OPERATION_TIMEDOUT)
 		return -ETIMEDOUT;
-	/* A handshake failure is also what a TLS version mismatch looks like: maybe temporary. */
+	/* A handshake cut short without a final alert (tls_refusal) may work next time. */
 	if (c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR || c == CURLE_GOT_NOTHING ||
 	    c == CURLE_PARTIAL_FILE || c == CURLE_SSL_CONNECT_ERROR)
 		return -ECONNRESET;
@@ -513,10 +576,103 @@ static int map_error(CURLcode c, bool too_big)
 	return -EPROTO;
 }
 
+/* Alerts after which the same handshake gets the same answer: no point in trying again. */
+static bool alert_is_final(int desc)
+{
+	switch (desc) {
+	case SSL_AD_HANDSHAKE_FAILURE:
+	case SSL_AD_BAD_CERTIFICATE:
+	case SSL_AD_UNSUPPORTED_CERTIFICATE:
+	case SSL_AD_CERTIFICATE_REVOKED:
+	case SSL_AD_CERTIFICATE_EXPIRED:
+	case SSL_AD_CERTIFICATE_UNKNOWN:
+	case SSL_AD_UNKNOWN_CA:
+	case SSL_AD_ACCESS_DENIED:
+	case SSL_AD_PROTOCOL_VERSION:
+	case SSL_AD_INSUFFICIENT_SECURITY:
+	case SSL_AD_CERTIFICATE_REQUIRED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static const char *versions_offered(const struct http *h)
+{
+	if (h->o.tls12_only)
+		return "TLS 1.2 only";
+	return h->o.tls13_only ? "TLS 1.3 only" : "TLS 1.2 and 1.3";
+}
+
+/* What an alert means here, in words. */
+static const char *alert_meaning(const struct http *h, int desc)
+{
+	switch (desc) {
+	case SSL_AD_PROTOCOL_VERSION:
+	case SSL_AD_HANDSHAKE_FAILURE:
+	case SSL_AD_INSUFFICIENT_SECURITY:
+		return "no TLS version or parameters in common";
+	case SSL_AD_CERTIFICATE_REQUIRED:
+		return "the server requires a TLS client certificate";
+	default:
+		return h->o.client_pem ? "the server refused our TLS client certificate"
+				       : "the server refused the handshake";
+	}
+}
+
+/*
+ * The TLS failures trying again does not mend, written into errbuf: -EPERM, -ECONNABORTED, or
+ * 0 when c is something else.
+ */
+static int tls_refusal(struct http *h, CURLcode c)
+{
+	long verify = X509_V_OK;
+	const char *why = h->o.version_why;
+	char detail[CURL_ERROR_SIZE];
+	int desc = -1;
+
+	snprintf(detail, sizeof(detail), "%s", h->errbuf);
+	if (c == CURLE_PEER_FAILED_VERIFICATION) {
+		curl_easy_getinfo(h->curl, CURLINFO_SSL_VERIFYRESULT, &verify);
+		if (verify != X509_V_OK && verify != X509_V_ERR_UNSPECIFIED)
+			snprintf(h->errbuf, sizeof(h->errbuf),
+				 "TLS: the server's certificate does not verify against the %s: %s",
+				 h->o.trust_name, X509_verify_cert_error_string(verify));
+		else
+			snprintf(h->errbuf, sizeof(h->errbuf),
+				 "TLS: the server's certificate is refused: %s (trust: the %s)",
+				 detail, h->o.trust_name);
+		return -EPERM;
+	}
+	if (alert_is_final(h->alert_received))
+		desc = h->alert_received;
+	else if (h->alert_sent == SSL_AD_PROTOCOL_VERSION ||
+		 h->alert_sent == SSL_AD_HANDSHAKE_FAILURE)
+		desc = h->alert_sent;
+	if (desc < 0)
+		return 0;
+	if (desc == SSL_AD_PROTOCOL_VERSION || desc == SSL_AD_HANDSHAKE_FAILURE ||
+	    desc == SSL_AD_INSUFFICIENT_SECURITY)
+		snprintf(detail, sizeof(detail), "; this client offers %s%s%s%s",
+			 versions_offered(h), why ? " (" : "", why ? why : "", why ? ")" : "");
+	else
+		detail[0] = '\0';
+	snprintf(h->errbuf, sizeof(h->errbuf),
+		 "TLS handshake %s (alert: %s): %s%s; server authenticated by the %s",
+		 desc == h->alert_received ? "refused by the server" : "abandoned by this client",
+		 SSL_alert_desc_string_long(desc), alert_meaning(h, desc), detail, h->o.trust_name);
+	return -ECONNABORTED;
+}
+
 static int transfer_error(struct http *h, CURLcode c, const char *url)
 {
-	int r = map_error(c, h->too_big);
+	int r = tls_refusal(h, c);
 
+	if (r < 0) {
+		log_err("%s: %s", url, h->errbuf);
+		return r;
+	}
+	r = map_error(c, h->too_big);
 	if (r == -EFBIG)
 		snprintf(h->errbuf, sizeof(h->errbuf), "answer larger than %u bytes",
 			 HTTP_MAX_BODY);
@@ -543,6 +699,7 @@ int http_request(struct http *h, const char *path, const char *content_type,
 	wipe(&h->tls, sizeof(h->tls));
 	h->too_big = false;
 	h->errbuf[0] = '\0';
+	h->alert_received = h->alert_sent = -1;
 	r = prepare(h, url, headers, body, body_len);
 	if (r < 0)
 		goto out;
@@ -611,6 +768,11 @@ int http_channel_binding(struct http *h, bool exporter, unsigned char *buf, size
 const char *http_tls_version(struct http *h)
 {
 	return connected(h) ? h->tls.version : NULL;
+}
+
+int http_tls_alert(struct http *h)
+{
+	return h->alert_received;
 }
 
 const char *http_last_error(struct http *h)

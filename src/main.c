@@ -67,6 +67,9 @@ static int exit_code(int r)
 		return EXIT_TEMPFAIL;
 	case -EKEYREJECTED:
 		return EXIT_AUTH;
+	case -EPERM:	    /* the server's certificate does not verify */
+	case -ECONNABORTED: /* a TLS handshake refused for good */
+		return EXIT_FAILED;
 	default:
 		return EXIT_FAILED;
 	}

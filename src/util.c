@@ -351,6 +351,37 @@ char *hex_encode(const unsigned char *p, size_t n)
 	return s;
 }
 
+char *escape_for_log(const char *s, size_t len, size_t max)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i, n = 0;
+	bool cut;
+	char *out;
+
+	if (!s)
+		return xstrdup("(none)");
+	if (len == (size_t)-1)
+		len = strlen(s);
+	cut = len > max;
+	if (cut)
+		len = max;
+	out = xmalloc(4 * len + sizeof("..."));
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'' && c != '"') {
+			out[n++] = (char)c;
+			continue;
+		}
+		out[n++] = '\\';
+		out[n++] = 'x';
+		out[n++] = digits[c >> 4];
+		out[n++] = digits[c & 15];
+	}
+	memcpy(out + n, cut ? "..." : "", cut ? sizeof("...") : 1);
+	return out;
+}
+
 const char *format_duration(uint64_t seconds, char *buf, size_t len)
 {
 	if (seconds >= 86400)

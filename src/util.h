@@ -51,5 +51,11 @@ int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned lon
 int parse_uint_octal(const char *s, unsigned long *out);
 /* Hex-encode n bytes into a newly allocated lowercase string; caller frees. */
 char *hex_encode(const unsigned char *p, size_t n);
+/*
+ * A string received from outside (a server's header or body) made safe for a log line: bytes
+ * outside printable ASCII, backslash and quote as \xNN, at most max input bytes (then "...").
+ * Stops at the first NUL of s only when len is (size_t)-1. Caller frees.
+ */
+char *escape_for_log(const char *s, size_t len, size_t max);
 /* Formats a duration in seconds as e.g. "3d 4h" into buf. Returns buf. */
 const char *format_duration(uint64_t seconds, char *buf, size_t len);

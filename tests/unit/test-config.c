@@ -237,6 +237,21 @@ static bool indented(const struct config *c)
 	return !strcmp(c->server, "localhost:8443") && !strcmp(c->subject, "CN=x");
 }
 
+static bool strict_trust(const struct config *c)
+{
+	return c->server_trust == SERVER_TRUST_CACERTS && !c->proxy;
+}
+
+static bool no_proxy(const struct config *c)
+{
+	return c->proxy && !*c->proxy;
+}
+
+static bool proxy_v6(const struct config *c)
+{
+	return c->proxy && !strcmp(c->proxy, "http://[::1]:3128/");
+}
+
 static const struct good_case {
 	const char *name;
 	const char *text;
@@ -272,6 +287,16 @@ static const struct good_case {
 	{"digest, case-insensitive", BASE "http_auth = DIGEST\nusername = dev\npassword = pw\n",
 	 "http_auth = digest", NULL},
 	{"pop binding", BASE "pop_binding = tls-exporter\n", "pop_binding = tls-exporter", NULL},
+	{"strict server trust", BASE "server_trust = CACERTS\n",
+	 "server_trust = cacerts\nproxy =", strict_trust},
+	{"server trust with ca_root", BASE "server_trust = cacerts+ca_root\n",
+	 "server_trust = cacerts+ca_root", NULL},
+	{"no proxy", BASE "proxy = None\n", "proxy = none", no_proxy},
+	{"a proxy", BASE "proxy = http://proxy.example.net:3128\n",
+	 "proxy = http://proxy.example.net:3128", NULL},
+	{"a proxy on IPv6", BASE "proxy = http://[::1]:3128/\n", "proxy = http://[::1]:3128/",
+	 proxy_v6},
+	{"the environment's proxy", BASE "proxy =\n", "proxy =", NULL},
 	{"rsa default params", BASE "key_algorithm = rsa\n",
 	 "key_algorithm = RSA\nkey_params = 2048", NULL},
 	{"rsa 3072", BASE "key_params = 3072\nkey_algorithm = RSA\n", "key_params = 3072",
@@ -355,6 +380,8 @@ static void test_defaults(void)
 	ok(cfg->http_auth == HTTP_AUTH_NONE && !cfg->username && !cfg->password &&
 		   !cfg->password_file,
 	   "default http_auth none, no credentials");
+	ok(cfg->server_trust == SERVER_TRUST_CACERTS_CA_ROOT && !cfg->proxy,
+	   "default server_trust cacerts+ca_root, proxy from the environment");
 	ok(!cfg->pop && cfg->pop_binding == POP_BINDING_TLS_UNIQUE && cfg->renew &&
 		   cfg->renew_rekey,
 	   "default pop, pop_binding, renew, renew_rekey");
@@ -388,6 +415,7 @@ static void test_roundtrip(void)
 	char *err = NULL, *err2 = NULL, *out = NULL, *out2 = NULL;
 
 	load(BASE "label = l\nexpiration_check = 10%\nkey_algorithm = RSA\nkeystore = k\n"
+		  "server_trust = cacerts\nproxy = none\n"
 		  "[keystore k]\ntype = file\ngroup = root\n",
 	     &a, &err);
 	if (a)
@@ -441,6 +469,18 @@ static const struct bad_case {
 	{"[est]\nserver = :8443\n" REQ, "2: server: bad host name", 1},
 	{"[est]\nserver = a b:1\n" REQ, "2: server: bad host name", 1},
 	{"[est]\nserver = h:8443/est\n" REQ, "2: server: must be host:port without a path", 1},
+	{BASE "server_trust = strict\n", "5: server_trust: must be cacerts+ca_root or cacerts", 1},
+	{BASE "server_trust =\n", "5: server_trust: must be cacerts+ca_root or cacerts", 1},
+	{BASE "proxy = https://p.example:3128\n",
+	 "5: proxy: must be empty, none, or http://host:port", 1},
+	{BASE "proxy = socks5://p.example:1080\n", "5: proxy: must be empty, none, or http://", 1},
+	{BASE "proxy = p.example:3128\n", "5: proxy: must be empty, none, or http://", 1},
+	{BASE "proxy = http://p.example\n", "5: proxy: missing :port", 1},
+	{BASE "proxy = http://p.example:99999\n", "5: proxy: port must be a number", 1},
+	{BASE "proxy = http://user:pw@p.example:3128\n", "5: proxy: no user name or password", 1},
+	{BASE "proxy = http://p.example:3128/x\n",
+	 "5: proxy: must be http://host:port without a path", 1},
+	{BASE "proxy = http://::1:3128\n", "5: proxy: an IPv6 address goes in brackets", 1},
 	{BASE "label = a/b\n", "5: label: must be one path segment", 1},
 	{BASE "label = ..\n", "5: label: must be one path segment", 1},
 	{BASE "label = a b\n", "5: label: must be one path segment", 1},

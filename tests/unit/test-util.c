@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests for util.c: the number parsers the config relies on, hex, duration formatting,
- * directories and atomic files. */
+ * directories and atomic files, escaping for the log. */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -173,6 +173,34 @@ static void test_format(void)
 	   "format_duration 2d 2h");
 }
 
+static void test_escape(void)
+{
+	static const char bin[] = {'a', '\0', '\x1b', '[', '3', '1', 'm', '\n', '\xff'};
+	char *e;
+
+	e = escape_for_log("application/pkcs7-mime; smime-type=certs-only", (size_t)-1, 200);
+	ok(!strcmp(e, "application/pkcs7-mime; smime-type=certs-only"), "printable ASCII is kept");
+	free(e);
+	e = escape_for_log(bin, sizeof(bin), 200);
+	ok(!strcmp(e, "a\\x00\\x1b[31m\\x0a\\xff"), "NUL, ESC, newline, 8-bit as \\xNN: %s", e);
+	free(e);
+	e = escape_for_log("say \"hi\" \\ 'x'", (size_t)-1, 200);
+	ok(!strcmp(e, "say \\x22hi\\x22 \\x5c \\x27x\\x27"), "quotes and backslash escaped: %s", e);
+	free(e);
+	e = escape_for_log("0123456789", (size_t)-1, 4);
+	ok(!strcmp(e, "0123..."), "capped at max input bytes, marked: %s", e);
+	free(e);
+	e = escape_for_log("0123", 4, 4);
+	ok(!strcmp(e, "0123"), "exactly max: no mark");
+	free(e);
+	e = escape_for_log("", 0, 4);
+	ok(!strcmp(e, ""), "empty stays empty");
+	free(e);
+	e = escape_for_log(NULL, 0, 4);
+	ok(!strcmp(e, "(none)"), "NULL reads (none)");
+	free(e);
+}
+
 static mode_t mode_of(const char *path)
 {
 	struct stat st;
@@ -223,6 +251,7 @@ int main(void)
 	test_parse_uint();
 	test_parse_uint_octal();
 	test_format();
+	test_escape();
 	test_mkdir_p();
 	return tap_done();
 }
