@@ -21,6 +21,14 @@ trap 'stop_other; drop_keyrings; cleanup' EXIT
 
 # start_other DIR [est-server.py options]: a second test server (own CA in DIR); sets OTHER_PORT.
 start_other() {
+	try_other "$@" && return 0
+	sed 's/^/# /' "$T/other.err" >&2
+	echo "Bail out! second test server did not start"
+	exit 1
+}
+
+# try_other DIR [options]: start_other, but returns 1 if the server did not start.
+try_other() {
 	local dir=$1
 	shift
 	mkdir -p "$dir"
@@ -34,9 +42,8 @@ start_other() {
 		sleep 0.05
 	done
 	if [ ! -s "$dir/port" ]; then
-		sed 's/^/# /' "$T/other.err" >&2
-		echo "Bail out! second test server did not start"
-		exit 1
+		stop_other
+		return 1
 	fi
 	OTHER_PORT=$(cat "$dir/port")
 }
@@ -481,7 +488,12 @@ write_config "ca_root = $SRV_D/root.pem"
 pre_state "server D"
 restart_d() {
 	stop_other
-	start_other "$SRV_D" --reuse-ca --port "$PORT_D"
+	# The port may be briefly taken (an outgoing connection's local port): a bounded retry.
+	for _ in $(seq 1 20); do
+		try_other "$SRV_D" --reuse-ca --port "$PORT_D" && break
+		sleep 0.2
+	done
+	[ -n "$OTHER_PID" ] || start_other "$SRV_D" --reuse-ca --port "$PORT_D"
 	printf 'rollover\n' >"$SRV_D/behaviour"
 }
 SC_PREP=restart_d
