@@ -112,7 +112,9 @@ restore() {
 	rm -rf "$STORE"
 	[ -d "$T/pre/store" ] && cp -a "$T/pre/store" "$STORE"
 	[ -d "$STORE" ] && find "$STORE" -name '*.tmp.*' -delete
-	rm -f "$RUNTIME_DIRECTORY"/*.keys "$RUNTIME_DIRECTORY"/*.tmp.*
+	# The whole runtime directory, so every run creates it alike (a kill point count that
+	# depends on what an earlier run left would make N drift).
+	rm -rf "$RUNTIME_DIRECTORY"
 	[ "$1" = none ] && return 0
 	kr=$(keyctl newring "$KEYRING" @u) || {
 		echo "Bail out! keyctl newring $KEYRING failed"
