@@ -9,7 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -424,7 +423,7 @@ static int attempt(struct pass *p, unsigned int steps, bool fresh)
 	p->retry_after = 0;
 	p->txn = keystore_txn_new(p->ks);
 	r = run_steps_of(p, &steps, fresh, &cur, &cur_key);
-	p->tls_alert = p->http ? http_tls_alert(p->http) : -1;
+	p->cert_refused = p->http && http_client_cert_refused(p->http);
 	close_http(p);
 	if (r == -EAGAIN && p->retry_after)
 		defer(p);
@@ -465,23 +464,7 @@ static bool has_credentials(const struct config *cfg)
 /* The server turned the current certificate down: HTTP 401/403, or a TLS alert about it. */
 static bool client_cert_refused(const struct pass *p, int r)
 {
-	if (r == -EKEYREJECTED)
-		return true;
-	if (r != -ECONNABORTED)
-		return false;
-	switch (p->tls_alert) {
-	case SSL_AD_BAD_CERTIFICATE:
-	case SSL_AD_UNSUPPORTED_CERTIFICATE:
-	case SSL_AD_CERTIFICATE_REVOKED:
-	case SSL_AD_CERTIFICATE_EXPIRED:
-	case SSL_AD_CERTIFICATE_UNKNOWN:
-	case SSL_AD_UNKNOWN_CA:
-	case SSL_AD_ACCESS_DENIED:
-	case SSL_AD_CERTIFICATE_REQUIRED:
-		return true;
-	default:
-		return false;
-	}
+	return r == -EKEYREJECTED || (r == -ECONNABORTED && p->cert_refused);
 }
 
 /* A pending request the server asked to wait for: run gives way, a forced command says so. */
@@ -662,7 +645,7 @@ const char *enroll_event_name(enum enroll_event e)
 int enroll_pass(const struct config *cfg, enum enroll_action action, bool once,
 		enum enroll_event *out_event)
 {
-	struct pass p = {.cfg = cfg, .once = once, .tls_alert = -1};
+	struct pass p = {.cfg = cfg, .once = once};
 	int r;
 
 	if (!cfg->enabled && action == ENROLL_ACTION_RUN) {

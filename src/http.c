@@ -783,6 +783,14 @@ const char *http_tls_version(struct http *h)
 	return connected(h) ? h->tls.version : NULL;
 }
 
+bool http_client_cert_refused(struct http *h)
+{
+	int desc = h->alert_received;
+
+	return h->o.client_pem && alert_is_final(desc) && desc != SSL_AD_PROTOCOL_VERSION &&
+	       desc != SSL_AD_HANDSHAKE_FAILURE && desc != SSL_AD_INSUFFICIENT_SECURITY;
+}
+
 int http_tls_alert(struct http *h)
 {
 	return h->alert_received;

@@ -84,5 +84,7 @@ int http_channel_binding(struct http *h, bool exporter, unsigned char *buf, size
 const char *http_tls_version(struct http *h);
 /* The TLS alert (SSL_AD_*) the server sent to end the last failed request, or -1. */
 int http_tls_alert(struct http *h);
+/* True when that alert turned down the TLS client certificate we presented. */
+bool http_client_cert_refused(struct http *h);
 /* libcurl's words on why the last http_request failed ("" if it did not); owned by h. */
 const char *http_last_error(struct http *h);

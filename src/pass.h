@@ -38,7 +38,7 @@ struct pass {
 	bool issued_renewal;	 /* the staged pair came from /simplereenroll */
 	enum enroll_event event; /* what the committed changes amount to */
 	uint64_t retry_after;	 /* the server's Retry-After of the last answer */
-	int tls_alert;		 /* the TLS alert that ended the last attempt, or -1 */
+	bool cert_refused;	 /* the last attempt's TLS client certificate was refused */
 	bool req_renew;		 /* req_key was made for a renewal */
 	bool change_logged;	 /* "server changed" said once per pass */
 	bool once;
