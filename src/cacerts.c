@@ -129,6 +129,47 @@ static int check_validity(STACK_OF(X509) *received)
 	return 0;
 }
 
+/* Why c cannot be a trust anchor, or NULL. */
+static const char *not_a_ca(X509 *c)
+{
+	uint32_t flags = X509_get_extension_flags(c);
+
+	if (flags & EXFLAG_INVALID)
+		return "its extensions do not parse";
+	if (!(flags & EXFLAG_BCONS))
+		return "it has no basicConstraints";
+	if (!(flags & EXFLAG_CA))
+		return "basicConstraints CA:FALSE";
+	if ((flags & EXFLAG_KUSAGE) && !(X509_get_key_usage(c) & KU_KEY_CERT_SIGN))
+		return "its keyUsage lacks keyCertSign";
+	return NULL;
+}
+
+int cacerts_keep_cas(STACK_OF(X509) *certs)
+{
+	const char *why;
+	char *subject;
+	int i;
+
+	for (i = sk_X509_num(certs) - 1; i >= 0; i--) {
+		X509 *c = sk_X509_value(certs, i);
+
+		why = not_a_ca(c);
+		if (!why)
+			continue;
+		subject = crypto_cert_subject(c);
+		log_warn("cacerts: %s is not a CA certificate (%s): not stored as a trust anchor",
+			 subject ? subject : "?", why);
+		OPENSSL_free(subject);
+		X509_free(sk_X509_delete(certs, i));
+	}
+	if (sk_X509_num(certs) > 0)
+		return 0;
+	log_err("cacerts: the answer holds no usable CA certificate (CA:TRUE, keyCertSign): the "
+		"stored CA certificates, if any, are kept");
+	return -EBADMSG;
+}
+
 int cacerts_verify_update(STACK_OF(X509) *anchors, STACK_OF(X509) *received)
 {
 	STACK_OF(X509) *trusted;

@@ -102,25 +102,29 @@ static struct keystore_conf *keystore_add(struct config *cfg, const char *name)
 	return ks;
 }
 
+bool config_name_valid(const char *name)
+{
+	/* It becomes a directory and a keyring description: keep it tame. */
+	return *name && config_all_chars_in(name, "_.-") && strcmp(name, ".") && strcmp(name, "..");
+}
+
 static void keystore_section(struct parse_state *st, const char *name)
 {
 	struct keystore_conf *ks = find_keystore(st->cfg->keystores, name);
 
-	/* The name becomes a directory and a keyring description: keep it tame. */
-	if (!*name || !config_all_chars_in(name, "_.-") || !strcmp(name, ".") ||
-	    !strcmp(name, "..")) {
+	if (!config_name_valid(name)) {
 		config_report(st, st->line, NULL,
 			      "[keystore %s]: the name must be letters, digits and _.-", name);
 		return;
 	}
-	if (ks && (strcmp(name, "default") || st->default_written)) {
+	if (ks && (strcmp(name, "default") || st->default_line)) {
 		config_report(st, st->line, NULL, "[keystore %s]: duplicate section", name);
 		return;
 	}
 	if (!ks)
 		ks = keystore_add(st->cfg, name);
 	if (!strcmp(name, "default"))
-		st->default_written = true;
+		st->default_line = st->line;
 	st->ks = ks;
 	st->section = SECTION_KEYSTORE;
 }
@@ -131,6 +135,7 @@ static void section_start(struct parse_state *st, const char *header, size_t len
 
 	st->section = SECTION_IGNORED;
 	st->ks = NULL;
+	st->ex = NULL;
 	memset(st->ks_lines, 0, sizeof(st->ks_lines));
 	if (!strcasecmp(name, "est")) {
 		if (st->est_line) {
@@ -143,6 +148,9 @@ static void section_start(struct parse_state *st, const char *header, size_t len
 	} else if (!strncasecmp(name, "keystore", 8) &&
 		   (!name[8] || isspace((unsigned char)name[8]))) {
 		keystore_section(st, trim(name + 8));
+	} else if (!strncasecmp(name, "export", 6) &&
+		   (!name[6] || isspace((unsigned char)name[6]))) {
+		config_export_section(st, trim(name + 6));
 	} else {
 		config_report(st, st->line, NULL, "[%s]: unknown section", name);
 	}
@@ -248,6 +256,9 @@ static int handler(void *user, const char *section, const char *name, const char
 		break;
 	case SECTION_KEYSTORE:
 		config_keystore_key(st, name, value);
+		break;
+	case SECTION_EXPORT:
+		config_export_key(st, name, value);
 		break;
 	case SECTION_IGNORED:
 		break;
@@ -439,18 +450,71 @@ static void load_password(struct parse_state *st)
 			      config_http_auth_names[cfg->http_auth]);
 }
 
+/* The profile a file stands for: its name without ".conf"; est-enroll.conf is "default". */
+static char *profile_name(const char *file)
+{
+	const char *base = strrchr(file, '/');
+	size_t n;
+
+	base = base ? base + 1 : file;
+	n = strlen(base);
+	if (n > 5 && !strcmp(base + n - 5, ".conf"))
+		n -= 5;
+	if (n == strlen("est-enroll") && !strncmp(base, "est-enroll", n))
+		return xstrdup("default");
+	return xstrndup(base, n);
+}
+
+/* No keystore = ...: the keystore named after the profile, so two profiles never share one. */
+static void profile_keystore(struct parse_state *st)
+{
+	struct config *cfg = st->cfg;
+	char *name = profile_name(st->file);
+
+	if (!config_name_valid(name)) {
+		config_report(st, st->est_line, "keystore",
+			      "the file name gives no keystore name ('%s' is not letters, digits "
+			      "and _.-): set keystore = NAME",
+			      name);
+		free(name);
+		return;
+	}
+	free(cfg->keystore);
+	cfg->keystore = name;
+	if (!config_keystore(cfg, name))
+		keystore_add(cfg, name);
+}
+
+/* A written [keystore default] that a profile of another name would silently not use. */
+static void check_default_used(struct parse_state *st)
+{
+	const struct config *cfg = st->cfg;
+
+	if (!st->default_line || st->est_lines[EST_KEYSTORE] || !strcmp(cfg->keystore, "default") ||
+	    !strcmp(cfg->tls_client_keystore, "default") || config_export_uses(cfg, "default"))
+		return;
+	config_report(st, st->default_line, NULL,
+		      "[keystore default]: this profile stores into keystore %s (named after the "
+		      "file): call the section [keystore %s], or set keystore = default",
+		      cfg->keystore, cfg->keystore);
+}
+
 static void check_all(struct parse_state *st)
 {
 	struct config *cfg = st->cfg;
 
 	check_required(st);
 	check_key(st);
+	if (st->est_line && !st->est_lines[EST_KEYSTORE])
+		profile_keystore(st);
 	if (!cfg->tls_client_keystore)
 		cfg->tls_client_keystore = xstrdup(cfg->keystore);
 	check_keystore_ref(st, EST_KEYSTORE, cfg->keystore);
 	if (st->est_lines[EST_TLS_CLIENT_KEYSTORE])
 		check_keystore_ref(st, EST_TLS_CLIENT_KEYSTORE, cfg->tls_client_keystore);
 	check_auth(st);
+	config_export_check(st);
+	check_default_used(st);
 }
 
 static struct config *config_new(const char *file)
@@ -460,6 +524,7 @@ static struct config *config_new(const char *file)
 	cfg->file = xstrdup(file);
 	cfg->enabled = true;
 	cfg->keystore = xstrdup("default");
+	cfg->server_trust = SERVER_TRUST_CACERTS_CA_ROOT;
 	cfg->ca_rollover = true;
 	cfg->expiration_check = 30 * 86400;
 	cfg->retry_interval = 60;
@@ -471,6 +536,7 @@ static struct config *config_new(const char *file)
 	cfg->renew_rekey = true;
 	cfg->key_algorithm = KEY_ALG_EC;
 	cfg->key_source = KEY_SOURCE_LOCAL;
+	cfg->hooks = xstrdup(SYSCONFDIR "/est-enroll/hooks.d");
 	keystore_add(cfg, "default");
 	return cfg;
 }
@@ -543,6 +609,7 @@ void config_free(struct config *cfg)
 		next = ks->next;
 		keystore_conf_free(ks);
 	}
+	config_export_free(cfg->exports);
 	wipe_str(cfg->password);
 	free(cfg->file);
 	free(cfg->keystore);
@@ -550,6 +617,7 @@ void config_free(struct config *cfg)
 	free(cfg->host);
 	free(cfg->label);
 	free(cfg->ca_root);
+	free(cfg->proxy);
 	free(cfg->tls_client_keystore);
 	free(cfg->tls_client_alias);
 	free(cfg->username);
@@ -557,6 +625,7 @@ void config_free(struct config *cfg)
 	free(cfg->subject);
 	free(cfg->key_params);
 	free(cfg->csr_signer);
+	free(cfg->hooks);
 	free(cfg->lines);
 	free(cfg);
 }

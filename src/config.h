@@ -29,6 +29,12 @@ enum pop_binding {
 	POP_BINDING_TLS_EXPORTER,
 };
 
+/* What authenticates the server after the bootstrap. */
+enum server_trust {
+	SERVER_TRUST_CACERTS_CA_ROOT, /* the stored CA certificates and ca_root */
+	SERVER_TRUST_CACERTS,	      /* the stored CA certificates only (RFC 7030 3.6.1) */
+};
+
 enum keystore_type {
 	KEYSTORE_TYPE_KEYRING,
 	KEYSTORE_TYPE_FILE,
@@ -45,6 +51,21 @@ struct keystore_conf {
 	struct keystore_conf *next;
 };
 
+/* An [export NAME] section: files written for consumers that cannot read the keyring. */
+struct export_conf {
+	char *name;
+	char *keystore; /* the store exported from; [est] keystore when not written */
+	char *key;	/* absolute paths; NULL when that part is not exported */
+	char *cert;
+	char *ca;
+	char *owner; /* NULL when unset: the user running the tool (root) */
+	uid_t uid;   /* (uid_t)-1 when unset */
+	char *group; /* NULL when unset: the group running the tool (root) */
+	gid_t gid;   /* (gid_t)-1 when unset */
+	mode_t mode; /* of the key file; cert and ca are 0644 */
+	struct export_conf *next;
+};
+
 struct config_lines; /* config.c's record of where each key was set */
 
 struct config {
@@ -56,6 +77,8 @@ struct config {
 	unsigned int port;
 	char *label; /* NULL when empty */
 	char *ca_root;
+	enum server_trust server_trust;
+	char *proxy; /* NULL: the environment's https_proxy/no_proxy; "": none; else http://h:p */
 	bool ca_rollover;
 	uint64_t expiration_check;	   /* seconds, when expiration_check_pct == 0 */
 	unsigned int expiration_check_pct; /* 1..99 when given as a percentage */
@@ -78,7 +101,9 @@ struct config {
 	char *key_params; /* curve name or RSA bits as text; default per algorithm */
 	enum key_source key_source;
 	char *csr_signer; /* NULL = derived from the key */
+	char *hooks;	  /* directory of executables run after a change; NULL: none */
 	struct keystore_conf *keystores;
+	struct export_conf *exports;
 	struct config_lines *lines; /* private to config.c, for config_load_secrets() */
 };
 

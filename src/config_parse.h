@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "config.h"
 
@@ -11,6 +12,7 @@ enum section_kind {
 	SECTION_NONE,
 	SECTION_EST,
 	SECTION_KEYSTORE,
+	SECTION_EXPORT,
 	SECTION_IGNORED, /* unknown or broken header, already reported */
 };
 
@@ -20,6 +22,8 @@ enum est_key {
 	EST_SERVER,
 	EST_LABEL,
 	EST_CA_ROOT,
+	EST_SERVER_TRUST,
+	EST_PROXY,
 	EST_CA_ROLLOVER,
 	EST_EXPIRATION_CHECK,
 	EST_RETRY_INTERVAL,
@@ -41,6 +45,7 @@ enum est_key {
 	EST_KEY_PARAMS,
 	EST_KEY_SOURCE,
 	EST_CSR_SIGNER,
+	EST_HOOKS,
 	EST_N_KEYS,
 };
 
@@ -53,6 +58,8 @@ enum ks_key {
 	KS_N_KEYS,
 };
 
+struct export_lines; /* config_export.c's record of an [export] section's lines */
+
 struct parse_state {
 	const char *file;
 	struct config *cfg;
@@ -62,12 +69,14 @@ struct parse_state {
 	int n_errors;
 	int err_line; /* line of the last error, so inih's own report is not repeated */
 	enum section_kind section;
-	struct keystore_conf *ks; /* the current [keystore NAME] */
-	bool default_written;
-	int est_line;		   /* line of [est], 0 when absent */
-	int est_lines[EST_N_KEYS]; /* where each key was set, 0 = not set */
-	bool est_bad[EST_N_KEYS];  /* the value was rejected */
-	int ks_lines[KS_N_KEYS];   /* same, for the current keystore section */
+	struct keystore_conf *ks;    /* the current [keystore NAME] */
+	int default_line;	     /* line of [keystore default], 0 when not written */
+	int est_line;		     /* line of [est], 0 when absent */
+	int est_lines[EST_N_KEYS];   /* where each key was set, 0 = not set */
+	bool est_bad[EST_N_KEYS];    /* the value was rejected */
+	int ks_lines[KS_N_KEYS];     /* same, for the current keystore section */
+	struct export_lines *ex;     /* the current [export NAME] and where its keys were set */
+	struct export_lines *ex_all; /* every export section, for the checks at the end */
 };
 
 /* Names of the enum values as the file spells them, indexed by value. */
@@ -76,6 +85,7 @@ extern const char *const config_key_alg_names[KEY_ALG_ED25519 + 1];
 extern const char *const config_key_source_names[KEY_SOURCE_SERVER + 1];
 extern const char *const config_pop_binding_names[POP_BINDING_TLS_EXPORTER + 1];
 extern const char *const config_keystore_type_names[KEYSTORE_TYPE_FILE + 1];
+extern const char *const config_server_trust_names[SERVER_TRUST_CACERTS + 1];
 
 /* "FILE:LINE: WHAT: reason" on stderr, counted in st; what NULL gives "FILE:LINE: reason". */
 __attribute__((format(printf, 4, 5))) void config_report(struct parse_state *st, int line,
@@ -84,6 +94,8 @@ __attribute__((format(printf, 4, 5))) void config_report(struct parse_state *st,
 __attribute__((format(printf, 3, 4))) void config_key_error(struct parse_state *st, const char *key,
 							    const char *fmt, ...);
 
+/* True when name may name a keystore or an export: letters, digits and _.-, not . or .. */
+bool config_name_valid(const char *name);
 /* True when s holds only letters, digits and characters of extra. */
 bool config_all_chars_in(const char *s, const char *extra);
 /* One KEY = VALUE of [est]: typed, range-checked, stored in st->cfg, its line in st->est_lines. */
@@ -92,3 +104,19 @@ void config_est_key(struct parse_state *st, const char *name, const char *value)
 const char *config_est_key_name(enum est_key k);
 /* One KEY = VALUE of the current [keystore NAME] section (st->ks). */
 void config_keystore_key(struct parse_state *st, const char *name, const char *value);
+
+/* A group name or numeric gid. 0 or -ENOENT. */
+int config_parse_gid(const char *v, gid_t *out_gid);
+
+/* ---- [export NAME] sections (config_export.c) ---- */
+/* Starts the section [export name] (the header on line st->line), or reports a bad name. */
+void config_export_section(struct parse_state *st, const char *name);
+/* One KEY = VALUE of the current [export NAME] section. */
+void config_export_key(struct parse_state *st, const char *name, const char *value);
+/* After the whole file: every export names a known keystore (default: [est] keystore) and at
+ * least one file, each its own. Frees the record of lines either way. */
+void config_export_check(struct parse_state *st);
+/* True when an [export] section exports from keystore name. */
+bool config_export_uses(const struct config *cfg, const char *name);
+/* Frees the list; NULL is a no-op. */
+void config_export_free(struct export_conf *ex);

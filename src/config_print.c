@@ -49,6 +49,8 @@ static void print_est(const struct config *cfg, FILE *f)
 	kv(f, "server", cfg->server);
 	kv(f, "label", cfg->label);
 	kv(f, "ca_root", cfg->ca_root);
+	kv(f, "server_trust", config_server_trust_names[cfg->server_trust]);
+	kv(f, "proxy", cfg->proxy && !*cfg->proxy ? "none" : cfg->proxy);
 	kv(f, "ca_rollover", bool_str(cfg->ca_rollover));
 	if (cfg->expiration_check_pct)
 		snprintf(buf, sizeof(buf), "%u%%", cfg->expiration_check_pct);
@@ -73,11 +75,13 @@ static void print_est(const struct config *cfg, FILE *f)
 	kv(f, "key_params", cfg->key_params);
 	kv(f, "key_source", config_key_source_names[cfg->key_source]);
 	kv(f, "csr_signer", cfg->csr_signer);
+	kv(f, "hooks", cfg->hooks);
 }
 
 void config_print(const struct config *cfg, FILE *f)
 {
 	const struct keystore_conf *ks;
+	const struct export_conf *ex;
 
 	print_est(cfg, f);
 	for (ks = cfg->keystores; ks; ks = ks->next) {
@@ -87,5 +91,15 @@ void config_print(const struct config *cfg, FILE *f)
 		kv(f, "path", ks->path);
 		kv(f, "fallback", bool_str(ks->fallback));
 		kv(f, "group", ks->group);
+	}
+	for (ex = cfg->exports; ex; ex = ex->next) {
+		fprintf(f, "\n[export %s]\n", ex->name);
+		kv(f, "keystore", ex->keystore);
+		kv(f, "key", ex->key);
+		kv(f, "cert", ex->cert);
+		kv(f, "ca", ex->ca);
+		kv(f, "owner", ex->owner);
+		kv(f, "group", ex->group);
+		fprintf(f, "mode = %04o\n", (unsigned int)ex->mode);
 	}
 }

@@ -52,6 +52,10 @@ const char *const config_pop_binding_names[] = {
 	[POP_BINDING_TLS_UNIQUE] = "tls-unique",
 	[POP_BINDING_TLS_EXPORTER] = "tls-exporter",
 };
+const char *const config_server_trust_names[] = {
+	[SERVER_TRUST_CACERTS_CA_ROOT] = "cacerts+ca_root",
+	[SERVER_TRUST_CACERTS] = "cacerts",
+};
 const char *const config_keystore_type_names[] = {
 	[KEYSTORE_TYPE_KEYRING] = "keyring",
 	[KEYSTORE_TYPE_FILE] = "file",
@@ -85,18 +89,15 @@ static void set_string(char **field, const char *value)
 	*field = *value ? xstrdup(value) : NULL;
 }
 
-static void set_server(struct parse_state *st, const char *key, const char *v)
+/* Checks "host:port" or "[v6addr]:port": NULL with the host (no brackets) and port, or why not. */
+static const char *host_port(const char *v, char **out_host, unsigned long *out_port)
 {
 	const char *why = NULL, *port = NULL;
 	struct in6_addr a6;
-	unsigned long n;
+	unsigned long n = 0;
 	char *host = NULL;
 
-	if (strstr(v, "://")) {
-		why = "must be host:port without a scheme";
-	} else if (strchr(v, '/')) {
-		why = "must be host:port without a path (the label goes in label =)";
-	} else if (*v == '[') {
+	if (*v == '[') {
 		port = strchr(v, ']');
 		host = xstrndup(v + 1, port ? (size_t)(port - v - 1) : 0);
 		if (!port || inet_pton(AF_INET6, host, &a6) != 1)
@@ -116,16 +117,82 @@ static void set_server(struct parse_state *st, const char *key, const char *v)
 	if (!why && parse_uint(port + 1, 1, 65535, &n) < 0)
 		why = "port must be a number from 1 to 65535";
 	if (why) {
+		free(host);
+		return why;
+	}
+	*out_host = host;
+	*out_port = n;
+	return NULL;
+}
+
+static void set_server(struct parse_state *st, const char *key, const char *v)
+{
+	const char *why = NULL;
+	unsigned long port = 0;
+	char *host = NULL;
+
+	if (strstr(v, "://"))
+		why = "must be host:port without a scheme";
+	else if (strchr(v, '/'))
+		why = "must be host:port without a path (the label goes in label =)";
+	else
+		why = host_port(v, &host, &port);
+	if (why) {
 		config_key_error(st, key, "%s", why);
-		goto out;
+		return;
 	}
 	set_string(&st->cfg->server, v);
 	free(st->cfg->host);
 	st->cfg->host = host;
-	host = NULL;
-	st->cfg->port = (unsigned int)n;
-out:
+	st->cfg->port = (unsigned int)port;
+}
+
+static void set_server_trust(struct parse_state *st, const char *key, const char *v)
+{
+	int i = lookup(config_server_trust_names, ARRAY_SIZE(config_server_trust_names), v);
+
+	if (i < 0)
+		config_key_error(st, key, "must be cacerts+ca_root or cacerts");
+	else
+		st->cfg->server_trust = (enum server_trust)i;
+}
+
+/* Empty: the environment decides; "none": never; else http://host:port (a trailing / is ok). */
+static void set_proxy(struct parse_state *st, const char *key, const char *v)
+{
+	const char *why = NULL;
+	unsigned long port = 0;
+	char *hp = NULL, *host = NULL;
+	size_t n;
+
+	free(st->cfg->proxy);
+	st->cfg->proxy = NULL;
+	if (!*v)
+		return;
+	if (!strcasecmp(v, "none")) {
+		st->cfg->proxy = xstrdup("");
+		return;
+	}
+	if (strncasecmp(v, "http://", 7) != 0) {
+		config_key_error(st, key, "must be empty, none, or http://host:port");
+		return;
+	}
+	hp = xstrdup(v + 7);
+	n = strlen(hp);
+	if (n && hp[n - 1] == '/')
+		hp[n - 1] = '\0';
+	if (strchr(hp, '@'))
+		why = "no user name or password in the proxy URL";
+	else if (strchr(hp, '/'))
+		why = "must be http://host:port without a path";
+	else
+		why = host_port(hp, &host, &port);
+	if (why)
+		config_key_error(st, key, "%s", why);
+	else
+		st->cfg->proxy = xstrdup(v);
 	free(host);
+	free(hp);
 }
 
 static void set_label(struct parse_state *st, const char *key, const char *v)
@@ -250,6 +317,15 @@ static void set_password(struct parse_state *st, const char *key, const char *v)
 	st->cfg->password = *v ? xstrdup(v) : NULL;
 }
 
+/* Empty: no hooks at all. */
+static void set_hooks(struct parse_state *st, const char *key, const char *v)
+{
+	if (*v && *v != '/')
+		config_key_error(st, key, "must be an absolute path (or empty: no hooks)");
+	else
+		set_string(&st->cfg->hooks, v);
+}
+
 #define BOOL(k, field) [k] = {#field, VALUE_BOOL, offsetof(struct config, field), 0, NULL}
 #define STRING(k, field) [k] = {#field, VALUE_STRING, offsetof(struct config, field), 0, NULL}
 #define OPTIONAL(k, field) [k] = {#field, VALUE_OPTIONAL, offsetof(struct config, field), 0, NULL}
@@ -263,6 +339,8 @@ static const struct est_key_desc est_keys[EST_N_KEYS] = {
 	SPECIAL(EST_SERVER, "server", set_server),
 	SPECIAL(EST_LABEL, "label", set_label),
 	SPECIAL(EST_CA_ROOT, "ca_root", set_ca_root),
+	SPECIAL(EST_SERVER_TRUST, "server_trust", set_server_trust),
+	SPECIAL(EST_PROXY, "proxy", set_proxy),
 	BOOL(EST_CA_ROLLOVER, ca_rollover),
 	SPECIAL(EST_EXPIRATION_CHECK, "expiration_check", set_expiration_check),
 	DURATION(EST_RETRY_INTERVAL, retry_interval, 1),
@@ -284,6 +362,7 @@ static const struct est_key_desc est_keys[EST_N_KEYS] = {
 	OPTIONAL(EST_KEY_PARAMS, key_params),
 	SPECIAL(EST_KEY_SOURCE, "key_source", set_key_source),
 	OPTIONAL(EST_CSR_SIGNER, csr_signer),
+	SPECIAL(EST_HOOKS, "hooks", set_hooks),
 };
 
 static void set_bool(struct parse_state *st, const char *key, const char *v, bool *field)
@@ -340,11 +419,23 @@ const char *config_est_key_name(enum est_key k)
 	return est_keys[k].name;
 }
 
+int config_parse_gid(const char *v, gid_t *out_gid)
+{
+	struct group *gr = getgrnam(v);
+	unsigned long gid;
+
+	if (gr)
+		gid = gr->gr_gid;
+	else if (parse_uint(v, 0, (gid_t)-2, &gid) < 0)
+		return -ENOENT;
+	*out_gid = (gid_t)gid;
+	return 0;
+}
+
 static void set_group(struct parse_state *st, const char *key, const char *v)
 {
 	struct keystore_conf *ks = st->ks;
-	struct group *gr;
-	unsigned long gid;
+	gid_t gid;
 
 	if (!*v) {
 		free(ks->group);
@@ -352,15 +443,12 @@ static void set_group(struct parse_state *st, const char *key, const char *v)
 		ks->gid = (gid_t)-1;
 		return;
 	}
-	gr = getgrnam(v);
-	if (gr)
-		gid = gr->gr_gid;
-	else if (parse_uint(v, 0, (gid_t)-2, &gid) < 0) {
+	if (config_parse_gid(v, &gid) < 0) {
 		config_key_error(st, key, "unknown group %s", v);
 		return;
 	}
 	set_string(&ks->group, v);
-	ks->gid = (gid_t)gid;
+	ks->gid = gid;
 }
 
 void config_keystore_key(struct parse_state *st, const char *name, const char *v)

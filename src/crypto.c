@@ -673,7 +673,7 @@ int crypto_cert_validity(X509 *cert, time_t *out_not_before, time_t *out_not_aft
 }
 
 /* RFC 2253 form, UTF-8 left as is rather than \XX escaped: for people to read. */
-static char *name_string(const X509_NAME *name)
+char *crypto_name_string(const X509_NAME *name)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
 	char *data = NULL, *s = NULL;
@@ -693,12 +693,12 @@ out:
 
 char *crypto_cert_subject(X509 *cert)
 {
-	return name_string(X509_get_subject_name(cert));
+	return crypto_name_string(X509_get_subject_name(cert));
 }
 
 char *crypto_cert_issuer(X509 *cert)
 {
-	return name_string(X509_get_issuer_name(cert));
+	return crypto_name_string(X509_get_issuer_name(cert));
 }
 
 char *crypto_cert_serial(X509 *cert)

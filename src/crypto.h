@@ -69,6 +69,8 @@ int crypto_verify_chain(X509 *leaf, STACK_OF(X509) *untrusted, STACK_OF(X509) *a
 /* notBefore / notAfter as time_t. */
 int crypto_cert_validity(X509 *cert, time_t *out_not_before, time_t *out_not_after);
 /* One-line subject (RFC 2253 form); caller frees with OPENSSL_free. */
+/* A name in RFC 2253 form for people to read, or NULL; caller OPENSSL_free()s. */
+char *crypto_name_string(const X509_NAME *name);
 char *crypto_cert_subject(X509 *cert);
 char *crypto_cert_issuer(X509 *cert);
 /* Serial as hex; caller OPENSSL_free()s. */

@@ -86,6 +86,23 @@ static STACK_OF(X509_EXTENSION) *wanted_extensions(const struct csr_input *in)
 	return exts;
 }
 
+/* An RFC 9908 template's subject, its blanks filled in from the configured one, replaces it. */
+static void template_subject(const struct csr_input *in, X509_NAME **subject)
+{
+	X509_NAME *name = NULL;
+	char *s;
+
+	if (!in->attrs || !in->attrs->subject || csrattrs_subject(in->attrs, *subject, &name) < 0)
+		return;
+	if (X509_NAME_cmp(name, *subject) != 0) {
+		s = crypto_name_string(name);
+		log_info("csrattrs: the server's template sets the subject: %s", s ? s : "?");
+		OPENSSL_free(s);
+	}
+	X509_NAME_free(*subject);
+	*subject = name;
+}
+
 /* The signer: configured, else what the server asked for, else derived from the key. */
 static const char *signer_name(const struct csr_input *in)
 {
@@ -123,6 +140,7 @@ int csr_make(const struct csr_input *in, unsigned char **out_der, size_t *out_le
 			log_err("subject: %s", why);
 			goto out;
 		}
+		template_subject(in, &subject);
 		cp.subject = subject;
 	}
 	if (in->cfg->pop || (in->attrs && in->attrs->challenge_password)) {

@@ -182,11 +182,19 @@ out:
 static int open_http(struct pass *p, bool bootstrap, bool tls12_only)
 {
 	const struct config *cfg = p->cfg;
+	/* server_trust: ca_root vouches for the server after the bootstrap too (the default). */
+	bool also_root = !bootstrap && cfg->server_trust == SERVER_TRUST_CACERTS_CA_ROOT;
 	struct http_opts o = {
 		.host = cfg->host,
 		.port = cfg->port,
 		.trust_pem = bootstrap ? p->ca_root_pem : p->anchors_pem,
 		.trust_len = bootstrap ? p->ca_root_len : p->anchors_len,
+		.extra_trust_pem = also_root ? p->ca_root_pem : NULL,
+		.extra_trust_len = also_root ? p->ca_root_len : 0,
+		.trust_name = bootstrap	  ? "ca_root"
+			      : also_root ? "stored CA certificates and ca_root"
+					  : "stored CA certificates",
+		.proxy = cfg->proxy,
 		.client_pem = p->client_pem,
 		.client_len = p->client_len,
 		.auth = cfg->http_auth,
@@ -195,6 +203,12 @@ static int open_http(struct pass *p, bool bootstrap, bool tls12_only)
 		.timeout = cfg->timeout,
 		.deadline = p->deadline,
 		.tls12_only = tls12_only,
+		/* Before any key is made: a server without TLS 1.3 fails the first request. */
+		.tls13_only = cfg->pop && cfg->pop_binding == POP_BINDING_TLS_EXPORTER,
+		.version_why = cfg->pop
+				       ? (tls12_only ? "pop = true with pop_binding = tls-unique"
+						     : "pop = true with pop_binding = tls-exporter")
+				       : NULL,
 	};
 
 	return http_new(&o, &p->http);
@@ -218,6 +232,8 @@ static int step_bootstrap(struct pass *p)
 
 	r = est_cacerts(p->http, p->cfg->label, &certs, &p->retry_after);
 	if (r == 0)
+		r = cacerts_keep_cas(certs);
+	if (r == 0)
 		r = pass_stage_anchors(p, certs);
 	if (r == 0)
 		log_info("bootstrapping with %d CA certificate(s) from %s", sk_X509_num(certs),
@@ -234,19 +250,12 @@ static int fetch_csrattrs(struct pass *p, struct csrattrs **out_attrs)
 	int r;
 
 	*out_attrs = NULL;
-	r = est_csrattrs(p->http, p->cfg->label, &der, &len, &p->retry_after);
-	if (r == 0) {
-		r = csrattrs_parse(der, len, out_attrs);
-		if (r == 0)
-			r = csrattrs_check_key(*out_attrs, p->cfg->key_algorithm,
-					       p->cfg->key_params);
-	} else if (r == -EPROTO || r == -EBADMSG) {
-		/* /csrattrs is optional (RFC 7030 4.5): a server without it still enrolls. */
-		log_debug("csrattrs: none offered");
+	/* /csrattrs is optional (RFC 7030 4.5): an unusable answer is no attributes (logged). */
+	r = est_csrattrs(p->http, p->cfg->label, &der, &len);
+	if (r == 0 && csrattrs_parse(der, len, out_attrs) == 0)
+		r = csrattrs_check_key(*out_attrs, p->cfg->key_algorithm, p->cfg->key_params);
+	else if (r == 0 || r == -ENOENT)
 		r = 0;
-	} else if (r == -ENOENT) {
-		r = 0;
-	}
 	free(der);
 	return r;
 }
@@ -324,6 +333,8 @@ static int step_cacerts(struct pass *p)
 	int r;
 
 	r = est_cacerts(p->http, p->cfg->label, &certs, &p->retry_after);
+	if (r == 0)
+		r = cacerts_keep_cas(certs);
 	if (r < 0)
 		goto out;
 	r = cacerts_verify_update(p->anchors, certs);
@@ -412,6 +423,7 @@ static int attempt(struct pass *p, unsigned int steps, bool fresh)
 	p->retry_after = 0;
 	p->txn = keystore_txn_new(p->ks);
 	r = run_steps_of(p, &steps, fresh, &cur, &cur_key);
+	p->cert_refused = p->http && http_client_cert_refused(p->http);
 	close_http(p);
 	if (r == -EAGAIN && p->retry_after)
 		defer(p);
@@ -447,6 +459,12 @@ static uint64_t retry_wait(const struct pass *p)
 static bool has_credentials(const struct config *cfg)
 {
 	return cfg->http_auth != HTTP_AUTH_NONE || cfg->tls_client_auth;
+}
+
+/* The server turned the current certificate down: HTTP 401/403, or a TLS alert about it. */
+static bool client_cert_refused(const struct pass *p, int r)
+{
+	return r == -EKEYREJECTED || (r == -ECONNABORTED && p->cert_refused);
 }
 
 /* A pending request the server asked to wait for: run gives way, a forced command says so. */
@@ -488,7 +506,7 @@ static int run_steps(struct pass *p, enum enroll_action action)
 		if (r < 0)
 			return r;
 		r = attempt(p, steps, fresh);
-		if (r == -EKEYREJECTED && (steps & STEP_RENEW) && has_credentials(p->cfg)) {
+		if ((steps & STEP_RENEW) && client_cert_refused(p, r) && has_credentials(p->cfg)) {
 			log_warn(
 				"the server refused the re-enrollment authenticated by the current "
 				"certificate: enrolling with the configured credentials");

@@ -27,7 +27,8 @@ int est_cacerts(struct http *h, const char *label, STACK_OF(X509) **out_certs,
 int est_enroll(struct http *h, const char *label, bool reenroll, const unsigned char *csr,
 	       size_t csr_len, STACK_OF(X509) **out_certs, uint64_t *out_retry_after);
 
-/* Base64 (RFC 4648) decoding that skips whitespace and line breaks (RFC 8951). Caller frees. */
+/* Base64 (RFC 4648) decoding that skips whitespace and line breaks (RFC 8951) and NUL bytes at
+ * the very end (libest). Caller frees. */
 int est_base64_decode(const char *in, size_t len, unsigned char **out, size_t *out_len);
 /* Base64 encoding, 64-column lines, trailing newline. Caller frees. */
 char *est_base64_encode(const unsigned char *in, size_t len);
@@ -36,10 +37,10 @@ int est_parse_retry_after(const char *value, time_t now, uint64_t max, uint64_t 
 /* "/.well-known/est[/label]/op"; caller frees. */
 char *est_path(const char *label, const char *op);
 
-/* GET /csrattrs: the DER CsrAttrs in out_der (caller frees), or -ENOENT when the server has none
- * (204/404). */
-int est_csrattrs(struct http *h, const char *label, unsigned char **out_der, size_t *out_len,
-		 uint64_t *out_retry_after);
+/* GET /csrattrs: the DER CsrAttrs in out_der (caller frees); -ENOENT when the server has none
+ * (204, 404) or its answer is unusable (any other status, media type, not base64: logged, never
+ * retried); or http_request's network errors. */
+int est_csrattrs(struct http *h, const char *label, unsigned char **out_der, size_t *out_len);
 
 /*
  * POST /serverkeygen with a DER CSR. Parses the multipart/mixed answer: the private key
@@ -49,8 +50,17 @@ int est_csrattrs(struct http *h, const char *label, unsigned char **out_der, siz
 int est_serverkeygen(struct http *h, const char *label, const unsigned char *csr, size_t csr_len,
 		     EVP_PKEY **out_key, STACK_OF(X509) **out_certs, uint64_t *out_retry_after);
 
-/* Splits a multipart body at boundary; calls fn for each part with its headers and body. Exposed
- * for tests. */
+/* True when a Content-Type value names the media type want (case-insensitive, parameters
+ * ignored). NULL content_type: false. */
+bool est_media_type_is(const char *content_type, const char *want);
+/* The boundary parameter of a multipart/mixed Content-Type (token or quoted-string, RFC 2046
+ * bchars), or NULL. Caller frees. */
+char *est_multipart_boundary(const char *content_type);
+/*
+ * Splits a multipart body at boundary (RFC 2046 5.1.1: delimiters only at a line start, each
+ * part's headers end at the first empty line, CRLF or bare LF); calls fn for each part with its
+ * headers and body. 0 when the closing delimiter was reached after at least one part, fn's error,
+ * or -EBADMSG. Exposed for tests. */
 int est_multipart_parse(const char *body, size_t len, const char *boundary,
 			int (*fn)(void *ctx, const char *headers, size_t hlen, const char *part,
 				  size_t plen),

@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include "http.h"
@@ -41,6 +42,7 @@ struct http {
 	CURL *curl;
 	bool global_init;
 	struct http_opts o;
+	char *trust;  /* trust_pem and extra_trust_pem together, when both are given */
 	char *origin; /* "https://host:port" */
 	char errbuf[CURL_ERROR_SIZE];
 	/* The answer in flight; the body may hold a server-generated private key. */
@@ -50,7 +52,14 @@ struct http {
 	char *content_type;
 	char *retry_after;
 	struct tls_facts tls;
+	/* Fatal TLS alerts of the request in flight, -1 when none: from the server, from us. */
+	int alert_received, alert_sent;
+	bool trace;		/* -vv: libcurl's account, the server's chain */
+	const void *traced_ssl; /* the connection whose chain was logged */
 };
+
+/* Where the SSL_CTX of a connection keeps its struct http, for on_tls_info. */
+static int ctx_index = -1;
 
 static void reset_answer(struct http *h)
 {
@@ -106,6 +115,57 @@ static void keep_header(const char *line, size_t n, const char *name, char **val
 	*value = xstrndup(v, (size_t)(end - v));
 }
 
+/* "subject (issued by issuer)" of cert into buf, RFC 2253. */
+static const char *cert_line(X509 *cert, char *buf, size_t len)
+{
+	char subject[256] = "?", issuer[256] = "?";
+	BIO *bio = BIO_new(BIO_s_mem());
+	int n;
+
+	if (bio && X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0 &&
+	    (n = BIO_read(bio, subject, sizeof(subject) - 1)) > 0)
+		subject[n] = '\0';
+	(void)BIO_reset(bio);
+	if (bio && X509_NAME_print_ex(bio, X509_get_issuer_name(cert), 0, XN_FLAG_RFC2253) >= 0 &&
+	    (n = BIO_read(bio, issuer, sizeof(issuer) - 1)) > 0)
+		issuer[n] = '\0';
+	BIO_free(bio);
+	snprintf(buf, len, "%s (issued by %s)", subject, issuer);
+	return buf;
+}
+
+/* -vv: the chain the server sent, and the trust anchor it was verified up to (once a
+ * connection). Certificates only: nothing secret. */
+static void trace_chain(struct http *h, SSL *ssl)
+{
+	STACK_OF(X509) *sent = SSL_get_peer_cert_chain(ssl);
+	STACK_OF(X509) *verified = SSL_get0_verified_chain(ssl);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char buf[600], *hex;
+	X509 *anchor;
+	int i;
+
+	if (!h->trace || h->traced_ssl == ssl)
+		return;
+	h->traced_ssl = ssl;
+	for (i = 0; i < sk_X509_num(sent); i++)
+		log_trace("TLS: server certificate %d: %s", i,
+			  cert_line(sk_X509_value(sent, i), buf, sizeof(buf)));
+	anchor = sk_X509_num(verified) > 0 ? sk_X509_value(verified, sk_X509_num(verified) - 1)
+					   : NULL;
+	if (!anchor || X509_digest(anchor, EVP_sha256(), md, &mdlen) != 1) {
+		log_trace("TLS: no verified chain (%s)",
+			  X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
+		ERR_clear_error();
+		return;
+	}
+	hex = hex_encode(md, mdlen);
+	log_trace("TLS: verified (%d certificate(s)) up to the trust anchor %s, sha256 %s",
+		  sk_X509_num(verified), cert_line(anchor, buf, sizeof(buf)), hex);
+	free(hex);
+}
+
 static void capture_tls(struct http *h)
 {
 	struct curl_tlssessioninfo *tsi = NULL;
@@ -118,6 +178,7 @@ static void capture_tls(struct http *h)
 	    tsi->backend != CURLSSLBACKEND_OPENSSL || !tsi->internals)
 		return;
 	ssl = tsi->internals;
+	trace_chain(h, ssl);
 	t->version = SSL_get_version(ssl);
 	if (SSL_version(ssl) == TLS1_3_VERSION) {
 		t->has_exporter =
@@ -171,6 +232,91 @@ static bool connected(struct http *h)
 	return poll(&p, 1, 0) == 0;
 }
 
+static void on_tls_info(const SSL *ssl, int where, int ret)
+{
+	struct http *h;
+
+	if (!(where & SSL_CB_ALERT) || (ret >> 8) != SSL3_AL_FATAL)
+		return;
+	h = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_index);
+	if (!h)
+		return;
+	if (where & SSL_CB_READ)
+		h->alert_received = ret & 0xff;
+	else
+		h->alert_sent = ret & 0xff;
+}
+
+/* Called by libcurl for every new connection: watch its alerts. */
+static CURLcode on_ssl_ctx(CURL *curl, void *ctx, void *userdata)
+{
+	(void)curl;
+	if (SSL_CTX_set_ex_data(ctx, ctx_index, userdata) == 1)
+		SSL_CTX_set_info_callback(ctx, on_tls_info);
+	return CURLE_OK;
+}
+
+static int setup_proxy(struct http *h)
+{
+	const char *proxy = h->o.proxy;
+	CURL *c = h->curl;
+	bool bad = false;
+
+	if (!proxy)
+		return 0; /* libcurl reads https_proxy and no_proxy itself */
+	/* "" disables any proxy, the environment's too; NOPROXY "" sends every host to it. */
+	bad |= curl_easy_setopt(c, CURLOPT_PROXY, proxy) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_NOPROXY, *proxy ? "" : "*") != CURLE_OK;
+	return bad ? -ENOTSUP : 0;
+}
+
+/* -vv: libcurl's own words on the connection (CURLINFO_TEXT: resolving, connecting, the TLS
+ * handshake and its verification). Never headers or data: they carry Authorization and keys. */
+static int on_debug(CURL *c, curl_infotype type, char *data, size_t size, void *userdata)
+{
+	(void)c;
+	(void)userdata;
+	if (type != CURLINFO_TEXT)
+		return 0;
+	while (size && (data[size - 1] == '\n' || data[size - 1] == '\r'))
+		size--;
+	if (size)
+		log_trace("curl: %.*s", (int)(size > INT_MAX ? INT_MAX : size), data);
+	return 0;
+}
+
+/* -vv: what this handle will trust, so the log says which set verified the server. */
+static void trace_trust(const struct http *h)
+{
+	BIO *bio = BIO_new_mem_buf(h->o.trust_pem,
+				   (int)(h->o.trust_len > INT_MAX ? 0 : h->o.trust_len));
+	char buf[600];
+	X509 *c;
+	int n = 0;
+
+	while (bio && (c = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+		log_trace("TLS: trust anchor %d: %s", n++, cert_line(c, buf, sizeof(buf)));
+		X509_free(c);
+	}
+	ERR_clear_error();
+	BIO_free(bio);
+}
+
+static int setup_trace(struct http *h)
+{
+	CURL *c = h->curl;
+	bool bad = false;
+
+	h->trace = log_enabled(LOG_LEVEL_TRACE);
+	if (!h->trace)
+		return 0;
+	trace_trust(h);
+	bad |= curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, on_debug) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_DEBUGDATA, h) != CURLE_OK;
+	bad |= curl_easy_setopt(c, CURLOPT_VERBOSE, 1L) != CURLE_OK;
+	return bad ? -ENOTSUP : 0;
+}
+
 static int setup_transport(struct http *h)
 {
 	CURL *c = h->curl;
@@ -194,7 +340,7 @@ static int setup_transport(struct http *h)
 	bad |= curl_easy_setopt(c, CURLOPT_WRITEDATA, h) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK;
 	bad |= curl_easy_setopt(c, CURLOPT_HEADERDATA, h) != CURLE_OK;
-	return bad ? -ENOTSUP : 0;
+	return bad ? -ENOTSUP : setup_proxy(h);
 }
 
 static int setup_tls(struct http *h)
@@ -223,6 +369,9 @@ static int setup_tls(struct http *h)
 		bad |= curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &client) != CURLE_OK;
 		bad |= curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK;
 	}
+	/* Best effort: without it a refused handshake is only told apart less precisely. */
+	if (ctx_index >= 0 && curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx) == CURLE_OK)
+		curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, h);
 	return bad ? -ENOTSUP : 0;
 }
 
@@ -266,6 +415,21 @@ int http_new(const struct http_opts *o, struct http **out_h)
 		goto out;
 	h = xzalloc(sizeof(*h));
 	h->o = *o;
+	h->alert_received = h->alert_sent = -1;
+	if (o->extra_trust_pem && o->extra_trust_len) {
+		/* One blob for libcurl; a certificate in both is harmless. */
+		h->trust = xmalloc(o->trust_len + 1 + o->extra_trust_len + 1);
+		memcpy(h->trust, o->trust_pem, o->trust_len);
+		h->trust[o->trust_len] = '\n';
+		memcpy(h->trust + o->trust_len + 1, o->extra_trust_pem, o->extra_trust_len);
+		h->o.trust_len = o->trust_len + 1 + o->extra_trust_len;
+		h->trust[h->o.trust_len] = '\0';
+		h->o.trust_pem = h->trust;
+	}
+	if (!h->o.trust_name)
+		h->o.trust_name = "trust anchors";
+	if (ctx_index < 0)
+		ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		r = -ENOMEM;
 		goto out;
@@ -284,6 +448,8 @@ int http_new(const struct http_opts *o, struct http **out_h)
 		r = setup_tls(h);
 	if (r == 0)
 		r = setup_auth(h);
+	if (r == 0)
+		r = setup_trace(h);
 	if (r < 0)
 		log_err("libcurl %s lacks a needed option",
 			curl_version_info(CURLVERSION_NOW)->version);
@@ -302,6 +468,7 @@ void http_free(struct http *h)
 	curl_easy_cleanup(h->curl);
 	reset_answer(h);
 	wipe(&h->tls, sizeof(h->tls));
+	free(h->trust);
 	free(h->origin);
 	if (h->global_init)
 		curl_global_cleanup();
@@ -398,7 +565,7 @@ static int map_error(CURLcode c, bool too_big)
 		return -EHOSTUNREACH;
 	if (c == CURLE_OPERATION_TIMEDOUT)
 		return -ETIMEDOUT;
-	/* A handshake failure is also what a TLS version mismatch looks like: maybe temporary. */
+	/* A handshake cut short without a final alert (tls_refusal) may work next time. */
 	if (c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR || c == CURLE_GOT_NOTHING ||
 	    c == CURLE_PARTIAL_FILE || c == CURLE_SSL_CONNECT_ERROR)
 		return -ECONNRESET;
@@ -409,10 +576,116 @@ static int map_error(CURLcode c, bool too_big)
 	return -EPROTO;
 }
 
+/* Alerts after which the same handshake gets the same answer: no point in trying again. */
+static bool alert_is_final(int desc)
+{
+	switch (desc) {
+	case SSL_AD_HANDSHAKE_FAILURE:
+	case SSL_AD_BAD_CERTIFICATE:
+	case SSL_AD_UNSUPPORTED_CERTIFICATE:
+	case SSL_AD_CERTIFICATE_REVOKED:
+	case SSL_AD_CERTIFICATE_EXPIRED:
+	case SSL_AD_CERTIFICATE_UNKNOWN:
+	case SSL_AD_UNKNOWN_CA:
+	case SSL_AD_ACCESS_DENIED:
+	case SSL_AD_PROTOCOL_VERSION:
+	case SSL_AD_INSUFFICIENT_SECURITY:
+	case SSL_AD_CERTIFICATE_REQUIRED:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static const char *versions_offered(const struct http *h)
+{
+	if (h->o.tls12_only)
+		return "TLS 1.2 only";
+	return h->o.tls13_only ? "TLS 1.3 only" : "TLS 1.2 and 1.3";
+}
+
+/* What an alert means here, in words. */
+static const char *alert_meaning(const struct http *h, int desc)
+{
+	switch (desc) {
+	case SSL_AD_PROTOCOL_VERSION:
+	case SSL_AD_HANDSHAKE_FAILURE:
+	case SSL_AD_INSUFFICIENT_SECURITY:
+		return "no TLS version or parameters in common";
+	case SSL_AD_CERTIFICATE_REQUIRED:
+		return "the server requires a TLS client certificate";
+	default:
+		return h->o.client_pem ? "the server refused our TLS client certificate"
+				       : "the server refused the handshake";
+	}
+}
+
+/*
+ * The TLS failures trying again does not mend, written into errbuf: -EPERM, -ECONNABORTED, or
+ * 0 when c is something else.
+ */
+/* Replaces h->errbuf by msg, cut to fit (a log line, not data). */
+static void set_error(struct http *h, const char *msg)
+{
+	size_t n = strnlen(msg, sizeof(h->errbuf) - 1);
+
+	memcpy(h->errbuf, msg, n);
+	h->errbuf[n] = '\0';
+}
+
+static int tls_refusal(struct http *h, CURLcode c)
+{
+	char msg[2 * CURL_ERROR_SIZE + 256];
+	long verify = X509_V_OK;
+	const char *why = h->o.version_why;
+	char detail[CURL_ERROR_SIZE];
+	int desc = -1;
+
+	snprintf(detail, sizeof(detail), "%s", h->errbuf);
+	if (c == CURLE_PEER_FAILED_VERIFICATION) {
+		curl_easy_getinfo(h->curl, CURLINFO_SSL_VERIFYRESULT, &verify);
+		if (verify != X509_V_OK && verify != X509_V_ERR_UNSPECIFIED)
+			snprintf(msg, sizeof(msg),
+				 "TLS: the server's certificate does not verify against the %.60s: "
+				 "%.200s",
+				 h->o.trust_name, X509_verify_cert_error_string(verify));
+		else
+			snprintf(msg, sizeof(msg),
+				 "TLS: the server's certificate is refused: %s (trust: the %.60s)",
+				 detail, h->o.trust_name);
+		set_error(h, msg);
+		return -EPERM;
+	}
+	if (alert_is_final(h->alert_received))
+		desc = h->alert_received;
+	else if (h->alert_sent == SSL_AD_PROTOCOL_VERSION ||
+		 h->alert_sent == SSL_AD_HANDSHAKE_FAILURE)
+		desc = h->alert_sent;
+	if (desc < 0)
+		return 0;
+	if (desc == SSL_AD_PROTOCOL_VERSION || desc == SSL_AD_HANDSHAKE_FAILURE ||
+	    desc == SSL_AD_INSUFFICIENT_SECURITY)
+		snprintf(detail, sizeof(detail), "; this client offers %.40s%s%.100s%s",
+			 versions_offered(h), why ? " (" : "", why ? why : "", why ? ")" : "");
+	else
+		detail[0] = '\0';
+	snprintf(msg, sizeof(msg),
+		 "TLS handshake %s (alert: %.60s): %.120s%s; server authenticated by the %.60s",
+		 desc == h->alert_received ? "refused by the server" : "abandoned by this client",
+		 SSL_alert_desc_string_long(desc), alert_meaning(h, desc), detail, h->o.trust_name);
+	set_error(h, msg);
+	return -ECONNABORTED;
+}
+
 static int transfer_error(struct http *h, CURLcode c, const char *url)
 {
-	int r = map_error(c, h->too_big);
+	int r = tls_refusal(h, c);
 
+	if (r < 0) {
+		log_err("%s: %s", url, h->errbuf);
+		return r;
+	}
+	r = map_error(c, h->too_big);
 	if (r == -EFBIG)
 		snprintf(h->errbuf, sizeof(h->errbuf), "answer larger than %u bytes",
 			 HTTP_MAX_BODY);
@@ -439,6 +712,7 @@ int http_request(struct http *h, const char *path, const char *content_type,
 	wipe(&h->tls, sizeof(h->tls));
 	h->too_big = false;
 	h->errbuf[0] = '\0';
+	h->alert_received = h->alert_sent = -1;
 	r = prepare(h, url, headers, body, body_len);
 	if (r < 0)
 		goto out;
@@ -507,6 +781,19 @@ int http_channel_binding(struct http *h, bool exporter, unsigned char *buf, size
 const char *http_tls_version(struct http *h)
 {
 	return connected(h) ? h->tls.version : NULL;
+}
+
+bool http_client_cert_refused(struct http *h)
+{
+	int desc = h->alert_received;
+
+	return h->o.client_pem && alert_is_final(desc) && desc != SSL_AD_PROTOCOL_VERSION &&
+	       desc != SSL_AD_HANDSHAKE_FAILURE && desc != SSL_AD_INSUFFICIENT_SECURITY;
+}
+
+int http_tls_alert(struct http *h)
+{
+	return h->alert_received;
 }
 
 const char *http_last_error(struct http *h)

@@ -18,6 +18,13 @@ struct http_opts {
 	 */
 	const char *trust_pem;
 	size_t trust_len;
+	/* NULL, or more anchors trusted as well (ca_root beside the stored CA certificates). */
+	const char *extra_trust_pem;
+	size_t extra_trust_len;
+	/* What the anchors are, for messages: "ca_root", "stored CA certificates", ... */
+	const char *trust_name;
+	/* NULL: the environment's https_proxy and no_proxy; "": never a proxy; else its URL. */
+	const char *proxy;
 	/* Optional TLS client key pair: PEM key and PEM certificate chain (may be the same buffer).
 	 */
 	const char *client_pem;
@@ -29,6 +36,7 @@ struct http_opts {
 	time_t deadline;  /* 0 or absolute time after which no exchange may run (retry_timeout) */
 	bool tls12_only;  /* cap at TLS 1.2 (tls-unique PoP) */
 	bool tls13_only;  /* require TLS 1.3 (tls-exporter PoP) */
+	const char *version_why; /* NULL, or why the version is restricted, for messages */
 };
 
 struct http_response {
@@ -50,9 +58,14 @@ void http_free(struct http *h);
  * body NULL = GET. extra_headers: NULL-terminated "Name: value" strings or NULL.
  * Returns 0 with out_resp filled for any HTTP status, or
  *   -ECONNREFUSED/-EHOSTUNREACH/-ETIMEDOUT/-ECONNRESET  network trouble (temporary),
- *   -EPERM        TLS peer verification failed (certificate did not chain / host mismatch),
+ *   -EPERM        the server's certificate does not verify against the trust anchors (does
+ *                 not chain, expired, host mismatch): for good,
+ *   -ECONNABORTED the server ended the handshake with a fatal alert that trying again does not
+ *                 change (protocol_version, handshake_failure, bad_certificate, unknown_ca,
+ *                 certificate_required, ...; see http_tls_alert): for good,
  *   -EFBIG        body larger than HTTP_MAX_BODY,
  *   -EPROTO       anything else libcurl reports.
+ * Each failure is logged once, naming the cause and, for TLS, the trust anchors used.
  * Caller frees with http_response_clear().
  */
 int http_request(struct http *h, const char *path, const char *content_type,
@@ -69,5 +82,9 @@ int http_channel_binding(struct http *h, bool exporter, unsigned char *buf, size
 			 size_t *out_len);
 /* "TLSv1.3" etc. of the current connection, or NULL. */
 const char *http_tls_version(struct http *h);
+/* The TLS alert (SSL_AD_*) the server sent to end the last failed request, or -1. */
+int http_tls_alert(struct http *h);
+/* True when that alert turned down the TLS client certificate we presented. */
+bool http_client_cert_refused(struct http *h);
 /* libcurl's words on why the last http_request failed ("" if it did not); owned by h. */
 const char *http_last_error(struct http *h);

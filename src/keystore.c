@@ -414,3 +414,18 @@ const char *keystore_location(struct keystore *ks)
 {
 	return ks->location;
 }
+
+int keystore_keyring_serial(const struct keystore *ks)
+{
+	return ks->keyring_on ? (int)ks->keyring : -1;
+}
+
+int keystore_key_serial(struct keystore *ks, const char *alias)
+{
+	long id;
+
+	if (!ks->keyring_on || ks->keyring < 0 || !keystore_alias_valid(alias))
+		return -ENOKEY;
+	id = keyctl_search(ks->keyring, "user", alias, 0);
+	return id < 0 ? -ENOKEY : (int)id;
+}

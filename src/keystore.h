@@ -89,6 +89,11 @@ const char *keystore_name(const struct keystore *ks);
 /* Where a consumer finds it: "keyring est:NAME (serial N)" or the directory. Static buffer inside
  * ks. */
 const char *keystore_location(struct keystore *ks);
+/* The named keyring's serial while the keyring backend is in use (not after a fallback), else
+ * -1: EST_ENROLL_KEYRING of the hooks. */
+int keystore_keyring_serial(const struct keystore *ks);
+/* The serial of alias's key in the named keyring, or -ENOKEY (also for a file store). */
+int keystore_key_serial(struct keystore *ks, const char *alias);
 /* True when alias is one of the tool's own (est-*), which import refuses. */
 bool keystore_alias_owned(const char *alias);
 

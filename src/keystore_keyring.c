@@ -47,6 +47,13 @@ static int set_access(const struct keystore *ks, key_serial_t id)
 
 	if (ks->kc->gid != (gid_t)-1)
 		r = kerr(keyctl_chown(id, (uid_t)-1, ks->kc->gid));
+	if (r == -EACCES || r == -EPERM) {
+		/* Not the keyring being unavailable (no fallback): a setup to fix. */
+		log_err("keystore %s: cannot give keys to group %s (%s): without CAP_SYS_ADMIN the "
+			"process must be a member (systemd: SupplementaryGroups=%s)",
+			ks->kc->name, ks->kc->group, strerror((int)-r), ks->kc->group);
+		return -EINVAL;
+	}
 	if (r == 0)
 		r = kerr(keyctl_setperm(id, perms(ks)));
 	return (int)r;

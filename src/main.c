@@ -13,6 +13,9 @@
 
 #include "config.h"
 #include "enroll.h"
+#include "export.h"
+#include "hooks.h"
+#include "import.h"
 #include "keystore.h"
 #include "log.h"
 #include "status.h"
@@ -41,8 +44,10 @@ struct command {
 	const char *name;
 	int (*handler)(struct cli *cli, struct config *cfg);
 	const char *usage;
+	int min_args;
 	int max_args;
-	/* Reads the password and ca_root: load, status, export run at boot, before they exist. */
+	/* Reads the password and ca_root: load, status, export, import run at boot, before they
+	 * exist. */
 	bool needs_secrets;
 };
 
@@ -62,29 +67,54 @@ static int exit_code(int r)
 		return EXIT_TEMPFAIL;
 	case -EKEYREJECTED:
 		return EXIT_AUTH;
+	case -EPERM:	    /* the server's certificate does not verify */
+	case -ECONNABORTED: /* a TLS handshake refused for good */
+		return EXIT_FAILED;
 	default:
 		return EXIT_FAILED;
 	}
 }
 
+/*
+ * A pass, then what consumers need: the [export] files that are missing or stale (each written
+ * under the store's lock again, skipped when another pass holds it: that one exports when it
+ * ends), then, with the lock released, the hooks if the store changed. A failed export fails
+ * the command (the next pass tries again), a failed hook does not; a pass that found the lock
+ * held leaves it all to the pass holding it.
+ */
+static int pass(struct cli *cli, struct config *cfg, enum enroll_action action)
+{
+	enum enroll_event event = ENROLL_EVENT_NONE;
+	int r, e;
+
+	if (!cfg->enabled && action == ENROLL_ACTION_RUN)
+		return enroll_pass(cfg, action, cli->once, NULL); /* says so, does nothing */
+	r = enroll_pass(cfg, action, cli->once, &event);
+	if (r == -EBUSY)
+		return r;
+	e = export_all(cfg);
+	hooks_run(cfg, event);
+	return r < 0 ? r : e;
+}
+
 static int cmd_run(struct cli *cli, struct config *cfg)
 {
-	return enroll_pass(cfg, ENROLL_ACTION_RUN, cli->once, NULL);
+	return pass(cli, cfg, ENROLL_ACTION_RUN);
 }
 
 static int cmd_enroll(struct cli *cli, struct config *cfg)
 {
-	return enroll_pass(cfg, ENROLL_ACTION_ENROLL, cli->once, NULL);
+	return pass(cli, cfg, ENROLL_ACTION_ENROLL);
 }
 
 static int cmd_renew(struct cli *cli, struct config *cfg)
 {
-	return enroll_pass(cfg, ENROLL_ACTION_RENEW, cli->once, NULL);
+	return pass(cli, cfg, ENROLL_ACTION_RENEW);
 }
 
 static int cmd_cacerts(struct cli *cli, struct config *cfg)
 {
-	return enroll_pass(cfg, ENROLL_ACTION_CACERTS, cli->once, NULL);
+	return pass(cli, cfg, ENROLL_ACTION_CACERTS);
 }
 
 static int cmd_status(struct cli *cli, struct config *cfg)
@@ -127,6 +157,9 @@ static int cmd_load(struct cli *cli, struct config *cfg)
 			 keystore_location(ks), restored);
 out:
 	keystore_free(ks);
+	/* At boot, before consumers: their files too. */
+	if (r == 0)
+		r = export_all(cfg);
 	return r;
 }
 
@@ -175,15 +208,21 @@ out:
 	return r;
 }
 
+static int cmd_import(struct cli *cli, struct config *cfg)
+{
+	return import_alias(cfg, cli->argv[0], cli->argc > 1 ? cli->argv[1] : NULL);
+}
+
 static const struct command commands[] = {
-	{"run", cmd_run, "run", 0, true},
-	{"enroll", cmd_enroll, "enroll", 0, true},
-	{"renew", cmd_renew, "renew", 0, true},
-	{"cacerts", cmd_cacerts, "cacerts", 0, true},
-	{"status", cmd_status, "status [--json]", 0, false},
-	{"check-config", cmd_check_config, "check-config", 0, true},
-	{"load", cmd_load, "load", 0, false},
-	{"export", cmd_export, "export ALIAS [--out FILE] [--mode MODE]", 1, false},
+	{"run", cmd_run, "run", 0, 0, true},
+	{"enroll", cmd_enroll, "enroll", 0, 0, true},
+	{"renew", cmd_renew, "renew", 0, 0, true},
+	{"cacerts", cmd_cacerts, "cacerts", 0, 0, true},
+	{"status", cmd_status, "status [--json]", 0, 0, false},
+	{"check-config", cmd_check_config, "check-config", 0, 0, true},
+	{"load", cmd_load, "load", 0, 0, false},
+	{"export", cmd_export, "export ALIAS [--out FILE] [--mode MODE]", 1, 1, false},
+	{"import", cmd_import, "import ALIAS [FILE]", 1, 2, false},
 };
 
 static void usage(FILE *f)
@@ -196,7 +235,7 @@ static void usage(FILE *f)
 		fprintf(f, "  %s\n", commands[i].usage);
 	fprintf(f, "\nOptions:\n"
 		   "  -c, --config FILE  configuration file (default " DEFAULT_CONFIG ")\n"
-		   "  -v, --verbose      more detail (repeatable)\n"
+		   "  -v, --verbose      more detail; -vv also the TLS connection and chain\n"
 		   "  -q, --quiet        errors only\n"
 		   "      --once         one attempt, no in-process retry\n"
 		   "  -h, --help         this help\n"
@@ -283,7 +322,7 @@ static bool args_fit(const struct command *cmd, const struct cli *cli)
 {
 	bool is_export = cmd->handler == cmd_export;
 
-	if (cli->argc != cmd->max_args) {
+	if (cli->argc < cmd->min_args || cli->argc > cmd->max_args) {
 		fprintf(stderr, "est-enroll: %s: %s\n", cmd->name,
 			cli->argc > cmd->max_args ? "too many arguments" : "missing argument");
 		return false;
@@ -317,7 +356,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	r = config_load(cli.config, &cfg);
-	if (r == 0 && cmd->needs_secrets)
+	/* A disabled run does nothing, so it needs neither the password nor ca_root. */
+	if (r == 0 && cmd->needs_secrets && !(cmd->handler == cmd_run && !cfg->enabled))
 		r = config_load_secrets(cfg);
 	if (r < 0) {
 		config_free(cfg);

@@ -22,9 +22,10 @@ struct pass {
 	STACK_OF(X509) *anchors; /* trust anchors: stored, or staged by this attempt */
 	char *anchors_pem;
 	size_t anchors_len;
-	bool anchors_staged; /* anchors come from this attempt's /cacerts, not from the store */
-	char *retired_pem;   /* previous anchors_pem, alive while http uses it */
-	char *client_pem;    /* secret: TLS client key pair for this attempt */
+	bool anchors_staged;  /* anchors come from this attempt's /cacerts, not from the store */
+	bool anchors_changed; /* and differ from those stored (reported as ENROLL_EVENT_CACERTS) */
+	char *retired_pem;    /* previous anchors_pem, alive while http uses it */
+	char *client_pem;     /* secret: TLS client key pair for this attempt */
 	size_t client_len;
 	char *ca_root_pem;
 	size_t ca_root_len;
@@ -37,6 +38,7 @@ struct pass {
 	bool issued_renewal;	 /* the staged pair came from /simplereenroll */
 	enum enroll_event event; /* what the committed changes amount to */
 	uint64_t retry_after;	 /* the server's Retry-After of the last answer */
+	bool cert_refused;	 /* the last attempt's TLS client certificate was refused */
 	bool req_renew;		 /* req_key was made for a renewal */
 	bool change_logged;	 /* "server changed" said once per pass */
 	bool once;

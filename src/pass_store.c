@@ -70,6 +70,7 @@ int pass_load_anchors(struct pass *p)
 	int i, r = 0;
 
 	pass_drop_anchors(p);
+	p->anchors_changed = false;
 	for (i = 0;; i++) {
 		alias = xasprintf(KS_ALIAS_CACERTS_PREFIX "%d", i);
 		r = keystore_get(p->ks, alias, &pem, &len);
@@ -95,6 +96,23 @@ int pass_load_anchors(struct pass *p)
 	return r;
 }
 
+/* True when pems, concatenated, are the current anchors (encoded the same way). */
+static bool same_set(const struct pass *p, char *const *pems, const size_t *lens, int n)
+{
+	size_t off = 0;
+	int i;
+
+	if (!p->anchors_pem)
+		return false;
+	for (i = 0; i < n; i++) {
+		if (off + lens[i] > p->anchors_len ||
+		    memcmp(p->anchors_pem + off, pems[i], lens[i]))
+			return false;
+		off += lens[i];
+	}
+	return off == p->anchors_len;
+}
+
 int pass_stage_anchors(struct pass *p, STACK_OF(X509) *certs)
 {
 	int i, n = sk_X509_num(certs), r = 0;
@@ -111,6 +129,9 @@ int pass_stage_anchors(struct pass *p, STACK_OF(X509) *certs)
 		log_err("staging CA certificates: %s", strerror(-r));
 		goto out;
 	}
+	/* A refresh that brings the set already held changes nothing a hook should hear of. */
+	if (!p->anchors_changed)
+		p->anchors_changed = !same_set(p, pems, lens, n);
 	/* From now on this attempt trusts what it will store. */
 	copy = X509_chain_up_ref(certs);
 	pass_drop_anchors(p);
@@ -488,7 +509,7 @@ int pass_commit(struct pass *p)
 		log_issued(p->issued, p->issued_what);
 	if (r == 0 && p->issued)
 		p->event = p->issued_renewal ? ENROLL_EVENT_RENEWED : ENROLL_EVENT_ENROLLED;
-	else if (r == 0 && p->anchors_staged && p->event == ENROLL_EVENT_NONE)
+	else if (r == 0 && p->anchors_changed && p->event == ENROLL_EVENT_NONE)
 		p->event = ENROLL_EVENT_CACERTS;
 	return r;
 }

@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include "crypto.h"
@@ -14,28 +17,39 @@
 #include "keystore.h"
 #include "log.h"
 #include "status.h"
+#include "status_report.h"
 #include "util.h"
 
-struct cert_info {
-	char *subject;
-	char *issuer;
-	char *serial;
-	char fingerprint[65];
-	time_t not_before;
-	time_t not_after;
-};
+/* The first line of est-request-key-pair (pass_store.c writes it; est-enroll(8) documents it). */
+#define REQUEST_TAG "est-enroll request:"
 
-struct report {
-	struct cert_info *cas;
-	int n_cas;
-	struct cert_info cert;
-	bool have_cert;
-	bool pending;
-	char *state;	 /* est-state text, NULL if never bootstrapped */
-	char *disagree;	 /* aliases keyring and file copy differ in; NULL for a file store */
-	time_t next_due; /* 0 = nothing scheduled */
-	const char *next_action;
-};
+static void key_info(X509 *c, struct cert_info *ci)
+{
+	EVP_PKEY *pk = X509_get0_pubkey(c);
+
+	ci->key_type = "";
+	ci->curve[0] = '\0';
+	if (!pk)
+		return;
+	switch (EVP_PKEY_get_base_id(pk)) {
+	case EVP_PKEY_EC:
+		ci->key_type = "EC";
+		if (EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, ci->curve,
+						   sizeof(ci->curve), NULL) != 1)
+			ci->curve[0] = '\0';
+		break;
+	case EVP_PKEY_RSA:
+		ci->key_type = "RSA";
+		break;
+	case EVP_PKEY_ED25519:
+		ci->key_type = "ED25519";
+		break;
+	default:
+		ci->key_type = EVP_PKEY_get0_type_name(pk) ? EVP_PKEY_get0_type_name(pk) : "";
+		break;
+	}
+	ci->key_bits = EVP_PKEY_get_bits(pk);
+}
 
 static void cert_info_fill(X509 *c, struct cert_info *ci)
 {
@@ -46,6 +60,7 @@ static void cert_info_fill(X509 *c, struct cert_info *ci)
 		ci->fingerprint[0] = '\0';
 	if (crypto_cert_validity(c, &ci->not_before, &ci->not_after) < 0)
 		ci->not_before = ci->not_after = 0;
+	key_info(c, ci);
 }
 
 static void cert_info_clear(struct cert_info *ci)
@@ -55,75 +70,198 @@ static void cert_info_clear(struct cert_info *ci)
 	OPENSSL_free(ci->serial);
 }
 
-/* First certificate of alias, or NULL. */
-static X509 *first_cert(struct keystore *ks, const char *alias)
+static const char *alias_kind(const char *alias)
+{
+	if (!strncmp(alias, KS_ALIAS_CACERTS_PREFIX, strlen(KS_ALIAS_CACERTS_PREFIX)))
+		return "cacert";
+	if (!strcmp(alias, KS_ALIAS_ENROLLED))
+		return "enrolled";
+	if (!strcmp(alias, KS_ALIAS_REQUEST))
+		return "request";
+	if (!strcmp(alias, KS_ALIAS_STATE))
+		return "state";
+	return "other";
+}
+
+/* True when alias is one of the comma-separated list. */
+static bool listed(const char *list, const char *alias)
+{
+	size_t n = strlen(alias);
+	const char *p = list;
+
+	while (p && *p) {
+		if (!strncmp(p, alias, n) && (p[n] == ',' || !p[n]))
+			return true;
+		p = strchr(p, ',');
+		p = p ? p + 1 : NULL;
+	}
+	return false;
+}
+
+/* The value of KEY= in the text of a record (est-state lines, the request tag), or NULL. */
+static char *record_value(const char *text, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p = text;
+
+	while (p && *p) {
+		if (!strncmp(p, key, klen) && p[klen] == '=')
+			return xstrndup(p + klen + 1, strcspn(p + klen + 1, " \n"));
+		p += strcspn(p, " \n");
+		p += strspn(p, " \n");
+	}
+	return NULL;
+}
+
+/* key=ALG:PARAMS of the tag, ALG a number: as the config spells it, "EC:prime256v1". */
+static char *request_key(const char *line)
+{
+	char *v = record_value(line, "key"), *colon, *out;
+	unsigned long alg;
+
+	colon = v ? strchr(v, ':') : NULL;
+	if (!colon)
+		return v;
+	*colon = '\0';
+	if (parse_uint(v, 0, KEY_ALG_ED25519, &alg) < 0) {
+		*colon = ':';
+		return v;
+	}
+	out = xasprintf("%s:%s", config_key_alg_name((enum key_alg)alg), colon + 1);
+	free(v);
+	return out;
+}
+
+static void request_fill(const struct config *cfg, const char *pem, struct request_info *rq)
+{
+	const char *tag = strstr(pem, REQUEST_TAG);
+	char *v, *line;
+
+	rq->present = true;
+	if (!tag)
+		return;
+	line = xstrndup(tag + strlen(REQUEST_TAG), strcspn(tag, "\n") - strlen(REQUEST_TAG));
+	rq->made_for = record_value(line, "for");
+	rq->server = record_value(line, "server");
+	rq->label = record_value(line, "label");
+	rq->key = request_key(line);
+	v = record_value(line, "not_before");
+	rq->not_before = v ? (time_t)strtoll(v, NULL, 10) : 0;
+	/* Only a request for the configured server and label is resumed (and waited for). */
+	rq->resumable = rq->server && !strcmp(rq->server, cfg->server) && rq->label &&
+			!strcmp(rq->label, cfg->label ? cfg->label : "");
+	free(v);
+	free(line);
+}
+
+/* First certificate of data (a PEM item), or NULL. */
+static X509 *first_cert(const char *data, size_t len)
 {
 	STACK_OF(X509) *certs = NULL;
-	char *pem = NULL;
-	size_t len = 0;
 	X509 *c = NULL;
 
-	if (keystore_get(ks, alias, &pem, &len) < 0)
-		return NULL;
-	if (crypto_certs_from_pem(pem, len, &certs) == 0)
+	if (crypto_certs_from_pem(data, len, &certs) == 0)
 		c = sk_X509_shift(certs);
 	sk_X509_pop_free(certs, X509_free);
-	wipe_free(pem, len);
 	return c;
 }
 
-static void gather(const struct config *cfg, struct keystore *ks, struct report *rep)
+static void item_fill(const struct config *cfg, struct keystore *ks, struct report *rep,
+		      struct item *it)
 {
-	char *alias, *data = NULL;
+	const struct keystore_conf *kc = config_keystore(cfg, cfg->keystore);
+	char *data = NULL;
 	size_t len = 0;
 	X509 *c;
 
+	it->kind = alias_kind(it->alias);
+	it->serial = keystore_key_serial(ks, it->alias);
+	it->file = xasprintf("%s/%s.pem", kc->path, it->alias);
+	if (access(it->file, F_OK) < 0) {
+		free(it->file);
+		it->file = NULL;
+	}
+	it->agrees = rep->disagree ? !listed(rep->disagree, it->alias) : -1;
+	if (keystore_get(ks, it->alias, &data, &len) < 0)
+		return;
+	/* Possibly secret (a key pair): only what a certificate says is kept. */
+	c = strcmp(it->kind, "state") ? first_cert(data, len) : NULL;
+	if (c) {
+		cert_info_fill(c, &it->cert);
+		it->has_cert = true;
+		X509_free(c);
+	}
+	if (!strcmp(it->kind, "request"))
+		request_fill(cfg, data, &rep->request);
+	if (!strcmp(it->kind, "state"))
+		rep->state = xstrdup(data);
+	wipe_free(data, len);
+}
+
+static struct item *find_item(struct report *rep, const char *alias)
+{
+	size_t i;
+
+	for (i = 0; i < rep->n_items; i++)
+		if (!strcmp(rep->items[i].alias, alias))
+			return &rep->items[i];
+	return NULL;
+}
+
+static int gather(const struct config *cfg, struct keystore *ks, struct report *rep)
+{
+	char **aliases = NULL, *alias;
+	struct item *it;
+	size_t n = 0, i;
+	int r;
+
+	rep->disagree = keystore_disagreement(ks);
+	r = keystore_list(ks, &aliases, &n);
+	if (r < 0)
+		return r;
+	rep->items = xzalloc(sizeof(*rep->items) * (n ? n : 1));
+	for (i = 0; i < n; i++) {
+		rep->items[i].alias = aliases[i];
+		item_fill(cfg, ks, rep, &rep->items[i]);
+	}
+	rep->n_items = n;
+	free(aliases);
 	for (;;) {
 		alias = xasprintf(KS_ALIAS_CACERTS_PREFIX "%d", rep->n_cas);
-		c = first_cert(ks, alias);
+		it = find_item(rep, alias);
 		free(alias);
-		if (!c)
+		if (!it || !it->has_cert)
 			break;
 		rep->cas = xrealloc(rep->cas, sizeof(*rep->cas) * (size_t)(rep->n_cas + 1));
-		memset(&rep->cas[rep->n_cas], 0, sizeof(*rep->cas));
-		cert_info_fill(c, &rep->cas[rep->n_cas++]);
-		X509_free(c);
+		rep->cas[rep->n_cas++] = it;
 	}
-	c = first_cert(ks, KS_ALIAS_ENROLLED);
-	if (c) {
-		cert_info_fill(c, &rep->cert);
-		rep->have_cert = true;
-		X509_free(c);
-	}
-	if (keystore_get(ks, KS_ALIAS_REQUEST, &data, &len) == 0) {
-		rep->pending = true;
-		wipe_free(data, len);
-	}
-	if (keystore_get(ks, KS_ALIAS_STATE, &data, &len) == 0)
-		rep->state = data;
-	rep->disagree = keystore_disagreement(ks);
+	it = find_item(rep, KS_ALIAS_ENROLLED);
+	rep->pair = it && it->has_cert ? it : NULL;
+	return 0;
 }
 
 static void plan(const struct config *cfg, struct report *rep)
 {
+	const struct request_info *rq = &rep->request;
 	int i;
 
 	if (!rep->n_cas) {
 		rep->next_action = "bootstrap";
 		rep->next_due = time(NULL);
-		return;
-	}
-	if (!rep->have_cert) {
-		rep->next_action = rep->pending ? "resume pending enrollment" : "enroll";
+	} else if (!rep->pair) {
+		rep->next_action = rq->present ? "resume pending enrollment" : "enroll";
 		rep->next_due = time(NULL);
-		return;
-	}
-	if (cfg->renew) {
+	} else if (cfg->renew) {
 		rep->next_action = "renew";
-		rep->next_due = enroll_due_time(cfg, rep->cert.not_before, rep->cert.not_after);
+		rep->next_due =
+			enroll_due_time(cfg, rep->pair->cert.not_before, rep->pair->cert.not_after);
 	}
-	for (i = 0; cfg->ca_rollover && i < rep->n_cas; i++) {
-		time_t due = enroll_due_time(cfg, rep->cas[i].not_before, rep->cas[i].not_after);
+	/* RFC 7030 4.2.3: the server's Retry-After is a floor for the request it answered. */
+	if (rep->next_action && rq->present && rq->resumable && rq->not_before > rep->next_due)
+		rep->next_due = rq->not_before;
+	for (i = 0; rep->pair && cfg->ca_rollover && i < rep->n_cas; i++) {
+		time_t due = enroll_due_time(cfg, rep->cas[i]->cert.not_before,
+					     rep->cas[i]->cert.not_after);
 
 		if (!rep->next_action || due < rep->next_due) {
 			rep->next_action = "refresh CA certificates";
@@ -132,175 +270,43 @@ static void plan(const struct config *cfg, struct report *rep)
 	}
 }
 
-static const char *iso_time(time_t t, char *buf, size_t len)
+long status_days_left(time_t not_after, time_t now)
 {
-	struct tm tm;
+	time_t d = not_after - now;
 
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
-	return buf;
+	/* Whole days, rounded down: an expired certificate has a negative count. */
+	return d >= 0 ? (long)(d / 86400) : -(long)((-d + 86399) / 86400);
 }
 
-/* The value of KEY= in the state text, or "". */
-static const char *state_value(const char *state, const char *key, char *buf, size_t len)
+char *status_state_value(const char *state, const char *key)
 {
-	const char *p = state;
-	size_t klen = strlen(key);
-
-	buf[0] = '\0';
-	while (p && *p) {
-		if (!strncmp(p, key, klen) && p[klen] == '=') {
-			size_t n = strcspn(p + klen + 1, "\n");
-
-			snprintf(buf, len, "%.*s", (int)(n < len ? n : len - 1), p + klen + 1);
-			break;
-		}
-		p = strchr(p, '\n');
-		p = p ? p + 1 : NULL;
-	}
-	return buf;
+	return state ? record_value(state, key) : NULL;
 }
 
-static void print_text(const struct config *cfg, struct keystore *ks, const struct report *rep,
-		       FILE *f)
+static void report_clear(struct report *rep)
 {
-	char t1[32], t2[32], v[256];
-	int i;
+	size_t i;
 
-	fprintf(f, "keystore:        %s (%s)\n", keystore_name(ks), keystore_location(ks));
-	if (keystore_fell_back(ks))
-		fprintf(f, "fallback:        the keyring holds none of the store: the file copy "
-			   "alone is in use\n");
-	if (rep->disagree && *rep->disagree)
-		fprintf(f,
-			"warning:         keyring and file copy disagree (%s): `est-enroll load` "
-			"restores the keyring from the file copy\n",
-			rep->disagree);
-	fprintf(f, "server:          %s%s%s\n", cfg->server, cfg->label ? " label " : "",
-		cfg->label ? cfg->label : "");
-	if (rep->state) {
-		time_t bt = (time_t)strtoll(state_value(rep->state, "bootstrapped", v, sizeof(v)),
-					    NULL, 10);
-
-		fprintf(f, "bootstrapped:    %s from %s\n", iso_time(bt, t1, sizeof(t1)),
-			state_value(rep->state, "server", v, sizeof(v)));
-	} else {
-		fprintf(f, "bootstrapped:    no\n");
+	for (i = 0; i < rep->n_items; i++) {
+		free(rep->items[i].alias);
+		free(rep->items[i].file);
+		cert_info_clear(&rep->items[i].cert);
 	}
-	fprintf(f, "CA certificates: %d\n", rep->n_cas);
-	for (i = 0; i < rep->n_cas; i++)
-		fprintf(f, "  " KS_ALIAS_CACERTS_PREFIX "%d: %s (until %s)\n", i,
-			rep->cas[i].subject, iso_time(rep->cas[i].not_after, t1, sizeof(t1)));
-	if (rep->have_cert) {
-		fprintf(f, "certificate:     %s\n", rep->cert.subject);
-		fprintf(f, "  issuer:        %s\n", rep->cert.issuer);
-		fprintf(f, "  serial:        %s\n", rep->cert.serial);
-		fprintf(f, "  valid:         %s to %s\n",
-			iso_time(rep->cert.not_before, t1, sizeof(t1)),
-			iso_time(rep->cert.not_after, t2, sizeof(t2)));
-		fprintf(f, "  sha256:        %s\n", rep->cert.fingerprint);
-	} else {
-		fprintf(f, "certificate:     none\n");
-	}
-	fprintf(f, "pending request: %s\n", rep->pending ? "yes" : "no");
-	if (rep->next_action)
-		fprintf(f, "next action:     %s at %s\n", rep->next_action,
-			iso_time(rep->next_due, t1, sizeof(t1)));
-	else
-		fprintf(f, "next action:     none (renew = false, ca_rollover = false)\n");
-}
-
-static void json_str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
-static void json_cert(FILE *f, const struct cert_info *ci)
-{
-	char t[32];
-
-	fprintf(f, "{\"subject\": ");
-	json_str(f, ci->subject);
-	fprintf(f, ", \"issuer\": ");
-	json_str(f, ci->issuer);
-	fprintf(f, ", \"serial\": ");
-	json_str(f, ci->serial);
-	fprintf(f, ", \"sha256\": \"%s\", \"not_before\": \"%s\"", ci->fingerprint,
-		iso_time(ci->not_before, t, sizeof(t)));
-	fprintf(f, ", \"not_after\": \"%s\"}", iso_time(ci->not_after, t, sizeof(t)));
-}
-
-/* A comma-separated list as JSON strings. */
-static void print_json_list(FILE *f, const char *list)
-{
-	char *copy = xstrdup(list ? list : ""), *p, *save = NULL;
-	bool first = true;
-
-	for (p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-		fprintf(f, "%s", first ? "" : ", ");
-		json_str(f, p);
-		first = false;
-	}
-	free(copy);
-}
-
-static void print_json(const struct config *cfg, struct keystore *ks, const struct report *rep,
-		       FILE *f)
-{
-	char t[32], v[256];
-	int i;
-
-	fprintf(f, "{\"keystore\": ");
-	json_str(f, keystore_name(ks));
-	fprintf(f, ", \"backend\": \"%s\", \"location\": ", keystore_backend(ks));
-	json_str(f, keystore_location(ks));
-	fprintf(f, ", \"fell_back\": %s, \"consistent\": %s, \"disagree\": [",
-		keystore_fell_back(ks) ? "true" : "false",
-		rep->disagree && *rep->disagree ? "false" : "true");
-	print_json_list(f, rep->disagree);
-	fprintf(f, "], \"server\": ");
-	json_str(f, cfg->server);
-	fprintf(f, ", \"label\": ");
-	json_str(f, cfg->label);
-	fprintf(f, ", \"bootstrapped_from\": ");
-	if (rep->state)
-		json_str(f, state_value(rep->state, "server", v, sizeof(v)));
-	else
-		fprintf(f, "null");
-	fprintf(f, ", \"cacerts\": [");
-	for (i = 0; i < rep->n_cas; i++) {
-		fprintf(f, "%s", i ? ", " : "");
-		json_cert(f, &rep->cas[i]);
-	}
-	fprintf(f, "], \"certificate\": ");
-	if (rep->have_cert)
-		json_cert(f, &rep->cert);
-	else
-		fprintf(f, "null");
-	fprintf(f, ", \"pending_request\": %s, \"next_action\": ", rep->pending ? "true" : "false");
-	if (rep->next_action) {
-		json_str(f, rep->next_action);
-		fprintf(f, ", \"next_due\": \"%s\"}\n", iso_time(rep->next_due, t, sizeof(t)));
-	} else {
-		fprintf(f, "null, \"next_due\": null}\n");
-	}
+	free(rep->items);
+	free(rep->cas);
+	free(rep->request.made_for);
+	free(rep->request.server);
+	free(rep->request.label);
+	free(rep->request.key);
+	free(rep->state);
+	free(rep->disagree);
 }
 
 int status_print(const struct config *cfg, bool json, FILE *out)
 {
 	struct report rep = {0};
 	struct keystore *ks = NULL;
-	int i, r;
+	int r;
 
 	/* Reading only: no lock, nothing created, an unfinished commit read as committed. */
 	r = keystore_open(config_keystore(cfg, cfg->keystore), KEYSTORE_READ, &ks);
@@ -308,18 +314,20 @@ int status_print(const struct config *cfg, bool json, FILE *out)
 		log_err("keystore %s: %s", cfg->keystore, strerror(-r));
 		return r;
 	}
-	gather(cfg, ks, &rep);
+	r = gather(cfg, ks, &rep);
+	if (r < 0) {
+		log_err("keystore %s: %s", cfg->keystore, strerror(-r));
+		goto out;
+	}
 	plan(cfg, &rep);
+	rep.now = time(NULL);
 	if (json)
-		print_json(cfg, ks, &rep, out);
+		status_print_json(cfg, ks, &rep, out);
 	else
-		print_text(cfg, ks, &rep, out);
-	for (i = 0; i < rep.n_cas; i++)
-		cert_info_clear(&rep.cas[i]);
-	free(rep.cas);
-	cert_info_clear(&rep.cert);
-	free(rep.state);
-	free(rep.disagree);
+		status_print_text(cfg, ks, &rep, out);
+	r = fflush(out) == 0 ? 0 : -EIO;
+out:
+	report_clear(&rep);
 	keystore_free(ks);
-	return fflush(out) == 0 ? 0 : -EIO;
+	return r;
 }

@@ -182,7 +182,8 @@ static int fsync_dir(const char *path)
 	return r;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, gid_t gid)
+int write_file_atomic_owned(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+			    gid_t gid)
 {
 	char *tmp = xasprintf("%s.tmp.XXXXXX", path);
 	int fd, r;
@@ -193,7 +194,8 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 		goto out;
 	}
 	/* The mode is set before any byte is written, so a secret is never readable by others. */
-	if (fchmod(fd, mode) < 0 || (gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) < 0)) {
+	if (fchmod(fd, mode) < 0 ||
+	    ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(fd, uid, gid) < 0)) {
 		r = -errno;
 		goto fail;
 	}
@@ -225,6 +227,11 @@ out:
 	return r;
 }
 
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, gid_t gid)
+{
+	return write_file_atomic_owned(path, data, len, mode, (uid_t)-1, gid);
+}
+
 int mkdir_p(const char *path, mode_t mode)
 {
 	char *copy = xstrdup(path);
@@ -237,7 +244,14 @@ int mkdir_p(const char *path, mode_t mode)
 		char c = *p;
 
 		*p = '\0';
-		if (mkdir(copy, mode) < 0 && errno != EEXIST) {
+		if (mkdir(copy, mode) == 0) {
+			/* Exactly mode, whatever the umask: a group must get through what we made.
+			 */
+			if (chmod(copy, mode) < 0) {
+				r = -errno;
+				break;
+			}
+		} else if (errno != EEXIST) {
 			r = -errno;
 			break;
 		}
@@ -335,6 +349,37 @@ char *hex_encode(const unsigned char *p, size_t n)
 	}
 	s[2 * n] = '\0';
 	return s;
+}
+
+char *escape_for_log(const char *s, size_t len, size_t max)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i, n = 0;
+	bool cut;
+	char *out;
+
+	if (!s)
+		return xstrdup("(none)");
+	if (len == (size_t)-1)
+		len = strlen(s);
+	cut = len > max;
+	if (cut)
+		len = max;
+	out = xmalloc(4 * len + sizeof("..."));
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '\'' && c != '"') {
+			out[n++] = (char)c;
+			continue;
+		}
+		out[n++] = '\\';
+		out[n++] = 'x';
+		out[n++] = digits[c >> 4];
+		out[n++] = digits[c & 15];
+	}
+	memcpy(out + n, cut ? "..." : "", cut ? sizeof("...") : 1);
+	return out;
 }
 
 const char *format_duration(uint64_t seconds, char *buf, size_t len)

@@ -33,7 +33,11 @@ int read_file(const char *path, size_t max, char **out_data, size_t *out_len);
  * when gid != (gid_t)-1, write, fsync, rename, fsync(dir). Returns 0 or -errno.
  */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, gid_t gid);
-/* mkdir -p with mode for each created component. Returns 0 or -errno. */
+/* The same, owned by uid:gid (either (id_t)-1: unchanged), set before any byte is written. */
+int write_file_atomic_owned(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+			    gid_t gid);
+/* mkdir -p: each component it creates gets exactly mode, whatever the umask; existing ones are
+ * left as they are. Returns 0 or -errno. */
 int mkdir_p(const char *path, mode_t mode);
 
 /* "30", "30s", "5m", "2h", "1d" → seconds. Returns 0 or -EINVAL/-ERANGE. */
@@ -47,5 +51,11 @@ int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned lon
 int parse_uint_octal(const char *s, unsigned long *out);
 /* Hex-encode n bytes into a newly allocated lowercase string; caller frees. */
 char *hex_encode(const unsigned char *p, size_t n);
+/*
+ * A string received from outside (a server's header or body) made safe for a log line: bytes
+ * outside printable ASCII, backslash and quote as \xNN, at most max input bytes (then "...").
+ * Stops at the first NUL of s only when len is (size_t)-1. Caller frees.
+ */
+char *escape_for_log(const char *s, size_t len, size_t max);
 /* Formats a duration in seconds as e.g. "3d 4h" into buf. Returns buf. */
 const char *format_duration(uint64_t seconds, char *buf, size_t len);

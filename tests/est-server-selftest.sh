@@ -86,7 +86,7 @@ enroll() { # enroll NAME CSRFILE [curl args]: status code on stdout
 
 t_start() {
 	local n rc=0
-	for n in plain basic digest tls12 untrusted cert roll rolli exp connlog; do
+	for n in plain basic digest tls12 untrusted cert roll rolli exp interop connlog; do
 		wait_port "$n" || rc=1
 	done
 	[ -s "$T/plain/root.pem" ] && [ -s "$T/plain/client-auth.pem" ] && return $rc
@@ -288,7 +288,7 @@ server_cert() {
 
 t_csrattrs_presets() {
 	local p want rc=0
-	for p in pop ext ec384 rsa unknown empty; do
+	for p in pop ext ec384 rsa unknown empty rfc7030 rfc9908 bad-attr; do
 		case $p in
 		pop) want='challengePassword' ;;
 		ext) want='Extension Request.*Subject Alternative Name.*Extended Key Usage' ;;
@@ -296,6 +296,9 @@ t_csrattrs_presets() {
 		rsa) want='rsaEncryption.*INTEGER *:0C00' ;;
 		unknown) want='1\.3\.6\.1\.4\.1\.99999\.1' ;;
 		empty) want='d=0 *hl=2 *l= *0 cons: SEQUENCE' ;;
+		rfc7030) want='challengePassword.*secp384r1.*Extension Request.*SET.*OBJECT *:1\.3\.6\.1\.1\.1\.1\.22.*ecdsa-with-SHA384' ;;
+		rfc9908) want='1\.2\.840\.113549\.1\.9\.16\.2\.61.*commonName.*Template Org.*cont \[ 0 \].*prime256v1.*cont \[ 1 \].*1\.2\.840\.113549\.1\.9\.16\.2\.62.*Subject Alternative Name.*Key Usage.*Extended Key Usage.*ecdsa-with-SHA512' ;;
+		bad-attr) want='Extension Request.*Subject Alternative Name.*INTEGER *:05.*OCTET STRING *:junk.*ecdsa-with-SHA384' ;;
 		esac
 		"$PYTHON" "$SERVER" --print-csrattrs "$p" >"$T/ca-$p.der" &&
 			openssl asn1parse -inform DER -in "$T/ca-$p.der" >"$T/ca-$p.txt" &&
@@ -479,6 +482,68 @@ assert not bad["handshake"] and bad["conn"] is None and bad["requests"] == 0, ba
 EOPY
 }
 
+t_tls_ca() {
+	! req interop "$EST/cacerts" >/dev/null 2>&1 &&
+		[ "$(req interop "$EST/cacerts" --cacert "$T/interop/tls-ca.pem")" = 200 ] &&
+		certs_of "$T/out" && same_cert "$T/out.pem" "$T/interop/root.pem" &&
+		! openssl verify -CAfile "$T/interop/tls-ca.pem" "$T/out.pem" >/dev/null 2>&1
+}
+
+# ireq PATH [curl args]: request to the interop server (its TLS CA), status on stdout
+ireq() {
+	local path=$1
+	shift
+	req interop "$path" --cacert "$T/interop/tls-ca.pem" "$@"
+}
+
+# multipart_ok: $T/out is multipart/mixed as $T/hdr says, a pkcs8 and a pkcs7 part whose base64 decodes
+multipart_ok() {
+	"$PYTHON" -c 'import base64, email, sys
+hdr = open(sys.argv[1], "rb").read().decode("latin-1")
+ctype = [l.split(":", 1)[1].strip() for l in hdr.splitlines() if l.lower().startswith("content-type:")][0]
+msg = email.message_from_bytes(b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + open(sys.argv[2], "rb").read())
+parts = msg.get_payload()
+assert [p.get_content_type() for p in parts] == ["application/pkcs8", "application/pkcs7-mime"], parts
+for p in parts:
+    base64.b64decode(p.get_payload(), validate=False)' "$T/hdr" "$T/out"
+}
+
+t_interop_behaviours() {
+	local d="$T/interop" rc=0
+	echo csrattrs-trailing-nul >"$d/behaviour"
+	{ [ "$(ireq "$EST/csrattrs")" = 200 ] && [ "$(tail -c1 "$T/out" | od -An -tx1 | tr -d ' ')" = 00 ] &&
+		head -c -1 "$T/out" | base64 -d | cmp -s - "$d/csrattrs.der"; } || { echo "# trailing-nul"; rc=1; }
+	echo cacerts-ee-only >"$d/behaviour"
+	{ [ "$(ireq "$EST/cacerts")" = 200 ] && certs_of "$T/out" &&
+		[ "$(grep -c 'BEGIN CERTIFICATE' "$T/out.pem")" = 1 ] &&
+		openssl x509 -in "$T/out.pem" -noout -ext basicConstraints | grep -q 'CA:FALSE'; } || { echo "# ee-only"; rc=1; }
+	echo cacerts-ee-extra >"$d/behaviour"
+	{ [ "$(ireq "$EST/cacerts")" = 200 ] && certs_of "$T/out" &&
+		[ "$(grep -c 'BEGIN CERTIFICATE' "$T/out.pem")" = 2 ] && pem_split "$T/out.pem" "$T/ee" &&
+		same_cert "$T/ee1.pem" "$d/root.pem" &&
+		openssl x509 -in "$T/ee2.pem" -noout -ext basicConstraints | grep -q 'CA:FALSE'; } || { echo "# ee-extra"; rc=1; }
+	echo "hostile 400" >"$d/behaviour"
+	{ [ "$(ireq "$EST/simpleenroll" --data-binary "@$T/ec.csr")" = 400 ] &&
+		header Retry-After | grep -q $'\x1b' && grep -q $'\x1b\\[2J' "$T/out" &&
+		[ "$(wc -c <"$T/out")" -gt 5000 ]; } || { echo "# hostile"; rc=1; }
+	echo "202rfc850 1 60" >"$d/behaviour"
+	{ [ "$(ireq "$EST/simpleenroll" --data-binary "@$T/ec.csr")" = 202 ] &&
+		header Retry-After | grep -Eq '^[A-Z][a-z]+day, [0-9]{2}-[A-Z][a-z]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT$'; } ||
+		{ echo "# 202rfc850: $(header Retry-After)"; rc=1; }
+	echo "202asctime 1 60" >"$d/behaviour"
+	{ [ "$(ireq "$EST/simpleenroll" --data-binary "@$T/ec.csr")" = 202 ] &&
+		header Retry-After | grep -Eq '^[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{4}$'; } ||
+		{ echo "# 202asctime: $(header Retry-After)"; rc=1; }
+	for k in lf tricky; do
+		echo "serverkeygen-multipart-$k" >"$d/behaviour"
+		{ [ "$(ireq "$EST/serverkeygen" --data-binary "@$T/ec.csr")" = 200 ] && multipart_ok; } ||
+			{ echo "# multipart-$k"; rc=1; }
+	done
+	grep -q '^preamble' "$T/out" || { echo "# multipart-tricky has no preamble"; rc=1; }
+	rm -f "$d/behaviour"
+	return $rc
+}
+
 t_sigterm() {
 	local n rc=0
 	for n in "${!PID[@]}"; do
@@ -522,6 +587,8 @@ tests=(
 	"t_rollover_bad:cacerts-rollover-bad: NewWithOld does not verify, the CA is not switched"
 	"t_rollover_intermediate:rollover with --intermediate: new intermediate, old client cert renews"
 	"t_conn_log:--conn-log: one line per TCP connection, requests and bytes; failed handshake"
+	"t_tls_ca:--tls-ca: the TLS certificate verifies with tls-ca.pem only, cacerts answers root.pem"
+	"t_interop_behaviours:trailing-nul, cacerts-ee-only/-ee-extra, hostile, 202rfc850/asctime, multipart-lf/tricky"
 	"t_sigterm:SIGTERM stops the servers with exit 0, nothing on stderr"
 )
 
@@ -536,6 +603,7 @@ start roll
 start rolli --intermediate
 start exp --pop-binding tls-exporter --csrattrs-preset ec384
 start connlog --conn-log "$T/connlog.conns" --nodelay
+start interop --tls-ca --csrattrs-preset rfc9908
 
 echo "1..${#tests[@]}"
 n=0 failed=0

@@ -5,12 +5,13 @@
 Only the standard library and python3-cryptography (Debian's 38.x) are used.
 
 Usage:
-  est-server.py --dir DIR [--port-file FILE] [--bind 127.0.0.1|::1]
+  est-server.py --dir DIR [--port-file FILE] [--port N] [--bind 127.0.0.1|::1]
                 [--tls 1.2|1.3|any] [--auth none|basic|digest|cert]
                 [--user U --password P] [--intermediate] [--pop]
                 [--pop-binding tls-unique|tls-exporter] [--no-wrap]
                 [--cte add|drop] [--log FILE] [--cert-days N | --cert-seconds N]
-                [--pidfile FILE] [--server-cert-untrusted] [--behaviour LINE]
+                [--pidfile FILE] [--server-cert-untrusted | --tls-ca]
+                [--behaviour LINE]
                 [--csrattrs-file DER | --csrattrs-preset NAME]
                 [--enroll-chain] [--crlf] [--reuse-ca]
                 [--no-client-cert] [--expired-client-cert-ok] [--verbose]
@@ -28,13 +29,18 @@ At start it writes into DIR (created 0700 if missing; keys 0600):
                                IP:127.0.0.1, IP:::1 (+ chain in server.pem)
   untrusted-ca.pem             with --server-cert-untrusted: the unrelated CA
                                that signed server.pem instead of root.pem
+  tls-ca.pem                   with --tls-ca: the same, as a deployment has it:
+                               a TLS CA of its own for the server certificate
+                               (the client's ca_root), /cacerts still answers
+                               the enrollment CA
   client-auth.pem              client key + cert (CN=client, clientAuth) issued
                                by the issuing CA, for TLS client-cert tests
   requests.log                 request log (unless --log)
   keylog                       NSS key log of all TLS connections (0600), read
                                back for the TLS 1.3 exporter (tls-exporter)
   csrattrs.der                 with --csrattrs-preset: the DER served
-Then it listens on port 0 and writes the port ("NNNNN\\n") to --port-file
+Then it listens on port 0 (or --port N: a restarted server keeps its address, so a
+device's recorded server does not change) and writes the port ("NNNNN\\n") to --port-file
 (tmp + rename) once listening. SIGTERM/SIGINT: exit 0.
 
 Endpoints, under /.well-known/est/ and /.well-known/est/LABEL/:
@@ -81,6 +87,17 @@ under TLS 1.2 they get 400.
   rsa      SEQUENCE { Attribute { rsaEncryption, SET { INTEGER 3072 } } }
   unknown  SEQUENCE { OID 1.3.6.1.4.1.99999.1 }
   empty    SEQUENCE {}
+  rfc7030  RFC 7030 4.5.2's example as printed (extensionRequest holding the
+           bare macAddress OID; challengePassword, secp384r1, SHA-384)
+  rfc9908  Attribute { id-aa-certificationRequestInfoTemplate, template }:
+           subject CN to fill in + O=Template Org, P-256, an
+           id-aa-extensionReqTemplate with subjectAltName (DNS
+           tmpl.example.net + an empty iPAddress to fill in), keyUsage
+           (critical) and extKeyUsage to fill in; then an ecdsa-with-SHA512
+           OID outside the template (to be ignored, RFC 9908 4)
+  bad-attr an extensionRequest (subjectAltName gw.example.net) and
+           ecdsa-with-SHA384 around three malformed attributes
+(est_interop.py builds them.)
 Extensions in a CSR's extensionRequest (subjectAltName, keyUsage,
 extendedKeyUsage, ...) are copied into the issued certificate, except
 basicConstraints (always CA:FALSE) and the key identifiers.
@@ -129,6 +146,19 @@ POST operations. "times N" applies it to the next N matching requests
                        NewWithNew, NewWithOld, OldWithNew for a fresh key)
                        whose NewWithOld names the current root as issuer but
                        is signed by an unrelated key; nothing changes
+Kinds imitating other servers (est_interop.py):
+  202rfc850 N SECONDS  as 202date, the date in RFC 850 form
+  202asctime N SECONDS as 202date, the date in asctime form
+  trailing-nul         200, normal answer, a NUL byte after the base64 (libest)
+  hostile CODE         CODE, with a Content-Type, a Retry-After and a 5 kB body
+                       full of terminal escapes, NUL and 8-bit bytes
+  cacerts-ee-only      /cacerts answers one end-entity certificate (CA:FALSE)
+                       issued by the issuing CA, nothing else
+  cacerts-ee-extra     /cacerts answers the chain and such a certificate
+  serverkeygen-multipart-lf      parts with bare LF line ends
+  serverkeygen-multipart-tricky  quoted boundary with a space, preamble and
+                       epilogue naming it, padding after delimiters, an
+                       empty line inside each part's base64
 Examples: "status 503", "202 2 1", "cacerts-garbage", "times 1 status 500".
 --behaviour LINE writes LINE to DIR/behaviour at start.
 
@@ -181,6 +211,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import AttributeOID, ExtendedKeyUsageOID, ExtensionOID, NameOID
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import est_interop  # noqa: E402  (beside this file)
+from est_interop import CSRATTRS_PRESETS, csrattrs_preset  # noqa: E402
 
 PREFIX = "/.well-known/est/"
 ENROLL_OPS = ("simpleenroll", "simplereenroll", "serverkeygen")
@@ -318,69 +352,6 @@ class KeyLog:
         return tls13_exporter(hfn, secret, b"EXPORTER-Channel-Binding", b"", 32)
 
 
-# --- a small DER encoder for the /csrattrs presets ---------------------------
-
-def der(tag, content):
-    n = len(content)
-    if n < 0x80:
-        size = bytes([n])
-    else:
-        raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-        size = bytes([0x80 | len(raw)]) + raw
-    return bytes([tag]) + size + content
-
-
-def der_oid(dotted):
-    arcs = [int(a) for a in dotted.split(".")]
-    body = b""
-    for arc in [arcs[0] * 40 + arcs[1]] + arcs[2:]:
-        chunk = [arc & 0x7f]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7f))
-            arc >>= 7
-        body += bytes(reversed(chunk))
-    return der(0x06, body)
-
-
-def der_int(n):
-    return der(0x02, n.to_bytes(n.bit_length() // 8 + 1, "big", signed=True))
-
-
-def der_seq(*items):
-    return der(0x30, b"".join(items))
-
-
-def der_set(*items):
-    return der(0x31, b"".join(sorted(items)))
-
-
-def csrattrs_preset(name):
-    """DER CsrAttrs ::= SEQUENCE OF AttrOrOID (RFC 7030 4.5.2) for --csrattrs-preset."""
-    challenge_password = der_oid("1.2.840.113549.1.9.7")
-    if name == "empty":
-        return der_seq()
-    if name == "pop":
-        return der_seq(challenge_password)
-    if name == "ext":
-        san = der_seq(der(0x82, b"gw.example.net"))                     # GeneralNames
-        eku = der_seq(der_oid("1.3.6.1.5.5.7.3.2"))                     # clientAuth
-        exts = der_seq(der_seq(der_oid("2.5.29.17"), der(0x04, san)),
-                       der_seq(der_oid("2.5.29.37"), der(0x04, eku)))
-        return der_seq(der_seq(der_oid("1.2.840.113549.1.9.14"), der_set(exts)))
-    if name == "ec384":
-        return der_seq(der_seq(der_oid("1.2.840.10045.2.1"), der_set(der_oid("1.3.132.0.34"))),
-                       der_oid("1.2.840.10045.4.3.3"))
-    if name == "rsa":
-        return der_seq(der_seq(der_oid("1.2.840.113549.1.1.1"), der_set(der_int(3072))))
-    if name == "unknown":
-        return der_seq(der_oid("1.3.6.1.4.1.99999.1"))
-    raise ValueError(f"unknown csrattrs preset {name!r}")
-
-
-CSRATTRS_PRESETS = ("pop", "ext", "ec384", "rsa", "unknown", "empty")
-
-
 class CA:
     """A CA certificate and its key; issues CA and end-entity certificates."""
 
@@ -485,6 +456,9 @@ class PKI:
         if opts.server_cert_untrusted:
             self.untrusted = CA.create(f"EST Untrusted CA {secrets.token_hex(3)}")
             write_file(os.path.join(d, "untrusted-ca.pem"), pem(self.untrusted.cert))
+        elif opts.tls_ca:
+            self.untrusted = CA.create(f"EST Test TLS CA {secrets.token_hex(3)}")
+            write_file(os.path.join(d, "tls-ca.pem"), pem(self.untrusted.cert))
         self.server_key = ec.generate_private_key(ec.SECP256R1())
         self.write_server_cert()
         self.write_client_auth("client-auth.pem")
@@ -589,7 +563,8 @@ class Behaviour:
     KINDS = {"status": (1, 2), "202": (2, 2), "202date": (2, 2), "garbage": (0, 0),
              "wrong-content-type": (0, 0), "other-key": (0, 0), "bad-pkcs7": (0, 0),
              "empty-pkcs7": (0, 0), "huge": (0, 1), "slow": (0, 1), "delay": (1, 1),
-             "close": (0, 0), "rollover": (0, 0), "rollover-bad": (0, 0)}
+             "close": (0, 0), "rollover": (0, 0), "rollover-bad": (0, 0),
+             **est_interop.KINDS}
 
     def __init__(self, path):
         self.path = path
@@ -618,12 +593,13 @@ class Behaviour:
         lo, hi = cls.KINDS[head]
         if not lo <= len(args) <= hi:
             raise ValueError(f"{head}: wrong number of arguments")
-        if head in ("202", "202date"):
+        if head in ("202", "202date") + est_interop.COUNTED:
             count_at = skip + 1
         if head == "rollover" and (op is not None or count_at is not None):
             raise ValueError("rollover takes no operation prefix and no times")
         if head == "rollover-bad" and op != "cacerts":
             raise ValueError("rollover-bad is for cacerts only: cacerts-rollover-bad")
+        est_interop.check(op, head)
         if count_at is not None:
             int(words[count_at])
         return op, head, args, words, count_at
@@ -655,7 +631,7 @@ class Behaviour:
                     words[count_at] = str(left - 1)
                     lines[i] = " ".join(words)
                     write_file(self.path, ("\n".join(lines) + "\n").encode())
-                if kind in ("202", "202date"):
+                if kind in ("202", "202date") + est_interop.COUNTED:
                     args = args[1:]
                 return kind, args
         return None
@@ -869,6 +845,8 @@ class Handler(BaseHTTPRequestHandler):
             extra["Content-Transfer-Encoding"] = "base64"
         if kind == "wrong-content-type":
             ctype = "text/plain"
+        if kind == "trailing-nul":
+            body += b"\0"      # as libest ends its base64
         if kind != "slow":
             return self.reply(code, ctype, body, extra)
         interval = (self.rule_args or [1])[0]
@@ -950,6 +928,8 @@ class Handler(BaseHTTPRequestHandler):
                 extra["Retry-After"] = str(args[1])
             body = b"" if code in (204, 304) or code < 200 else f"status {code}\n".encode()
             self.reply(code, "text/plain" if body else None, body, extra)
+        elif kind in est_interop.EARLY:
+            est_interop.early(self, kind, args)
         elif kind in ("202", "202date"):
             secs = args[0]
             when = (str(secs) if kind == "202" else
@@ -998,6 +978,8 @@ class Handler(BaseHTTPRequestHandler):
             chain = [CA.create(f"EST Other CA {secrets.token_hex(3)}").cert]
         elif kind == "rollover-bad":
             chain = self.server.pki.bad_rollover_set()
+        elif kind in est_interop.CACERTS_ONLY:
+            chain = est_interop.cacerts_chain(kind, chain, self.server.ca)
         self.send_b64(CONTENT_TYPES["cacerts"], self.b64(self.pkcs7(chain, kind)), kind)
 
     def op_csrattrs(self, body, rule):
@@ -1095,6 +1077,11 @@ class Handler(BaseHTTPRequestHandler):
                                serialization.NoEncryption())
         p7 = self.pkcs7([self.issue_for(csr, pub)], kind)
         boundary = "est-" + secrets.token_hex(8)
+        if kind in est_interop.SERVERKEYGEN_ONLY:
+            parts = [("application/pkcs8", self.b64(p8)), (PKCS7_CERTS, self.b64(p7))]
+            ctype, out = est_interop.multipart(kind, parts, boundary,
+                                               self.server.opts.cte == "add")
+            return self.send_b64(ctype, out, kind)
         cte = ("Content-Transfer-Encoding: base64\r\n"
                if self.server.opts.cte == "add" else "")
         out = b""
@@ -1118,7 +1105,7 @@ class Server(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.logf = open(opts.log, "a", encoding="utf-8")
         self.connf = open(opts.conn_log, "a", encoding="utf-8") if opts.conn_log else None
-        super().__init__((opts.bind, 0), Handler)
+        super().__init__((opts.bind, opts.port), Handler)
 
     @property
     def ca(self):
@@ -1227,6 +1214,7 @@ def parse_args(argv):
                     "behaviour file and the request log.")
     ap.add_argument("--dir", help="state directory (created 0700 if missing); required")
     ap.add_argument("--port-file", help="write the listening port here once listening")
+    ap.add_argument("--port", type=int, default=0, help="port to listen on (default 0: any free)")
     ap.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     ap.add_argument("--tls", choices=("1.2", "1.3", "any"), default="any",
                     help="pin TLS 1.2 or 1.3, or allow both (default any)")
@@ -1251,8 +1239,11 @@ def parse_args(argv):
                           help="validity of issued certificates in days (default 365)")
     validity.add_argument("--cert-seconds", type=int, help="validity of issued certs in seconds")
     ap.add_argument("--pidfile", help="write the server's pid here")
-    ap.add_argument("--server-cert-untrusted", action="store_true",
-                    help="sign the TLS server cert by an unrelated CA, not root.pem")
+    tls_ca = ap.add_mutually_exclusive_group()
+    tls_ca.add_argument("--server-cert-untrusted", action="store_true",
+                        help="sign the TLS server cert by an unrelated CA, not root.pem")
+    tls_ca.add_argument("--tls-ca", action="store_true",
+                        help="sign the TLS server cert by a separate TLS CA (DIR/tls-ca.pem)")
     ap.add_argument("--behaviour", help="initial content of DIR/behaviour (one rule)")
     csrattrs = ap.add_mutually_exclusive_group()
     csrattrs.add_argument("--csrattrs-file", help="DER CSR attributes served by /csrattrs")

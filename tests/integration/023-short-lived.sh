@@ -49,5 +49,35 @@ is "re-enrollment refused without credentials: exit 77" "$RC" 77
 is "the pair is kept (file copy)" "$(file_pipe est-enrolled-key-pair | sha256sum)" "$before"
 is "the pair is kept (keyring)" "$(key_pipe est-enrolled-key-pair | sha256sum)" "$before"
 behaviour ""
+stop_server
+
+# The same when the refusal is a TLS alert: the server does not know the current certificate's
+# CA (a pair put in place by hand), while the bootstrap client pair is configured.
+rm -rf "$T/srv" "$T/store"
+keyctl clear "$(keyring_id)"
+start_server --auth cert --tls 1.2
+write_config "tls_client_auth = true" "tls_client_keystore = client" \
+	"tls_client_alias = client-auth-certs"
+cat >>"$T/est.conf" <<EOC
+[keystore client]
+type = file
+path = $T/client
+EOC
+mkdir -m 0700 "$T/client"
+install -m 0600 "$SRV/client-auth.pem" "$T/client/client-auth-certs.pem"
+est run --once
+is "enrolled with the bootstrap client pair: exit 0" "$RC" 0
+srv_dir=$SRV
+make_pki >/dev/null
+SRV=$srv_dir
+install -m 0600 "$T/pki/bundle.pem" "$T/store/est-enrolled-key-pair.pem"
+keyctl padd user est-enrolled-key-pair "$(keyring_id)" <"$T/pki/bundle.pem" >/dev/null
+n=$(requests_to simpleenroll)
+est renew --once
+is "current certificate refused at the TLS handshake: renew falls back, exit 0" "$RC" 0
+check "it says it falls back" grep -q "enrolling with the configured credentials" "$T/err"
+is "one /simpleenroll was sent" "$(($(requests_to simpleenroll) - n))" 1
+check "the new pair chains to the stored anchors (file copy)" chains file
+check "the keyring holds the same bundle" both_same est-enrolled-key-pair
 
 done_testing

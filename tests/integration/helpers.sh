@@ -12,6 +12,7 @@ KEYRING="est:it-$NAME-$$"
 export RUNTIME_DIRECTORY="$T/run"
 SERVER_PID=
 SERVER_B_PID=
+PROXY_PID=
 HOLDER_PID=
 # AS_UID: run the binary and keyctl as this uid (setpriv), for tests of another user's quota.
 AS_UID=
@@ -21,6 +22,7 @@ TAP_FAILED=0
 cleanup() {
 	stop_server
 	stop_server_b
+	stop_proxy
 	release_store_lock
 	kr=$(kctl search @u keyring "$KEYRING" 2>/dev/null) && {
 		kctl clear "$kr" >/dev/null 2>&1
@@ -130,6 +132,31 @@ stop_server_b() {
 		kill "$SERVER_B_PID" 2>/dev/null
 		wait "$SERVER_B_PID" 2>/dev/null
 		SERVER_B_PID=
+	fi
+}
+
+# start_proxy: an HTTP CONNECT proxy on loopback (tests/connect-proxy.py); sets PROXY_PORT and
+# PROXY_LOG (one line a request it got: "CONNECT host:port").
+start_proxy() {
+	PROXY_LOG="$T/proxy.log"
+	: >"$PROXY_LOG"
+	rm -f "$T/proxy.port"
+	"$PYTHON3" "$(dirname "$EST_SERVER")/connect-proxy.py" --port-file "$T/proxy.port" \
+		--log "$PROXY_LOG" 2>"$T/proxy.err" &
+	PROXY_PID=$!
+	for _ in $(seq 1 200); do
+		[ -s "$T/proxy.port" ] && break
+		sleep 0.05
+	done
+	[ -s "$T/proxy.port" ] || { echo "Bail out! the proxy did not start"; exit 1; }
+	PROXY_PORT=$(cat "$T/proxy.port")
+}
+
+stop_proxy() {
+	if [ -n "$PROXY_PID" ]; then
+		kill "$PROXY_PID" 2>/dev/null
+		wait "$PROXY_PID" 2>/dev/null
+		PROXY_PID=
 	fi
 }
 

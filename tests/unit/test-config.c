@@ -171,6 +171,15 @@ static int count_lines(const char *s)
 /* Four lines: what a case appends starts on line 5. */
 #define BASE "[est]\nserver = localhost:8443\n" REQ
 
+static bool export_values(const struct config *c)
+{
+	const struct export_conf *ex = c->exports;
+
+	return ex && !ex->next && !strcmp(ex->name, "web") && !strcmp(ex->keystore, "default") &&
+	       !strcmp(ex->key, "/etc/web/key.pem") && !strcmp(ex->cert, "/etc/web/cert.pem") &&
+	       !ex->ca && ex->uid == 0 && ex->gid == 0 && ex->mode == 0640;
+}
+
 static bool ipv6_host(const struct config *c)
 {
 	return !strcmp(c->host, "::1") && c->port == 8443 && !strcmp(c->server, "[::1]:8443");
@@ -228,12 +237,35 @@ static bool indented(const struct config *c)
 	return !strcmp(c->server, "localhost:8443") && !strcmp(c->subject, "CN=x");
 }
 
+static bool strict_trust(const struct config *c)
+{
+	return c->server_trust == SERVER_TRUST_CACERTS && !c->proxy;
+}
+
+static bool no_proxy(const struct config *c)
+{
+	return c->proxy && !*c->proxy;
+}
+
+static bool proxy_v6(const struct config *c)
+{
+	return c->proxy && !strcmp(c->proxy, "http://[::1]:3128/");
+}
+
 static const struct good_case {
 	const char *name;
 	const char *text;
 	const char *want; /* lines config_print must show */
 	bool (*check)(const struct config *cfg);
 } good_cases[] = {
+	{"an [export] section",
+	 BASE "[export web]\nkey = /etc/web/key.pem\ncert = /etc/web/cert.pem\nowner = root\n"
+	      "group = root\nmode = 0640\n",
+	 "[export web]\nkeystore = default\nkey = /etc/web/key.pem\ncert = /etc/web/cert.pem\n"
+	 "ca =\nowner = root\ngroup = root\nmode = 0640",
+	 export_values},
+	{"[export] defaults", BASE "[export ca]\nca = /etc/ssl/est-ca.pem\n",
+	 "[export ca]\nkeystore = default\nkey =\ncert =\nowner =\ngroup =\nmode = 0600", NULL},
 	{"IPv6 literal", "[est]\nserver = [::1]:8443\n" REQ, "server = [::1]:8443", ipv6_host},
 	{"IPv4 address", "[est]\nserver = 192.0.2.1:443\n" REQ, "server = 192.0.2.1:443",
 	 ipv4_host},
@@ -255,6 +287,16 @@ static const struct good_case {
 	{"digest, case-insensitive", BASE "http_auth = DIGEST\nusername = dev\npassword = pw\n",
 	 "http_auth = digest", NULL},
 	{"pop binding", BASE "pop_binding = tls-exporter\n", "pop_binding = tls-exporter", NULL},
+	{"strict server trust", BASE "server_trust = CACERTS\n",
+	 "server_trust = cacerts\nproxy =", strict_trust},
+	{"server trust with ca_root", BASE "server_trust = cacerts+ca_root\n",
+	 "server_trust = cacerts+ca_root", NULL},
+	{"no proxy", BASE "proxy = None\n", "proxy = none", no_proxy},
+	{"a proxy", BASE "proxy = http://proxy.example.net:3128\n",
+	 "proxy = http://proxy.example.net:3128", NULL},
+	{"a proxy on IPv6", BASE "proxy = http://[::1]:3128/\n", "proxy = http://[::1]:3128/",
+	 proxy_v6},
+	{"the environment's proxy", BASE "proxy =\n", "proxy =", NULL},
 	{"rsa default params", BASE "key_algorithm = rsa\n",
 	 "key_algorithm = RSA\nkey_params = 2048", NULL},
 	{"rsa 3072", BASE "key_params = 3072\nkey_algorithm = RSA\n", "key_params = 3072",
@@ -338,12 +380,16 @@ static void test_defaults(void)
 	ok(cfg->http_auth == HTTP_AUTH_NONE && !cfg->username && !cfg->password &&
 		   !cfg->password_file,
 	   "default http_auth none, no credentials");
+	ok(cfg->server_trust == SERVER_TRUST_CACERTS_CA_ROOT && !cfg->proxy,
+	   "default server_trust cacerts+ca_root, proxy from the environment");
 	ok(!cfg->pop && cfg->pop_binding == POP_BINDING_TLS_UNIQUE && cfg->renew &&
 		   cfg->renew_rekey,
 	   "default pop, pop_binding, renew, renew_rekey");
 	ok(cfg->key_algorithm == KEY_ALG_EC && !strcmp(cfg->key_params, "prime256v1") &&
 		   cfg->key_source == KEY_SOURCE_LOCAL && !cfg->csr_signer,
 	   "default key settings");
+	ok(cfg->hooks && !strcmp(cfg->hooks, SYSCONFDIR "/est-enroll/hooks.d"),
+	   "default hooks directory");
 	ks = config_keystore(cfg, "default");
 	ok(ks && ks == cfg->keystores && !ks->next && ks->type == KEYSTORE_TYPE_KEYRING &&
 		   !strcmp(ks->keyring, "est:default") &&
@@ -369,6 +415,7 @@ static void test_roundtrip(void)
 	char *err = NULL, *err2 = NULL, *out = NULL, *out2 = NULL;
 
 	load(BASE "label = l\nexpiration_check = 10%\nkey_algorithm = RSA\nkeystore = k\n"
+		  "server_trust = cacerts\nproxy = none\n"
 		  "[keystore k]\ntype = file\ngroup = root\n",
 	     &a, &err);
 	if (a)
@@ -422,6 +469,18 @@ static const struct bad_case {
 	{"[est]\nserver = :8443\n" REQ, "2: server: bad host name", 1},
 	{"[est]\nserver = a b:1\n" REQ, "2: server: bad host name", 1},
 	{"[est]\nserver = h:8443/est\n" REQ, "2: server: must be host:port without a path", 1},
+	{BASE "server_trust = strict\n", "5: server_trust: must be cacerts+ca_root or cacerts", 1},
+	{BASE "server_trust =\n", "5: server_trust: must be cacerts+ca_root or cacerts", 1},
+	{BASE "proxy = https://p.example:3128\n",
+	 "5: proxy: must be empty, none, or http://host:port", 1},
+	{BASE "proxy = socks5://p.example:1080\n", "5: proxy: must be empty, none, or http://", 1},
+	{BASE "proxy = p.example:3128\n", "5: proxy: must be empty, none, or http://", 1},
+	{BASE "proxy = http://p.example\n", "5: proxy: missing :port", 1},
+	{BASE "proxy = http://p.example:99999\n", "5: proxy: port must be a number", 1},
+	{BASE "proxy = http://user:pw@p.example:3128\n", "5: proxy: no user name or password", 1},
+	{BASE "proxy = http://p.example:3128/x\n",
+	 "5: proxy: must be http://host:port without a path", 1},
+	{BASE "proxy = http://::1:3128\n", "5: proxy: an IPv6 address goes in brackets", 1},
 	{BASE "label = a/b\n", "5: label: must be one path segment", 1},
 	{BASE "label = ..\n", "5: label: must be one path segment", 1},
 	{BASE "label = a b\n", "5: label: must be one path segment", 1},
@@ -443,6 +502,30 @@ static const struct bad_case {
 	{BASE "tls_client_auth = sometimes\n", "5: tls_client_auth: not a boolean", 1},
 	{BASE "pop_binding = tls-server-end-point\n", "5: pop_binding: must be tls-unique or", 1},
 	{BASE "key_source = client\n", "5: key_source: must be local or server", 1},
+	{BASE "hooks = hooks.d\n", "5: hooks: must be an absolute path", 1},
+	{BASE "[export x]\nkey = /k\nwho = me\n", "7: who: unknown key", 1},
+	{BASE "[export x]\nkey = k.pem\n", "6: key: must be an absolute path to a file", 1},
+	{BASE "[export x]\ncert = /etc/\n", "6: cert: must be an absolute path to a file", 1},
+	{BASE "[export x]\nkey = /k\nmode = 0999\n", "7: mode: must be an octal file mode", 1},
+	{BASE "[export x]\nkey = /k\nmode = 04600\n", "7: mode: must be an octal file mode", 1},
+	{BASE "[export x]\nkey = /k\nmode = rw\n", "7: mode: must be an octal file mode", 1},
+	{BASE "[export x]\nkey = /k\nowner = no-such-user-here\n",
+	 "7: owner: unknown user no-such-user-here", 1},
+	{BASE "[export x]\nkey = /k\ngroup = no-such-group-here\n",
+	 "7: group: unknown group no-such-group-here", 1},
+	{BASE "[export x]\nkey = /k\nkeystore = nowhere\n",
+	 "7: keystore: no [keystore nowhere] section", 1},
+	{BASE "[export x]\nowner = root\n", "5: [export x]: nothing to export: set key, cert or ca",
+	 1},
+	{BASE "[export x]\nkey = /k\nkey = /j\n", "7: key: duplicate key (first set on line 6)",
+	 1},
+	{BASE "[export x]\nkey = /k\n[export x]\n", "7: [export x]: duplicate section (first on "
+						     "line 5)",
+	 1},
+	{BASE "[export a/b]\n", "5: [export a/b]: the name must be", 1},
+	{BASE "[export x]\nkey = /k\ncert = /k\n", "7: cert: /k is also key of [export x]", 1},
+	{BASE "[export x]\nkey = /k\n[export y]\nca = /k\n",
+	 "8: ca: /k is also key of [export x]", 1},
 	{"[est]\nserver = h:1\nca_root = @DIR@/none.pem\nsubject = CN=x\n",
 	 "3: ca_root: cannot read @DIR@/none.pem: No such file or directory", 1, true},
 	{"[est]\nserver = h:1\nca_root = @DIR@/nocert.pem\nsubject = CN=x\n",
@@ -769,6 +852,84 @@ static void test_secrets_stage(void)
 	config_free(cfg);
 }
 
+/* Loads text as the file NAME in the test directory (instead of est-enroll.conf). */
+static int load_as(const char *name, const char *text, struct config **out_cfg, char **err)
+{
+	char saved[sizeof(conf_path)];
+	int r;
+
+	memcpy(saved, conf_path, sizeof(saved));
+	snprintf(conf_path, sizeof(conf_path), "%s/%s", dir, name);
+	r = load(text, out_cfg, err);
+	memcpy(conf_path, saved, sizeof(saved));
+	return r;
+}
+
+/* A file that names no keystore stores into the keystore named after it. */
+static void test_profiles(void)
+{
+	const struct keystore_conf *ks;
+	struct config *cfg = NULL;
+	char *err = NULL, *want;
+
+	ok(load_as("gw.conf", BASE, &cfg, &err) == 0 && cfg, "gw.conf loads");
+	ks = cfg ? config_keystore(cfg, "gw") : NULL;
+	ok(cfg && !strcmp(cfg->keystore, "gw") && !strcmp(cfg->tls_client_keystore, "gw"),
+	   "gw.conf without keystore = stores into keystore gw");
+	ok(ks && !strcmp(ks->keyring, "est:gw") &&
+		   !strcmp(ks->path, LOCALSTATEDIR "/lib/est-enroll/gw") &&
+		   ks->type == KEYSTORE_TYPE_KEYRING,
+	   "keystore gw exists with its defaults (est:gw, .../gw)");
+	config_free(cfg);
+	free(err);
+
+	ok(load_as("gw.conf", BASE "[keystore gw]\ntype = file\n", &cfg, &err) == 0 && cfg &&
+		   config_keystore(cfg, cfg->keystore)->type == KEYSTORE_TYPE_FILE,
+	   "gw.conf uses its [keystore gw] section");
+	config_free(cfg);
+	free(err);
+
+	ok(load_as("lab", BASE, &cfg, &err) == 0 && cfg && !strcmp(cfg->keystore, "lab"),
+	   "a file without .conf: keystore lab");
+	config_free(cfg);
+	free(err);
+
+	ok(load_as("gw.conf", BASE "keystore = default\n", &cfg, &err) == 0 && cfg &&
+		   !strcmp(cfg->keystore, "default") && !config_keystore(cfg, "gw"),
+	   "an explicit keystore = wins over the file name");
+	config_free(cfg);
+	free(err);
+
+	ok(load(BASE, &cfg, &err) == 0 && cfg && !strcmp(cfg->keystore, "default"),
+	   "est-enroll.conf is the default keystore");
+	config_free(cfg);
+	free(err);
+
+	ok(load_as("gw.conf", BASE "[keystore default]\ngroup = root\n", &cfg, &err) == -EINVAL,
+	   "gw.conf with an unused [keystore default] is an error");
+	want = xasprintf("%s/gw.conf:5: [keystore default]: this profile stores into keystore gw",
+			 dir);
+	ok(strstr(err, want) != NULL, "and says where and why");
+	if (!strstr(err, want))
+		printf("#   got: %s", err);
+	free(want);
+	config_free(cfg);
+	free(err);
+
+	ok(load_as("gw.conf", BASE "tls_client_keystore = default\n[keystore default]\n", &cfg,
+		   &err) == 0,
+	   "a [keystore default] used for the client pair is fine");
+	config_free(cfg);
+	free(err);
+
+	ok(load_as("a b.conf", BASE, &cfg, &err) == -EINVAL, "a b.conf: no keystore name");
+	want = xasprintf("%s/a b.conf:1: keystore: the file name gives no keystore name", dir);
+	ok(strstr(err, want) != NULL, "and says so on the [est] line");
+	free(want);
+	config_free(cfg);
+	free(err);
+}
+
 static void test_misc(void)
 {
 	ok(!strcmp(config_key_alg_name(KEY_ALG_EC), "EC") &&
@@ -781,7 +942,7 @@ static void test_misc(void)
 
 static void cleanup(void)
 {
-	static const char *const files[] = {"est.conf", "err",	 "ca.pem", "nocert.pem",
+	static const char *const files[] = {"est-enroll.conf", "gw.conf", "lab", "a b.conf", "err",	 "ca.pem", "nocert.pem",
 					    "pw600",	"pw644", "pwempty"};
 	size_t i;
 	char *p;
@@ -806,7 +967,7 @@ int main(void)
 	unsetenv("CREDENTIALS_DIRECTORY");
 	unsetenv("JOURNAL_STREAM");
 	log_init(0);
-	snprintf(conf_path, sizeof(conf_path), "%s/est.conf", dir);
+	snprintf(conf_path, sizeof(conf_path), "%s/est-enroll.conf", dir);
 	snprintf(err_path, sizeof(err_path), "%s/err", dir);
 	p = xasprintf("%s/ca.pem", dir);
 	if (write_ca(p) < 0) {
@@ -837,6 +998,7 @@ int main(void)
 	test_password_file();
 	test_credentials();
 	test_secrets_stage();
+	test_profiles();
 	test_misc();
 	return tap_done();
 }

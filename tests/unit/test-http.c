@@ -755,12 +755,78 @@ static void test_tls_failures(void)
 	ok(r == -EPERM, "certificate for another name: -EPERM (r=%d)", r);
 	o = opts(ca_pem, ca_len, "127.0.0.1", srv12.port);
 	o.tls13_only = true;
-	r = fetch(&o, "/hello", &resp);
-	ok(r == -ECONNRESET, "tls13_only against a TLS 1.2 server: -ECONNRESET (r=%d)", r);
+	o.version_why = "for tls-exporter";
+	o.trust_name = "stored CA certificates";
+	ok(http_new(&o, &h) == 0, "http_new tls13_only");
+	r = http_request(h, "/hello", NULL, NULL, NULL, 0, &resp);
+	ok(r == -ECONNABORTED, "tls13_only against a TLS 1.2 server: -ECONNABORTED (r=%d)", r);
+	ok(http_tls_alert(h) == SSL_AD_PROTOCOL_VERSION, "the server's alert: protocol_version");
+	ok(strstr(http_last_error(h), "protocol version") &&
+		   strstr(http_last_error(h), "TLS 1.3 only (for tls-exporter)") &&
+		   strstr(http_last_error(h), "stored CA certificates"),
+	   "the message names the alert, what was offered and why, the trust: %s",
+	   http_last_error(h));
+	http_free(h);
+	h = NULL;
 	o.tls13_only = false;
 	r = fetch(&o, "/hello", &resp);
 	ok(r == 0 && resp.status == 200, "default against a TLS 1.2 server works");
 	http_response_clear(&resp);
+	o = opts(ca2_pem, ca2_len, "127.0.0.1", srv.port);
+	o.trust_name = "stored CA certificates and ca_root";
+	ok(http_new(&o, &h) == 0 && http_request(h, "/hello", NULL, NULL, NULL, 0, &resp) == -EPERM,
+	   "untrusted server: -EPERM");
+	ok(strstr(http_last_error(h), "does not verify against the stored CA certificates and "
+				      "ca_root"),
+	   "the message names the trust: %s", http_last_error(h));
+	ok(http_tls_alert(h) == -1, "no alert from the server: it was this side that refused");
+	http_free(h);
+	o.extra_trust_pem = ca_pem;
+	o.extra_trust_len = ca_len;
+	r = fetch(&o, "/hello", &resp);
+	ok(r == 0 && resp.status == 200, "trusted through the extra anchors (r=%d)", r);
+	http_response_clear(&resp);
+	o = opts(ca_pem, ca_len, "127.0.0.1", srv.port);
+	o.extra_trust_pem = ca_pem;
+	o.extra_trust_len = ca_len;
+	r = fetch(&o, "/hello", &resp);
+	ok(r == 0 && resp.status == 200, "the same certificate in both sets is harmless (r=%d)", r);
+	http_response_clear(&resp);
+}
+
+/* A proxy that is not there: any request sent to it is refused at once. */
+static void test_proxy(void)
+{
+	struct http_opts o = opts(ca_pem, ca_len, "127.0.0.1", srv.port);
+	struct http_response resp = {0};
+	unsigned int dead;
+	int fd = loopback_socket(AF_INET, false, &dead), r;
+	char *proxy = xasprintf("http://127.0.0.1:%u", dead);
+
+	o.proxy = proxy;
+	r = fetch(&o, "/hello", &resp);
+	ok(r == -ECONNREFUSED, "proxy given: it is used (refused: %d)", r);
+	setenv("https_proxy", proxy, 1);
+	o.proxy = NULL;
+	r = fetch(&o, "/hello", &resp);
+	ok(r == -ECONNREFUSED, "no proxy given: the environment's https_proxy is used (%d)", r);
+	setenv("no_proxy", "127.0.0.1", 1);
+	r = fetch(&o, "/hello", &resp);
+	ok(r == 0 && resp.status == 200, "and its no_proxy too (%d)", r);
+	http_response_clear(&resp);
+	unsetenv("no_proxy");
+	o.proxy = "";
+	r = fetch(&o, "/hello", &resp);
+	ok(r == 0 && resp.status == 200, "proxy \"\" (none): the environment is ignored (%d)", r);
+	http_response_clear(&resp);
+	setenv("no_proxy", "*", 1);
+	o.proxy = proxy;
+	r = fetch(&o, "/hello", &resp);
+	ok(r == -ECONNREFUSED, "a proxy given is used whatever no_proxy says (%d)", r);
+	unsetenv("no_proxy");
+	unsetenv("https_proxy");
+	close(fd);
+	free(proxy);
 }
 
 static void test_network_failures(void)
@@ -844,8 +910,17 @@ static void test_client_cert(void)
 	}
 }
 
+static char *fetch_logged_at(const struct http_opts *o, const char *path, int verbosity,
+			     int *out_r);
+
 /* Runs fetch() at debug verbosity with stderr in a file; returns what was logged. */
 static char *fetch_logged(const struct http_opts *o, const char *path, int *out_r)
+{
+	return fetch_logged_at(o, path, 1, out_r);
+}
+
+static char *fetch_logged_at(const struct http_opts *o, const char *path, int verbosity,
+			     int *out_r)
 {
 	char *log = path_in_dir("stderr.log"), *data = NULL;
 	struct http_response resp = {0};
@@ -854,7 +929,7 @@ static char *fetch_logged(const struct http_opts *o, const char *path, int *out_
 
 	fflush(stderr);
 	dup2(fd, 2);
-	log_init(1);
+	log_init(verbosity);
 	*out_r = fetch(o, path, &resp);
 	log_init(0);
 	fflush(stderr);
@@ -890,6 +965,17 @@ static void test_basic(void)
 	ok(r == 0 && strstr(logged, "debug:"), "debug log written");
 	ok(!strstr(logged, PASS) && !strstr(logged, BASIC_CRED),
 	   "the password is not logged, even at debug");
+	ok(!strstr(logged, "trace:"), "-v logs no trace");
+	free(logged);
+	logged = fetch_logged_at(&o, "/basic", 2, &r);
+	ok(r == 0 && strstr(logged, "trace: curl: "), "-vv: libcurl's account is logged");
+	ok(strstr(logged, "trace: TLS: trust anchor 0: ") != NULL, "-vv: the trust anchors are named");
+	ok(strstr(logged, "trace: TLS: server certificate 0: ") != NULL,
+	   "-vv: the server's chain is logged");
+	ok(strstr(logged, "trace: TLS: verified") && strstr(logged, "up to the trust anchor"),
+	   "-vv: which anchor verified it");
+	ok(!strstr(logged, PASS) && !strstr(logged, BASIC_CRED) && !strstr(logged, "Authorization"),
+	   "-vv: no password, no Authorization header");
 	free(logged);
 	fd = loopback_socket(AF_INET, false, &o.port);
 	logged = fetch_logged(&o, "/basic", &r);
@@ -1027,6 +1113,7 @@ int main(void)
 	test_binding_tls12();
 	test_tls_failures();
 	test_network_failures();
+	test_proxy();
 	test_size_cap();
 	test_client_cert();
 	test_basic();

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for util.c: the number parsers the config relies on, hex, duration formatting. */
+/* Unit tests for util.c: the number parsers the config relies on, hex, duration formatting,
+ * directories and atomic files, escaping for the log. */
 #include "autoconf.h"
 
 #include <errno.h>
@@ -7,6 +8,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util.h"
 #include "tap.h"
@@ -170,6 +173,77 @@ static void test_format(void)
 	   "format_duration 2d 2h");
 }
 
+static void test_escape(void)
+{
+	static const char bin[] = {'a', '\0', '\x1b', '[', '3', '1', 'm', '\n', '\xff'};
+	char *e;
+
+	e = escape_for_log("application/pkcs7-mime; smime-type=certs-only", (size_t)-1, 200);
+	ok(!strcmp(e, "application/pkcs7-mime; smime-type=certs-only"), "printable ASCII is kept");
+	free(e);
+	e = escape_for_log(bin, sizeof(bin), 200);
+	ok(!strcmp(e, "a\\x00\\x1b[31m\\x0a\\xff"), "NUL, ESC, newline, 8-bit as \\xNN: %s", e);
+	free(e);
+	e = escape_for_log("say \"hi\" \\ 'x'", (size_t)-1, 200);
+	ok(!strcmp(e, "say \\x22hi\\x22 \\x5c \\x27x\\x27"), "quotes and backslash escaped: %s", e);
+	free(e);
+	e = escape_for_log("0123456789", (size_t)-1, 4);
+	ok(!strcmp(e, "0123..."), "capped at max input bytes, marked: %s", e);
+	free(e);
+	e = escape_for_log("0123", 4, 4);
+	ok(!strcmp(e, "0123"), "exactly max: no mark");
+	free(e);
+	e = escape_for_log("", 0, 4);
+	ok(!strcmp(e, ""), "empty stays empty");
+	free(e);
+	e = escape_for_log(NULL, 0, 4);
+	ok(!strcmp(e, "(none)"), "NULL reads (none)");
+	free(e);
+}
+
+static mode_t mode_of(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 ? st.st_mode & 07777 : (mode_t)-1;
+}
+
+/* Under umask 077 mkdir_p still gives what it creates exactly the mode, and leaves the rest. */
+static void test_mkdir_p(void)
+{
+	char dir[] = "/tmp/test-util.XXXXXX", *a, *abc, *f;
+	mode_t old;
+	struct stat st;
+
+	if (!mkdtemp(dir)) {
+		ok(0, "mkdtemp");
+		return;
+	}
+	a = xasprintf("%s/a", dir);
+	abc = xasprintf("%s/a/b/c", dir);
+	f = xasprintf("%s/a/f", dir);
+	old = umask(077);
+	ok(mkdir_p(abc, 0755) == 0, "mkdir_p a/b/c");
+	ok(mode_of(a) == 0755 && mode_of(abc) == 0755, "every created component is 0755 (umask 077)");
+	ok(mode_of(dir) == 0700, "an existing component keeps its mode");
+	ok(chmod(abc, 0750) == 0 && mkdir_p(abc, 0755) == 0 && mode_of(abc) == 0750,
+	   "an existing directory is left as it is");
+	ok(write_file_atomic_owned(f, "x", 1, 0640, getuid(), getgid()) == 0 && mode_of(f) == 0640,
+	   "write_file_atomic_owned: exactly the mode");
+	ok(stat(f, &st) == 0 && st.st_uid == getuid() && st.st_gid == getgid(),
+	   "write_file_atomic_owned: owner and group");
+	umask(old);
+	unlink(f);
+	rmdir(abc);
+	*strrchr(abc, '/') = '\0';
+	rmdir(abc);
+	rmdir(a);
+	rmdir(dir);
+	free(a);
+	free(abc);
+	free(f);
+}
+
 int main(void)
 {
 	test_parse_duration();
@@ -177,5 +251,7 @@ int main(void)
 	test_parse_uint();
 	test_parse_uint_octal();
 	test_format();
+	test_escape();
+	test_mkdir_p();
 	return tap_done();
 }

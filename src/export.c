@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/* [export NAME] sections: the enrolled key, its certificate chain and the CA certificates as files.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/x509.h>
+
+#include "crypto.h"
+#include "export.h"
+#include "keystore.h"
+#include "log.h"
+#include "util.h"
+
+/*
+ * A file is rewritten only when it is missing or differs from what the store holds (content,
+ * mode, owner or group): after a change of the store that is the part that changed, on an idle
+ * pass nothing, and a section added later is filled by the next pass. Each file is replaced
+ * atomically (tmp + fsync + rename), with its mode and owner set before a byte is written; the
+ * key is written before the certificate, and hooks run after both.
+ */
+
+#define CERT_MODE 0644
+
+/* What one export section writes, as PEM; NULL when the store does not hold it (yet). */
+struct parts {
+	char *key; /* secret */
+	size_t key_len;
+	char *cert;
+	size_t cert_len;
+	char *ca;
+	size_t ca_len;
+};
+
+static void parts_clear(struct parts *p)
+{
+	wipe_free(p->key, p->key_len);
+	free(p->cert);
+	free(p->ca);
+	*p = (struct parts){0};
+}
+
+/* The private key (PKCS#8) and the certificates, leaf first, of est-enrolled-key-pair. */
+static int read_pair(struct keystore *ks, struct parts *p)
+{
+	STACK_OF(X509) *certs = NULL;
+	EVP_PKEY *key = NULL;
+	char *pem = NULL;
+	size_t len = 0;
+	int i, r;
+
+	r = keystore_get(ks, KS_ALIAS_ENROLLED, &pem, &len);
+	if (r == -ENOKEY)
+		return 0;
+	if (r < 0)
+		return r;
+	r = crypto_key_from_pem(pem, len, &key);
+	if (r == 0)
+		r = crypto_certs_from_pem(pem, len, &certs);
+	if (r == 0)
+		r = crypto_key_to_pem(key, &p->key, &p->key_len);
+	for (i = 0; r == 0 && i < sk_X509_num(certs); i++)
+		r = crypto_cert_append_pem(sk_X509_value(certs, i), &p->cert, &p->cert_len);
+	if (r < 0)
+		log_err("keystore %s: " KS_ALIAS_ENROLLED " is not a key and certificates",
+			keystore_name(ks));
+	sk_X509_pop_free(certs, X509_free);
+	EVP_PKEY_free(key);
+	wipe_free(pem, len);
+	return r;
+}
+
+/* est-cacerts_0, _1, ... concatenated. */
+static int read_cas(struct keystore *ks, struct parts *p)
+{
+	char *alias, *pem = NULL, *all;
+	size_t len = 0;
+	int i, r = 0;
+
+	for (i = 0; r == 0; i++) {
+		alias = xasprintf(KS_ALIAS_CACERTS_PREFIX "%d", i);
+		r = keystore_get(ks, alias, &pem, &len);
+		free(alias);
+		if (r < 0)
+			break;
+		all = xasprintf("%s%s%s", p->ca ? p->ca : "",
+				p->ca_len && p->ca[p->ca_len - 1] != '\n' ? "\n" : "", pem);
+		free(p->ca);
+		p->ca = all;
+		p->ca_len = strlen(all);
+		free(pem);
+	}
+	return r == -ENOKEY ? 0 : r;
+}
+
+/* True when path holds exactly data, with mode, uid and gid. */
+static bool current(const char *path, const char *data, size_t len, mode_t mode, uid_t uid,
+		    gid_t gid)
+{
+	struct stat st;
+	char *have = NULL;
+	size_t hlen = 0;
+	bool same;
+
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 07777) != mode ||
+	    st.st_uid != uid || st.st_gid != gid || (size_t)st.st_size != len)
+		return false;
+	if (read_file(path, len, &have, &hlen) < 0)
+		return false;
+	same = hlen == len && !memcmp(have, data, len);
+	wipe_free(have, hlen);
+	return same;
+}
+
+/* Writes one file of ex unless it is current. 0 or -errno (logged). */
+static int put_file(const struct export_conf *ex, const char *path, const char *what,
+		    const char *data, size_t len, mode_t mode)
+{
+	uid_t uid = ex->uid != (uid_t)-1 ? ex->uid : geteuid();
+	gid_t gid = ex->gid != (gid_t)-1 ? ex->gid : getegid();
+	char *dir = NULL;
+	int r = 0;
+
+	if (!data || current(path, data, len, mode, uid, gid))
+		goto out;
+	/* The config made path absolute. Directories made here let the file's group through. */
+	dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));
+	if (*dir)
+		r = mkdir_p(dir, 0755);
+	if (r == 0)
+		r = write_file_atomic_owned(path, data, len, mode, uid, gid);
+	if (r < 0)
+		log_err("export %s: %s: %s", ex->name, path, strerror(-r));
+	else
+		log_info("export %s: wrote the %s to %s", ex->name, what, path);
+out:
+	free(dir);
+	return r;
+}
+
+static int export_one(const struct config *cfg, const struct export_conf *ex)
+{
+	struct parts p = {0};
+	struct keystore *ks = NULL;
+	int r, r2;
+
+	/*
+	 * Under the store's lock, so two passes ending together never write an older pair over a
+	 * newer one; if another pass holds it, that pass writes the files when it ends.
+	 */
+	r = keystore_open(config_keystore(cfg, ex->keystore), KEYSTORE_WRITE_TRY, &ks);
+	if (r == -EBUSY) {
+		log_debug("export %s: keystore %s is busy: its pass exports", ex->name,
+			  ex->keystore);
+		r = 0;
+		goto out;
+	}
+	if (r < 0) {
+		log_err("export %s: keystore %s: %s", ex->name, ex->keystore, strerror(-r));
+		goto out;
+	}
+	if (ex->key || ex->cert)
+		r = read_pair(ks, &p);
+	if (r == 0 && ex->ca)
+		r = read_cas(ks, &p);
+	if (r < 0)
+		goto out;
+	if (ex->key)
+		r = put_file(ex, ex->key, "private key", p.key, p.key_len, ex->mode);
+	if (ex->cert) {
+		r2 = put_file(ex, ex->cert, "certificate chain", p.cert, p.cert_len, CERT_MODE);
+		r = r < 0 ? r : r2;
+	}
+	if (ex->ca) {
+		r2 = put_file(ex, ex->ca, "CA certificates", p.ca, p.ca_len, CERT_MODE);
+		r = r < 0 ? r : r2;
+	}
+	if (!p.key && (ex->key || ex->cert))
+		log_debug("export %s: no enrolled pair in keystore %s yet", ex->name, ex->keystore);
+out:
+	parts_clear(&p);
+	keystore_free(ks);
+	return r;
+}
+
+int export_all(const struct config *cfg)
+{
+	const struct export_conf *ex;
+	int r = 0, r1;
+
+	for (ex = cfg->exports; ex; ex = ex->next) {
+		r1 = export_one(cfg, ex);
+		r = r < 0 ? r : r1;
+	}
+	return r;
+}
