@@ -705,9 +705,10 @@ def cmd_fleet(a):
                 mk_down = srv.mark()
                 t_down, _ = fleet.start_together([(s, s.argv(est, "renew"), s.env)
                                                   for s in stores])
-                # up again once every client has had its first attempt refused
-                while (len(srv.since(mk_down, settle=False)[0]) < len(stores)
-                       and time.time() - t_down < 120):
+                # up again once every client has had its first attempt refused (one
+                # connection per attempt, however many requests a refused attempt makes)
+                while (len({r["conn"] for r in srv.since(mk_down, settle=False)[0]})
+                       < len(stores) and time.time() - t_down < 120):
                     time.sleep(0.05)
                 dt = t_down + O - time.time()
                 if dt > 0:
@@ -862,7 +863,7 @@ def cmd_plot(a):
           f"{res['outage_n']}: server requests per second (0.5 s bins); grey: the outage "
           f"(every request answered 503, {up:.0f} s)' noenhanced",
           "set xlabel 'seconds from the start of the outage'",
-          "set ylabel 'requests/s'", "set grid", "set key top left noenhanced",
+          "set ylabel 'requests/s'", "set grid", "set key top right noenhanced",
           "set style fill transparent solid 0.15 noborder"]
     ymax = max(max(rate_bins(o["times"], o["t_steady"], o["t_end"] + 2, 0.5))
                for o in res["outage"]) * 1.1
