@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * HTTPS exchanges with the EST server: one libcurl handle, one kept-alive TLS connection.
- * libcurl is bound at run time, on the first http_new: a pass with nothing to do, status and
- * load never map it nor the dozens of libraries it needs.
+ * libcurl and libssl are bound at run time, on the first http_new: a pass with nothing to do,
+ * status and load never map them nor the dozens of libraries libcurl needs.
  */
 #include "autoconf.h"
 
@@ -60,16 +60,71 @@ static struct libcurl {
 	typeof(curl_version_info) *version_info;
 } lc;
 
+#define LIBSSL_SONAME "libssl.so.3"
+
+/* What http.c reads of libcurl's TLS connections: libssl, loaded by libcurl anyway, bound with
+ * it so a pass that opens no connection does not map it either. */
+static struct libssl {
+	typeof(SSL_CTX_get_ex_data) *SSL_CTX_get_ex_data;
+	typeof(SSL_CTX_set_ex_data) *SSL_CTX_set_ex_data;
+	typeof(SSL_CTX_set_info_callback) *SSL_CTX_set_info_callback;
+	typeof(SSL_alert_desc_string_long) *SSL_alert_desc_string_long;
+	typeof(SSL_export_keying_material) *SSL_export_keying_material;
+	typeof(SSL_get0_verified_chain) *SSL_get0_verified_chain;
+	typeof(SSL_get_SSL_CTX) *SSL_get_SSL_CTX;
+	typeof(SSL_get_finished) *SSL_get_finished;
+	typeof(SSL_get_peer_cert_chain) *SSL_get_peer_cert_chain;
+	typeof(SSL_get_peer_finished) *SSL_get_peer_finished;
+	typeof(SSL_get_verify_result) *SSL_get_verify_result;
+	typeof(SSL_get_version) *SSL_get_version;
+	typeof(SSL_session_reused) *SSL_session_reused;
+	typeof(SSL_version) *SSL_version;
+} lssl;
+
+struct sym {
+	const char *name;
+	size_t offset;
+};
+
+/* Opens soname and fills table (of table_size bytes) from syms. 0, or -ELIBACC with the reason
+ * in why. */
+static int bind_library(const char *soname, const struct sym *syms, size_t n, void *table,
+			size_t table_size, char *why, size_t why_len)
+{
+	const char *e;
+	void *dl, *fn;
+	size_t i;
+
+	memset(table, 0, table_size);
+	dl = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+	if (!dl) {
+		e = dlerror();
+		snprintf(why, why_len, "%s: cannot load: %s", soname, e ? e : "dlopen failed");
+		return -ELIBACC;
+	}
+	for (i = 0; i < n; i++) {
+		(void)dlerror();
+		fn = dlsym(dl, syms[i].name);
+		if (!fn) {
+			e = dlerror();
+			snprintf(why, why_len, "%s: cannot load: %s", soname, e ? e : syms[i].name);
+			dlclose(dl);
+			return -ELIBACC;
+		}
+		/* A data pointer into a function pointer, the way POSIX dlsym intends. */
+		memcpy((char *)table + syms[i].offset, &fn, sizeof(fn));
+	}
+	return 0;
+}
+
 /*
- * Loads libcurl and initialises it, once a process (never unloaded: curl_global_cleanup is
- * left to exit). Returns 0, or -ELIBACC with the reason logged (the same reason each call).
+ * Loads libcurl and libssl and initialises libcurl, once a process (never unloaded:
+ * curl_global_cleanup is left to exit). Returns 0, or -ELIBACC with the reason logged (the same
+ * reason each call).
  */
 static int dlopen_curl(void)
 {
-	static const struct {
-		const char *name;
-		size_t offset;
-	} syms[] = {
+	static const struct sym curl_syms[] = {
 		{"curl_global_init", offsetof(struct libcurl, global_init)},
 		{"curl_easy_init", offsetof(struct libcurl, easy_init)},
 		{"curl_easy_setopt", offsetof(struct libcurl, easy_setopt)},
@@ -81,42 +136,47 @@ static int dlopen_curl(void)
 		{"curl_slist_free_all", offsetof(struct libcurl, slist_free_all)},
 		{"curl_version_info", offsetof(struct libcurl, version_info)},
 	};
+	static const struct sym ssl_syms[] = {
+		{"SSL_CTX_get_ex_data", offsetof(struct libssl, SSL_CTX_get_ex_data)},
+		{"SSL_CTX_set_ex_data", offsetof(struct libssl, SSL_CTX_set_ex_data)},
+		{"SSL_CTX_set_info_callback", offsetof(struct libssl, SSL_CTX_set_info_callback)},
+		{"SSL_alert_desc_string_long", offsetof(struct libssl, SSL_alert_desc_string_long)},
+		{"SSL_export_keying_material", offsetof(struct libssl, SSL_export_keying_material)},
+		{"SSL_get0_verified_chain", offsetof(struct libssl, SSL_get0_verified_chain)},
+		{"SSL_get_SSL_CTX", offsetof(struct libssl, SSL_get_SSL_CTX)},
+		{"SSL_get_finished", offsetof(struct libssl, SSL_get_finished)},
+		{"SSL_get_peer_cert_chain", offsetof(struct libssl, SSL_get_peer_cert_chain)},
+		{"SSL_get_peer_finished", offsetof(struct libssl, SSL_get_peer_finished)},
+		{"SSL_get_verify_result", offsetof(struct libssl, SSL_get_verify_result)},
+		{"SSL_get_version", offsetof(struct libssl, SSL_get_version)},
+		{"SSL_session_reused", offsetof(struct libssl, SSL_session_reused)},
+		{"SSL_version", offsetof(struct libssl, SSL_version)},
+	};
 	static int state;     /* 0 not tried, 1 loaded, < 0 failed */
-	static char why[256]; /* dlerror() of the failure */
-	struct libcurl t = {0};
-	const char *e;
-	void *dl, *fn;
-	size_t i;
+	static char why[512]; /* what failed */
+	struct libcurl c;
+	struct libssl l;
 
 	if (state == 0) {
-		dl = dlopen(LIBCURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-		if (!dl) {
-			e = dlerror();
-			snprintf(why, sizeof(why), "%s", e ? e : "dlopen failed");
+		state = bind_library(LIBCURL_SONAME, curl_syms, ARRAY_SIZE(curl_syms), &c,
+				     sizeof(c), why, sizeof(why));
+		if (state == 0)
+			state = bind_library(LIBSSL_SONAME, ssl_syms, ARRAY_SIZE(ssl_syms), &l,
+					     sizeof(l), why, sizeof(why));
+		/* libcurl stays mapped if this fails: it may have started something. */
+		if (state == 0 && c.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			snprintf(why, sizeof(why),
+				 LIBCURL_SONAME ": cannot load: curl_global_init failed");
+			state = -ELIBACC;
 		}
-		for (i = 0; dl && i < ARRAY_SIZE(syms); i++) {
-			(void)dlerror();
-			fn = dlsym(dl, syms[i].name);
-			if (!fn) {
-				e = dlerror();
-				snprintf(why, sizeof(why), "%s", e ? e : syms[i].name);
-				dlclose(dl);
-				dl = NULL;
-				break;
-			}
-			/* A data pointer into a function pointer, the way POSIX dlsym intends. */
-			memcpy((char *)&t + syms[i].offset, &fn, sizeof(fn));
+		if (state == 0) {
+			lc = c;
+			lssl = l;
+			state = 1;
 		}
-		if (dl && t.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			snprintf(why, sizeof(why), "curl_global_init failed");
-			dl = NULL; /* kept mapped: libcurl may have started something */
-		}
-		if (dl)
-			lc = t;
-		state = dl ? 1 : -ELIBACC;
 	}
 	if (state < 0)
-		log_err(LIBCURL_SONAME ": cannot load: %s", why);
+		log_err("%s", why);
 	return state < 0 ? state : 0;
 }
 
@@ -219,8 +279,8 @@ static const char *cert_line(X509 *cert, char *buf, size_t len)
  * connection). Certificates only: nothing secret. */
 static void trace_chain(struct http *h, SSL *ssl)
 {
-	STACK_OF(X509) *sent = SSL_get_peer_cert_chain(ssl);
-	STACK_OF(X509) *verified = SSL_get0_verified_chain(ssl);
+	STACK_OF(X509) *sent = lssl.SSL_get_peer_cert_chain(ssl);
+	STACK_OF(X509) *verified = lssl.SSL_get0_verified_chain(ssl);
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	char buf[600], *hex;
@@ -237,7 +297,7 @@ static void trace_chain(struct http *h, SSL *ssl)
 					   : NULL;
 	if (!anchor || X509_digest(anchor, EVP_sha256(), md, &mdlen) != 1) {
 		log_trace("TLS: no verified chain (%s)",
-			  X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
+			  X509_verify_cert_error_string(lssl.SSL_get_verify_result(ssl)));
 		ERR_clear_error();
 		return;
 	}
@@ -260,21 +320,21 @@ static void capture_tls(struct http *h)
 		return;
 	ssl = tsi->internals;
 	trace_chain(h, ssl);
-	t->version = SSL_get_version(ssl);
-	if (SSL_version(ssl) == TLS1_3_VERSION) {
-		t->has_exporter =
-			SSL_export_keying_material(ssl, t->exporter, EXPORTER_LEN, EXPORTER_LABEL,
-						   strlen(EXPORTER_LABEL), NULL, 0, 0) == 1;
+	t->version = lssl.SSL_get_version(ssl);
+	if (lssl.SSL_version(ssl) == TLS1_3_VERSION) {
+		t->has_exporter = lssl.SSL_export_keying_material(
+					  ssl, t->exporter, EXPORTER_LEN, EXPORTER_LABEL,
+					  strlen(EXPORTER_LABEL), NULL, 0, 0) == 1;
 		if (!t->has_exporter) {
 			log_debug("tls-exporter: %s", ERR_error_string(ERR_get_error(), NULL));
 			ERR_clear_error();
 		}
 	} else {
 		/* RFC 5929 3.1: the first Finished of the handshake, the server's on resumption. */
-		if (SSL_session_reused(ssl))
-			n = SSL_get_peer_finished(ssl, t->unique, sizeof(t->unique));
+		if (lssl.SSL_session_reused(ssl))
+			n = lssl.SSL_get_peer_finished(ssl, t->unique, sizeof(t->unique));
 		else
-			n = SSL_get_finished(ssl, t->unique, sizeof(t->unique));
+			n = lssl.SSL_get_finished(ssl, t->unique, sizeof(t->unique));
 		t->unique_len = n <= sizeof(t->unique) ? n : 0;
 	}
 	t->valid = true;
@@ -319,7 +379,7 @@ static void on_tls_info(const SSL *ssl, int where, int ret)
 
 	if (!(where & SSL_CB_ALERT) || (ret >> 8) != SSL3_AL_FATAL)
 		return;
-	h = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_index);
+	h = lssl.SSL_CTX_get_ex_data(lssl.SSL_get_SSL_CTX(ssl), ctx_index);
 	if (!h)
 		return;
 	if (where & SSL_CB_READ)
@@ -332,8 +392,8 @@ static void on_tls_info(const SSL *ssl, int where, int ret)
 static CURLcode on_ssl_ctx(CURL *curl, void *ctx, void *userdata)
 {
 	(void)curl;
-	if (SSL_CTX_set_ex_data(ctx, ctx_index, userdata) == 1)
-		SSL_CTX_set_info_callback(ctx, on_tls_info);
+	if (lssl.SSL_CTX_set_ex_data(ctx, ctx_index, userdata) == 1)
+		lssl.SSL_CTX_set_info_callback(ctx, on_tls_info);
 	return CURLE_OK;
 }
 
@@ -749,7 +809,8 @@ static int tls_refusal(struct http *h, CURLcode c)
 	snprintf(msg, sizeof(msg),
 		 "TLS handshake %s (alert: %.60s): %.120s%s; server authenticated by the %.60s",
 		 desc == h->alert_received ? "refused by the server" : "abandoned by this client",
-		 SSL_alert_desc_string_long(desc), alert_meaning(h, desc), detail, h->o.trust_name);
+		 lssl.SSL_alert_desc_string_long(desc), alert_meaning(h, desc), detail,
+		 h->o.trust_name);
 	set_error(h, msg);
 	return -ECONNABORTED;
 }
