@@ -364,6 +364,13 @@ static void check_ca_root(struct parse_state *st)
 	else if (crypto_certs_from_pem(pem, len, &certs) < 0)
 		config_report(st, st->est_lines[EST_CA_ROOT], "ca_root",
 			      "%s contains no PEM certificate", path);
+	else if (crypto_certs_sha256(certs, st->cfg->ca_root_der_fp) == 0) {
+		free(st->cfg->ca_root_pem); /* read by an earlier config_load_secrets() that failed
+					     */
+		st->cfg->ca_root_pem = pem;
+		st->cfg->ca_root_len = len;
+		pem = NULL;
+	}
 	sk_X509_pop_free(certs, X509_free);
 	free(pem);
 }
@@ -617,6 +624,7 @@ void config_free(struct config *cfg)
 	free(cfg->host);
 	free(cfg->label);
 	free(cfg->ca_root);
+	free(cfg->ca_root_pem);
 	free(cfg->proxy);
 	free(cfg->tls_client_keystore);
 	free(cfg->tls_client_alias);

@@ -77,6 +77,11 @@ struct config {
 	unsigned int port;
 	char *label; /* NULL when empty */
 	char *ca_root;
+	/* ca_root as config_load_secrets() read and checked it (NUL-terminated), and the SHA-256
+	 * of its certificates' DER, so a pass neither reads nor parses it again: NULL before. */
+	char *ca_root_pem;
+	size_t ca_root_len;
+	char ca_root_der_fp[65];
 	enum server_trust server_trust;
 	char *proxy; /* NULL: the environment's https_proxy/no_proxy; "": none; else http://h:p */
 	bool ca_rollover;

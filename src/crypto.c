@@ -753,19 +753,13 @@ static int digest_certs_der(EVP_MD_CTX *ctx, STACK_OF(X509) *certs)
 	return r;
 }
 
-int crypto_certs_der_sha256(const char *pem, size_t len, char out[65])
+int crypto_certs_sha256(STACK_OF(X509) *certs, char out[65])
 {
-	STACK_OF(X509) *certs = NULL;
-	EVP_MD_CTX *ctx = NULL;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	int r;
+	int r = -EIO;
 
-	r = crypto_certs_from_pem(pem, len, &certs);
-	if (r < 0)
-		goto out;
-	ctx = EVP_MD_CTX_new();
-	r = -EIO;
 	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
 	    digest_certs_der(ctx, certs) < 0 || EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 ||
 	    mdlen != 32) {
@@ -776,6 +770,17 @@ int crypto_certs_der_sha256(const char *pem, size_t len, char out[65])
 	r = 0;
 out:
 	EVP_MD_CTX_free(ctx);
+	return r;
+}
+
+int crypto_certs_der_sha256(const char *pem, size_t len, char out[65])
+{
+	STACK_OF(X509) *certs = NULL;
+	int r;
+
+	r = crypto_certs_from_pem(pem, len, &certs);
+	if (r == 0)
+		r = crypto_certs_sha256(certs, out);
 	sk_X509_pop_free(certs, X509_free);
 	return r;
 }

@@ -80,5 +80,7 @@ int crypto_sha256_hex(const void *data, size_t len, char out[65]);
 /* SHA-256, hex, over the concatenated DER of every certificate in a PEM buffer, so text, comments
  * and line endings around them do not change it. -ENOENT if none, -EBADMSG for a damaged one. */
 int crypto_certs_der_sha256(const char *pem, size_t len, char out[65]);
+/* The same of certificates already parsed. 0 or -EIO. */
+int crypto_certs_sha256(STACK_OF(X509) *certs, char out[65]);
 /* SHA-256 fingerprint of the cert DER, hex, into out. */
 int crypto_cert_fingerprint(X509 *cert, char out[65]);

@@ -531,15 +531,24 @@ static int run_steps(struct pass *p, enum enroll_action action)
 	}
 }
 
-/* Reads ca_root (only a pass needs it) and what identifies it. */
+/* Reads ca_root (only a pass needs it), unless config_load_secrets() did, and what identifies
+ * it. */
 static int read_ca_root(struct pass *p)
 {
 	const struct config *cfg = p->cfg;
 	int r;
 
-	r = read_file(cfg->ca_root, 1 << 20, &p->ca_root_pem, &p->ca_root_len);
-	if (r == 0)
-		r = crypto_certs_der_sha256(p->ca_root_pem, p->ca_root_len, p->ca_root_fp);
+	if (cfg->ca_root_pem) {
+		p->ca_root_pem = xmalloc(cfg->ca_root_len + 1);
+		memcpy(p->ca_root_pem, cfg->ca_root_pem, cfg->ca_root_len + 1);
+		p->ca_root_len = cfg->ca_root_len;
+		memcpy(p->ca_root_fp, cfg->ca_root_der_fp, sizeof(cfg->ca_root_der_fp));
+		r = 0;
+	} else {
+		r = read_file(cfg->ca_root, 1 << 20, &p->ca_root_pem, &p->ca_root_len);
+		if (r == 0)
+			r = crypto_certs_der_sha256(p->ca_root_pem, p->ca_root_len, p->ca_root_fp);
+	}
 	if (r == 0)
 		r = crypto_sha256_hex(p->ca_root_pem, p->ca_root_len, p->ca_root_file_fp);
 	if (r < 0)

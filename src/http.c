@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* HTTPS exchanges with the EST server: one libcurl handle, one kept-alive TLS connection. */
+/*
+ * HTTPS exchanges with the EST server: one libcurl handle, one kept-alive TLS connection.
+ * libcurl and libssl are bound at run time, on the first http_new: a pass with nothing to do,
+ * status and load never map them nor the dozens of libraries libcurl needs.
+ */
 #include "autoconf.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +44,144 @@ struct tls_facts {
 	bool has_exporter; /* TLS 1.3 only */
 };
 
+#define LIBCURL_SONAME "libcurl.so.4"
+
+/* The libcurl functions used here, resolved by dlopen_curl(). */
+static struct libcurl {
+	typeof(curl_global_init) *global_init;
+	typeof(curl_easy_init) *easy_init;
+	typeof(curl_easy_setopt) *easy_setopt;
+	typeof(curl_easy_getinfo) *easy_getinfo;
+	typeof(curl_easy_perform) *easy_perform;
+	typeof(curl_easy_cleanup) *easy_cleanup;
+	typeof(curl_easy_strerror) *easy_strerror;
+	typeof(curl_slist_append) *slist_append;
+	typeof(curl_slist_free_all) *slist_free_all;
+	typeof(curl_version_info) *version_info;
+} lc;
+
+#define LIBSSL_SONAME "libssl.so.3"
+
+/* What http.c reads of libcurl's TLS connections: libssl, loaded by libcurl anyway, bound with
+ * it so a pass that opens no connection does not map it either. */
+static struct libssl {
+	typeof(SSL_CTX_get_ex_data) *SSL_CTX_get_ex_data;
+	typeof(SSL_CTX_set_ex_data) *SSL_CTX_set_ex_data;
+	typeof(SSL_CTX_set_info_callback) *SSL_CTX_set_info_callback;
+	typeof(SSL_alert_desc_string_long) *SSL_alert_desc_string_long;
+	typeof(SSL_export_keying_material) *SSL_export_keying_material;
+	typeof(SSL_get0_verified_chain) *SSL_get0_verified_chain;
+	typeof(SSL_get_SSL_CTX) *SSL_get_SSL_CTX;
+	typeof(SSL_get_finished) *SSL_get_finished;
+	typeof(SSL_get_peer_cert_chain) *SSL_get_peer_cert_chain;
+	typeof(SSL_get_peer_finished) *SSL_get_peer_finished;
+	typeof(SSL_get_verify_result) *SSL_get_verify_result;
+	typeof(SSL_get_version) *SSL_get_version;
+	typeof(SSL_session_reused) *SSL_session_reused;
+	typeof(SSL_version) *SSL_version;
+} lssl;
+
+struct sym {
+	const char *name;
+	size_t offset;
+};
+
+/* Opens soname and fills table (of table_size bytes) from syms. 0, or -ELIBACC with the reason
+ * in why. */
+static int bind_library(const char *soname, const struct sym *syms, size_t n, void *table,
+			size_t table_size, char *why, size_t why_len)
+{
+	const char *e;
+	void *dl, *fn;
+	size_t i;
+
+	memset(table, 0, table_size);
+	dl = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+	if (!dl) {
+		e = dlerror();
+		snprintf(why, why_len, "%s: cannot load: %s", soname, e ? e : "dlopen failed");
+		return -ELIBACC;
+	}
+	for (i = 0; i < n; i++) {
+		(void)dlerror();
+		fn = dlsym(dl, syms[i].name);
+		if (!fn) {
+			e = dlerror();
+			snprintf(why, why_len, "%s: cannot load: %s", soname, e ? e : syms[i].name);
+			dlclose(dl);
+			return -ELIBACC;
+		}
+		/* A data pointer into a function pointer, the way POSIX dlsym intends. */
+		memcpy((char *)table + syms[i].offset, &fn, sizeof(fn));
+	}
+	return 0;
+}
+
+/*
+ * Loads libcurl and libssl and initialises libcurl, once a process (never unloaded:
+ * curl_global_cleanup is left to exit). Returns 0, or -ELIBACC with the reason logged (the same
+ * reason each call).
+ */
+static int dlopen_curl(void)
+{
+	static const struct sym curl_syms[] = {
+		{"curl_global_init", offsetof(struct libcurl, global_init)},
+		{"curl_easy_init", offsetof(struct libcurl, easy_init)},
+		{"curl_easy_setopt", offsetof(struct libcurl, easy_setopt)},
+		{"curl_easy_getinfo", offsetof(struct libcurl, easy_getinfo)},
+		{"curl_easy_perform", offsetof(struct libcurl, easy_perform)},
+		{"curl_easy_cleanup", offsetof(struct libcurl, easy_cleanup)},
+		{"curl_easy_strerror", offsetof(struct libcurl, easy_strerror)},
+		{"curl_slist_append", offsetof(struct libcurl, slist_append)},
+		{"curl_slist_free_all", offsetof(struct libcurl, slist_free_all)},
+		{"curl_version_info", offsetof(struct libcurl, version_info)},
+	};
+	static const struct sym ssl_syms[] = {
+		{"SSL_CTX_get_ex_data", offsetof(struct libssl, SSL_CTX_get_ex_data)},
+		{"SSL_CTX_set_ex_data", offsetof(struct libssl, SSL_CTX_set_ex_data)},
+		{"SSL_CTX_set_info_callback", offsetof(struct libssl, SSL_CTX_set_info_callback)},
+		{"SSL_alert_desc_string_long", offsetof(struct libssl, SSL_alert_desc_string_long)},
+		{"SSL_export_keying_material", offsetof(struct libssl, SSL_export_keying_material)},
+		{"SSL_get0_verified_chain", offsetof(struct libssl, SSL_get0_verified_chain)},
+		{"SSL_get_SSL_CTX", offsetof(struct libssl, SSL_get_SSL_CTX)},
+		{"SSL_get_finished", offsetof(struct libssl, SSL_get_finished)},
+		{"SSL_get_peer_cert_chain", offsetof(struct libssl, SSL_get_peer_cert_chain)},
+		{"SSL_get_peer_finished", offsetof(struct libssl, SSL_get_peer_finished)},
+		{"SSL_get_verify_result", offsetof(struct libssl, SSL_get_verify_result)},
+		{"SSL_get_version", offsetof(struct libssl, SSL_get_version)},
+		{"SSL_session_reused", offsetof(struct libssl, SSL_session_reused)},
+		{"SSL_version", offsetof(struct libssl, SSL_version)},
+	};
+	static int state;     /* 0 not tried, 1 loaded, < 0 failed */
+	static char why[512]; /* what failed */
+	struct libcurl c;
+	struct libssl l;
+
+	if (state == 0) {
+		state = bind_library(LIBCURL_SONAME, curl_syms, ARRAY_SIZE(curl_syms), &c,
+				     sizeof(c), why, sizeof(why));
+		if (state == 0)
+			state = bind_library(LIBSSL_SONAME, ssl_syms, ARRAY_SIZE(ssl_syms), &l,
+					     sizeof(l), why, sizeof(why));
+		/* libcurl stays mapped if this fails: it may have started something. */
+		if (state == 0 && c.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			snprintf(why, sizeof(why),
+				 LIBCURL_SONAME ": cannot load: curl_global_init failed");
+			state = -ELIBACC;
+		}
+		if (state == 0) {
+			lc = c;
+			lssl = l;
+			state = 1;
+		}
+	}
+	if (state < 0)
+		log_err("%s", why);
+	return state < 0 ? state : 0;
+}
+
 struct http {
 	CURL *curl;
-	bool global_init;
 	struct http_opts o;
 	char *trust;  /* trust_pem and extra_trust_pem together, when both are given */
 	char *origin; /* "https://host:port" */
@@ -138,8 +279,8 @@ static const char *cert_line(X509 *cert, char *buf, size_t len)
  * connection). Certificates only: nothing secret. */
 static void trace_chain(struct http *h, SSL *ssl)
 {
-	STACK_OF(X509) *sent = SSL_get_peer_cert_chain(ssl);
-	STACK_OF(X509) *verified = SSL_get0_verified_chain(ssl);
+	STACK_OF(X509) *sent = lssl.SSL_get_peer_cert_chain(ssl);
+	STACK_OF(X509) *verified = lssl.SSL_get0_verified_chain(ssl);
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	char buf[600], *hex;
@@ -156,7 +297,7 @@ static void trace_chain(struct http *h, SSL *ssl)
 					   : NULL;
 	if (!anchor || X509_digest(anchor, EVP_sha256(), md, &mdlen) != 1) {
 		log_trace("TLS: no verified chain (%s)",
-			  X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
+			  X509_verify_cert_error_string(lssl.SSL_get_verify_result(ssl)));
 		ERR_clear_error();
 		return;
 	}
@@ -174,26 +315,26 @@ static void capture_tls(struct http *h)
 	SSL *ssl;
 
 	wipe(t, sizeof(*t));
-	if (curl_easy_getinfo(h->curl, CURLINFO_TLS_SSL_PTR, &tsi) != CURLE_OK || !tsi ||
+	if (lc.easy_getinfo(h->curl, CURLINFO_TLS_SSL_PTR, &tsi) != CURLE_OK || !tsi ||
 	    tsi->backend != CURLSSLBACKEND_OPENSSL || !tsi->internals)
 		return;
 	ssl = tsi->internals;
 	trace_chain(h, ssl);
-	t->version = SSL_get_version(ssl);
-	if (SSL_version(ssl) == TLS1_3_VERSION) {
-		t->has_exporter =
-			SSL_export_keying_material(ssl, t->exporter, EXPORTER_LEN, EXPORTER_LABEL,
-						   strlen(EXPORTER_LABEL), NULL, 0, 0) == 1;
+	t->version = lssl.SSL_get_version(ssl);
+	if (lssl.SSL_version(ssl) == TLS1_3_VERSION) {
+		t->has_exporter = lssl.SSL_export_keying_material(
+					  ssl, t->exporter, EXPORTER_LEN, EXPORTER_LABEL,
+					  strlen(EXPORTER_LABEL), NULL, 0, 0) == 1;
 		if (!t->has_exporter) {
 			log_debug("tls-exporter: %s", ERR_error_string(ERR_get_error(), NULL));
 			ERR_clear_error();
 		}
 	} else {
 		/* RFC 5929 3.1: the first Finished of the handshake, the server's on resumption. */
-		if (SSL_session_reused(ssl))
-			n = SSL_get_peer_finished(ssl, t->unique, sizeof(t->unique));
+		if (lssl.SSL_session_reused(ssl))
+			n = lssl.SSL_get_peer_finished(ssl, t->unique, sizeof(t->unique));
 		else
-			n = SSL_get_finished(ssl, t->unique, sizeof(t->unique));
+			n = lssl.SSL_get_finished(ssl, t->unique, sizeof(t->unique));
 		t->unique_len = n <= sizeof(t->unique) ? n : 0;
 	}
 	t->valid = true;
@@ -220,7 +361,7 @@ static bool connected(struct http *h)
 	curl_socket_t s = CURL_SOCKET_BAD;
 	struct pollfd p;
 
-	if (!h->tls.valid || curl_easy_getinfo(h->curl, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
+	if (!h->tls.valid || lc.easy_getinfo(h->curl, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
 	    s == CURL_SOCKET_BAD)
 		return false;
 	/*
@@ -238,7 +379,7 @@ static void on_tls_info(const SSL *ssl, int where, int ret)
 
 	if (!(where & SSL_CB_ALERT) || (ret >> 8) != SSL3_AL_FATAL)
 		return;
-	h = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_index);
+	h = lssl.SSL_CTX_get_ex_data(lssl.SSL_get_SSL_CTX(ssl), ctx_index);
 	if (!h)
 		return;
 	if (where & SSL_CB_READ)
@@ -251,8 +392,8 @@ static void on_tls_info(const SSL *ssl, int where, int ret)
 static CURLcode on_ssl_ctx(CURL *curl, void *ctx, void *userdata)
 {
 	(void)curl;
-	if (SSL_CTX_set_ex_data(ctx, ctx_index, userdata) == 1)
-		SSL_CTX_set_info_callback(ctx, on_tls_info);
+	if (lssl.SSL_CTX_set_ex_data(ctx, ctx_index, userdata) == 1)
+		lssl.SSL_CTX_set_info_callback(ctx, on_tls_info);
 	return CURLE_OK;
 }
 
@@ -265,8 +406,8 @@ static int setup_proxy(struct http *h)
 	if (!proxy)
 		return 0; /* libcurl reads https_proxy and no_proxy itself */
 	/* "" disables any proxy, the environment's too; NOPROXY "" sends every host to it. */
-	bad |= curl_easy_setopt(c, CURLOPT_PROXY, proxy) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_NOPROXY, *proxy ? "" : "*") != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_PROXY, proxy) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_NOPROXY, *proxy ? "" : "*") != CURLE_OK;
 	return bad ? -ENOTSUP : 0;
 }
 
@@ -311,9 +452,9 @@ static int setup_trace(struct http *h)
 	if (!h->trace)
 		return 0;
 	trace_trust(h);
-	bad |= curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, on_debug) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_DEBUGDATA, h) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_VERBOSE, 1L) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_DEBUGFUNCTION, on_debug) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_DEBUGDATA, h) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_VERBOSE, 1L) != CURLE_OK;
 	return bad ? -ENOTSUP : 0;
 }
 
@@ -322,24 +463,23 @@ static int setup_transport(struct http *h)
 	CURL *c = h->curl;
 	bool bad = false;
 
-	bad |= curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
 #if LIBCURL_VERSION_NUM >= 0x075500
-	bad |= curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK;
 #else
-	bad |= curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS) != CURLE_OK;
 #endif
-	bad |= curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_FORBID_REUSE, 0L) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_FORBID_REUSE, 0L) != CURLE_OK;
 	/* RFC 7030 speaks HTTP/1.1; no ALPN surprises behind a proxying RA. */
-	bad |= curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_USERAGENT, "est-enroll/" PACKAGE_VERSION) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_BODY) !=
-	       CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_WRITEDATA, h) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_HEADERDATA, h) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_USERAGENT, "est-enroll/" PACKAGE_VERSION) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_BODY) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_WRITEDATA, h) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_HEADERDATA, h) != CURLE_OK;
 	return bad ? -ENOTSUP : setup_proxy(h);
 }
 
@@ -355,23 +495,23 @@ static int setup_tls(struct http *h)
 		version |= CURL_SSLVERSION_MAX_TLSv1_2;
 	if (h->o.tls13_only)
 		version = CURL_SSLVERSION_TLSv1_3;
-	bad |= curl_easy_setopt(c, CURLOPT_SSLVERSION, version) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_SSLVERSION, version) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK;
 	/* Only our trust anchors: no system CA file or directory. */
-	bad |= curl_easy_setopt(c, CURLOPT_CAINFO, NULL) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_CAPATH, NULL) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &trust) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_CAINFO, NULL) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_CAPATH, NULL) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_CAINFO_BLOB, &trust) != CURLE_OK;
 	if (h->o.client_pem && h->o.client_len) {
 		/* OpenSSL's PEM readers skip blocks of another type, so one bundle serves both. */
-		bad |= curl_easy_setopt(c, CURLOPT_SSLCERT_BLOB, &client) != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM") != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_SSLKEY_BLOB, &client) != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK;
+		bad |= lc.easy_setopt(c, CURLOPT_SSLCERT_BLOB, &client) != CURLE_OK;
+		bad |= lc.easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM") != CURLE_OK;
+		bad |= lc.easy_setopt(c, CURLOPT_SSLKEY_BLOB, &client) != CURLE_OK;
+		bad |= lc.easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK;
 	}
 	/* Best effort: without it a refused handshake is only told apart less precisely. */
-	if (ctx_index >= 0 && curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx) == CURLE_OK)
-		curl_easy_setopt(c, CURLOPT_SSL_CTX_DATA, h);
+	if (ctx_index >= 0 && lc.easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx) == CURLE_OK)
+		lc.easy_setopt(c, CURLOPT_SSL_CTX_DATA, h);
 	return bad ? -ENOTSUP : 0;
 }
 
@@ -391,9 +531,9 @@ static int setup_auth(struct http *h)
 		mask = CURLAUTH_DIGEST;
 		break;
 	}
-	bad |= curl_easy_setopt(c, CURLOPT_HTTPAUTH, mask) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_USERNAME, h->o.username) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_PASSWORD, h->o.password) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_HTTPAUTH, mask) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_USERNAME, h->o.username) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_PASSWORD, h->o.password) != CURLE_OK;
 	return bad ? -ENOTSUP : 0;
 }
 
@@ -413,6 +553,9 @@ int http_new(const struct http_opts *o, struct http **out_h)
 
 	if (!opts_valid(o))
 		goto out;
+	r = dlopen_curl();
+	if (r < 0)
+		goto out;
 	h = xzalloc(sizeof(*h));
 	h->o = *o;
 	h->alert_received = h->alert_sent = -1;
@@ -430,12 +573,7 @@ int http_new(const struct http_opts *o, struct http **out_h)
 		h->o.trust_name = "trust anchors";
 	if (ctx_index < 0)
 		ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		r = -ENOMEM;
-		goto out;
-	}
-	h->global_init = true;
-	h->curl = curl_easy_init();
+	h->curl = lc.easy_init();
 	if (!h->curl) {
 		r = -ENOMEM;
 		goto out;
@@ -452,7 +590,7 @@ int http_new(const struct http_opts *o, struct http **out_h)
 		r = setup_trace(h);
 	if (r < 0)
 		log_err("libcurl %s lacks a needed option",
-			curl_version_info(CURLVERSION_NOW)->version);
+			lc.version_info(CURLVERSION_NOW)->version);
 out:
 	if (r < 0)
 		http_free(h);
@@ -465,13 +603,12 @@ void http_free(struct http *h)
 {
 	if (!h)
 		return;
-	curl_easy_cleanup(h->curl);
+	if (h->curl)
+		lc.easy_cleanup(h->curl);
 	reset_answer(h);
 	wipe(&h->tls, sizeof(h->tls));
 	free(h->trust);
 	free(h->origin);
-	if (h->global_init)
-		curl_global_cleanup();
 	free(h);
 }
 
@@ -496,7 +633,7 @@ static int exchange_timeout(const struct http *h, long *out_ms)
 
 static struct curl_slist *append(struct curl_slist *list, const char *s)
 {
-	struct curl_slist *l = curl_slist_append(list, s);
+	struct curl_slist *l = lc.slist_append(list, s);
 
 	if (!l) {
 		fputs("est-enroll: out of memory\n", stderr);
@@ -538,16 +675,16 @@ static int prepare(struct http *h, const char *url, const struct curl_slist *hea
 		log_warn("%s: %s", url, h->errbuf);
 		return r;
 	}
-	bad |= curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, ms) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK;
-	bad |= curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_TIMEOUT_MS, ms) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_URL, url) != CURLE_OK;
+	bad |= lc.easy_setopt(c, CURLOPT_HTTPHEADER, headers) != CURLE_OK;
 	if (body) {
-		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDS, body) != CURLE_OK;
-		bad |= curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len) !=
+		bad |= lc.easy_setopt(c, CURLOPT_POSTFIELDS, body) != CURLE_OK;
+		bad |= lc.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len) !=
 		       CURLE_OK;
 	} else {
-		bad |= curl_easy_setopt(c, CURLOPT_HTTPGET, 1L) != CURLE_OK;
+		bad |= lc.easy_setopt(c, CURLOPT_HTTPGET, 1L) != CURLE_OK;
 	}
 	if (bad) {
 		snprintf(h->errbuf, sizeof(h->errbuf), "cannot set up the request");
@@ -643,7 +780,7 @@ static int tls_refusal(struct http *h, CURLcode c)
 
 	snprintf(detail, sizeof(detail), "%s", h->errbuf);
 	if (c == CURLE_PEER_FAILED_VERIFICATION) {
-		curl_easy_getinfo(h->curl, CURLINFO_SSL_VERIFYRESULT, &verify);
+		lc.easy_getinfo(h->curl, CURLINFO_SSL_VERIFYRESULT, &verify);
 		if (verify != X509_V_OK && verify != X509_V_ERR_UNSPECIFIED)
 			snprintf(msg, sizeof(msg),
 				 "TLS: the server's certificate does not verify against the %.60s: "
@@ -672,7 +809,8 @@ static int tls_refusal(struct http *h, CURLcode c)
 	snprintf(msg, sizeof(msg),
 		 "TLS handshake %s (alert: %.60s): %.120s%s; server authenticated by the %.60s",
 		 desc == h->alert_received ? "refused by the server" : "abandoned by this client",
-		 SSL_alert_desc_string_long(desc), alert_meaning(h, desc), detail, h->o.trust_name);
+		 lssl.SSL_alert_desc_string_long(desc), alert_meaning(h, desc), detail,
+		 h->o.trust_name);
 	set_error(h, msg);
 	return -ECONNABORTED;
 }
@@ -690,7 +828,7 @@ static int transfer_error(struct http *h, CURLcode c, const char *url)
 		snprintf(h->errbuf, sizeof(h->errbuf), "answer larger than %u bytes",
 			 HTTP_MAX_BODY);
 	else if (!h->errbuf[0])
-		snprintf(h->errbuf, sizeof(h->errbuf), "%s", curl_easy_strerror(c));
+		snprintf(h->errbuf, sizeof(h->errbuf), "%s", lc.easy_strerror(c));
 	if (r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNRESET)
 		log_warn("%s: %s", url, h->errbuf);
 	else
@@ -716,14 +854,14 @@ int http_request(struct http *h, const char *path, const char *content_type,
 	r = prepare(h, url, headers, body, body_len);
 	if (r < 0)
 		goto out;
-	c = curl_easy_perform(h->curl);
+	c = lc.easy_perform(h->curl);
 	if (c != CURLE_OK) {
 		r = transfer_error(h, c, url);
 		goto out;
 	}
 	h->errbuf[0] = '\0';
-	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &conns);
+	lc.easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
+	lc.easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &conns);
 	log_debug("%s %s: HTTP %ld, %zu bytes (%s, %s connection)", body ? "POST" : "GET", url,
 		  status, h->body_len, h->tls.version ? h->tls.version : "?",
 		  conns ? "new" : "reused");
@@ -743,8 +881,8 @@ out:
 	if (r < 0)
 		reset_answer(h);
 	/* The list is freed here: leave libcurl no pointer to it. */
-	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(headers);
+	lc.easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
+	lc.slist_free_all(headers);
 	free(url);
 	return r;
 }

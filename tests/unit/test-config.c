@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 
 #include "config.h"
+#include "crypto.h"
 #include "log.h"
 #include "util.h"
 #include "tap.h"
@@ -788,6 +789,7 @@ static void test_secrets_stage(void)
 {
 	struct config *cfg = NULL;
 	char *err = NULL, *want;
+	char fp[65] = "";
 	int r;
 
 	r = load_only(BASE "http_auth = basic\nusername = u\npassword_file = @DIR@/none\n", &cfg,
@@ -846,6 +848,10 @@ static void test_secrets_stage(void)
 	   "config_load_secrets reads the password file");
 	free(err);
 	err = NULL;
+	ok(cfg && cfg->ca_root_pem && cfg->ca_root_len == strlen(cfg->ca_root_pem) &&
+		   crypto_certs_der_sha256(cfg->ca_root_pem, cfg->ca_root_len, fp) == 0 &&
+		   !strcmp(fp, cfg->ca_root_der_fp),
+	   "config_load_secrets keeps ca_root and the SHA-256 of its DER for the pass");
 	ok(cfg && secrets(cfg, &err) == 0 && !*err && !strcmp(cfg->password, "secret\n"),
 	   "a second config_load_secrets does nothing");
 	free(err);

@@ -560,9 +560,12 @@ static void feed(struct http *h, const char *line)
 
 static void test_header_parsing(void)
 {
-	struct http h = {.curl = curl_easy_init()};
 	static char chunk[1 << 16];
+	struct http h = {0};
 	size_t i, taken = 0;
+
+	ok(dlopen_curl() == 0 && dlopen_curl() == 0, "libcurl bound at run time, once");
+	h.curl = lc.easy_init();
 
 	feed(&h, "HTTP/1.1 401 Unauthorized\r\n");
 	feed(&h, "content-type:text/html\r\n");
@@ -586,7 +589,7 @@ static void test_header_parsing(void)
 	ok(taken == HTTP_MAX_BODY && !h.too_big, "body callback takes HTTP_MAX_BODY bytes");
 	ok(on_body(chunk, 1, 1, &h) == 0 && h.too_big, "and refuses one byte more");
 	reset_answer(&h);
-	curl_easy_cleanup(h.curl);
+	lc.easy_cleanup(h.curl);
 }
 
 static void test_get(void)
@@ -608,13 +611,13 @@ static void test_get(void)
 	ok(resp.retry_after && !strcmp(resp.retry_after, "7"), "Retry-After captured");
 	http_response_clear(&resp);
 	ok(http_tls_version(h) && !strcmp(http_tls_version(h), "TLSv1.3"), "TLS 1.3 by default");
-	curl_easy_getinfo(h->curl, CURLINFO_TLS_SSL_PTR, &tsi);
+	lc.easy_getinfo(h->curl, CURLINFO_TLS_SSL_PTR, &tsi);
 	printf("# libcurl: CURLINFO_TLS_SSL_PTR after curl_easy_perform: %s\n",
 	       tsi && tsi->internals ? "available" : "NULL");
 	r = http_request(h, "count", NULL, NULL, NULL, 0, &resp);
 	ok(r == 0 && resp.body && !strcmp((char *)resp.body, "1"),
 	   "second request (path without a slash) still on the first connection");
-	curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &conns);
+	lc.easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &conns);
 	ok(conns == 0, "the second request opened no connection");
 	http_response_clear(&resp);
 	r = http_request(h, "/missing", NULL, NULL, NULL, 0, &resp);
@@ -919,8 +922,7 @@ static char *fetch_logged(const struct http_opts *o, const char *path, int *out_
 	return fetch_logged_at(o, path, 1, out_r);
 }
 
-static char *fetch_logged_at(const struct http_opts *o, const char *path, int verbosity,
-			     int *out_r)
+static char *fetch_logged_at(const struct http_opts *o, const char *path, int verbosity, int *out_r)
 {
 	char *log = path_in_dir("stderr.log"), *data = NULL;
 	struct http_response resp = {0};
@@ -969,7 +971,8 @@ static void test_basic(void)
 	free(logged);
 	logged = fetch_logged_at(&o, "/basic", 2, &r);
 	ok(r == 0 && strstr(logged, "trace: curl: "), "-vv: libcurl's account is logged");
-	ok(strstr(logged, "trace: TLS: trust anchor 0: ") != NULL, "-vv: the trust anchors are named");
+	ok(strstr(logged, "trace: TLS: trust anchor 0: ") != NULL,
+	   "-vv: the trust anchors are named");
 	ok(strstr(logged, "trace: TLS: server certificate 0: ") != NULL,
 	   "-vv: the server's chain is logged");
 	ok(strstr(logged, "trace: TLS: verified") && strstr(logged, "up to the trust anchor"),
@@ -1002,7 +1005,7 @@ static void test_digest(void)
 	   "digest GET after the challenge (status %ld)", resp.status);
 	ok(!resp.retry_after && resp.content_type && !strcmp(resp.content_type, "text/plain"),
 	   "the challenge's headers are not kept");
-	curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &conns);
+	lc.easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &conns);
 	ok(conns == 1, "challenge and answer on one connection");
 	http_response_clear(&resp);
 	r = http_request(h, "/digest", "text/plain", NULL, "abc", 3, &resp);
