@@ -891,8 +891,9 @@ def cmd_plot(a):
 PROFILE_FUNCS = [
     # (label, function names: the inclusive cost of the first one that exists)
     ("ld.so: map + relocate the shared libraries (before main)", ["_dl_start"]),
-    ("… of which symbol lookups", ["_dl_lookup_symbol_x"]),
+    ("symbol lookups (at start and in dlopen)", ["_dl_lookup_symbol_x"]),
     ("library constructors (_dl_init)", ["_dl_init"]),
+    ("libraries bound later with dlopen (_dl_open)", ["_dl_open", "dlopen"]),
     ("main (all of the program's own work)", ["main"]),
     ("config file: INI + value checks (config_load)", ["config_load"]),
     ("OpenSSL init (OPENSSL_init_crypto, first called from config_load)",
