@@ -37,13 +37,7 @@ write_config "tls_client_auth = false"
 est run --once
 is "cert: without a client certificate the server refuses (77)" "$RC" 77
 
-write_config "tls_client_auth = true" "tls_client_keystore = client" "tls_client_alias = client-auth-certs"
-cat >>"$T/est.conf" <<EOC
-[keystore client]
-type = file
-path = $T/client
-EOC
-mkdir -m 0700 "$T/client"
+client_keystore
 est run --once
 is "cert: a missing client key pair fails (exit 1)" "$RC" 1
 check "cert: the missing alias is named" grep -q "client-auth-certs" "$T/err"

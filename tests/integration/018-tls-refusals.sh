@@ -99,14 +99,7 @@ rm -rf "$T/srv" "$T/store"
 start_server --auth cert --tls 1.2
 make_pki >/dev/null
 SRV="$T/srv"
-write_config "tls_client_auth = true" "tls_client_keystore = client" \
-	"tls_client_alias = client-auth-certs" "retry_interval = 1s" "retry_timeout = 10s"
-cat >>"$T/est.conf" <<EOC
-[keystore client]
-type = file
-path = $T/client
-EOC
-mkdir -m 0700 "$T/client"
+client_keystore "retry_interval = 1s" "retry_timeout = 10s"
 install -m 0600 "$T/pki/bundle.pem" "$T/client/client-auth-certs.pem"
 est run
 is "client certificate of an unknown CA: exit 1" "$RC" 1

@@ -56,14 +56,7 @@ stop_server
 rm -rf "$T/srv" "$T/store"
 keyctl clear "$(keyring_id)"
 start_server --auth cert --tls 1.2
-write_config "tls_client_auth = true" "tls_client_keystore = client" \
-	"tls_client_alias = client-auth-certs"
-cat >>"$T/est.conf" <<EOC
-[keystore client]
-type = file
-path = $T/client
-EOC
-mkdir -m 0700 "$T/client"
+client_keystore
 install -m 0600 "$SRV/client-auth.pem" "$T/client/client-auth-certs.pem"
 est run --once
 is "enrolled with the bootstrap client pair: exit 0" "$RC" 0

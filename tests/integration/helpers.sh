@@ -451,3 +451,16 @@ wait_not_before() {
 	done
 	return 1
 }
+
+# client_keystore [EXTRA [est] LINES...]: a config whose first enrollment presents the TLS client
+# pair client-auth-certs from a file keystore "client" in $T/client (created empty, 0700).
+client_keystore() {
+	write_config "tls_client_auth = true" "tls_client_keystore = client" \
+		"tls_client_alias = client-auth-certs" "$@"
+	cat >>"$T/est.conf" <<EOC
+[keystore client]
+type = file
+path = $T/client
+EOC
+	mkdir -p -m 0700 "$T/client"
+}
