@@ -173,24 +173,9 @@ out:
 	return r;
 }
 
-/* The value of KEY= in a record of KEY=VALUE lines, or NULL; caller frees. */
-static char *record_value(const char *text, const char *key)
-{
-	size_t klen = strlen(key);
-	const char *p = text;
-
-	while (p && *p) {
-		if (!strncmp(p, key, klen) && p[klen] == '=')
-			return xstrndup(p + klen + 1, strcspn(p + klen + 1, "\n "));
-		p = strpbrk(p, "\n ");
-		p = p ? p + 1 : NULL;
-	}
-	return NULL;
-}
-
 static bool value_is(const char *text, const char *key, const char *want)
 {
-	char *v = record_value(text, key);
+	char *v = kv_value(text, key);
 	bool same = v && !strcmp(v, want ? want : "");
 
 	free(v);
@@ -213,7 +198,7 @@ bool pass_state_matches(struct pass *p, bool *out_absent)
 	if (!value_is(state, "server", cfg->server) || !value_is(state, "label", cfg->label))
 		goto out;
 	/* The certificates count, not their encoding: a comment in ca_root re-enrolls no one. */
-	fp = record_value(state, "ca_root_certs_sha256");
+	fp = kv_value(state, "ca_root_certs_sha256");
 	if (fp)
 		same = !strcmp(fp, p->ca_root_fp);
 	else
@@ -331,7 +316,7 @@ time_t pass_request_not_before(struct pass *p)
 	if (keystore_get(p->ks, KS_ALIAS_REQUEST, &pem, &len) < 0)
 		return 0;
 	if (!request_unfit(p, pem, len, &key) && strstr(pem, REQUEST_TAG))
-		v = record_value(strstr(pem, REQUEST_TAG), "not_before");
+		v = kv_value(strstr(pem, REQUEST_TAG), "not_before");
 	if (v)
 		nb = (time_t)strtoll(v, NULL, 10);
 	free(v);

@@ -98,25 +98,10 @@ static bool listed(const char *list, const char *alias)
 	return false;
 }
 
-/* The value of KEY= in the text of a record (est-state lines, the request tag), or NULL. */
-static char *record_value(const char *text, const char *key)
-{
-	size_t klen = strlen(key);
-	const char *p = text;
-
-	while (p && *p) {
-		if (!strncmp(p, key, klen) && p[klen] == '=')
-			return xstrndup(p + klen + 1, strcspn(p + klen + 1, " \n"));
-		p += strcspn(p, " \n");
-		p += strspn(p, " \n");
-	}
-	return NULL;
-}
-
 /* key=ALG:PARAMS of the tag, ALG a number: as the config spells it, "EC:prime256v1". */
 static char *request_key(const char *line)
 {
-	char *v = record_value(line, "key"), *colon, *out;
+	char *v = kv_value(line, "key"), *colon, *out;
 	unsigned long alg;
 
 	colon = v ? strchr(v, ':') : NULL;
@@ -141,11 +126,11 @@ static void request_fill(const struct config *cfg, const char *pem, struct reque
 	if (!tag)
 		return;
 	line = xstrndup(tag + strlen(REQUEST_TAG), strcspn(tag, "\n") - strlen(REQUEST_TAG));
-	rq->made_for = record_value(line, "for");
-	rq->server = record_value(line, "server");
-	rq->label = record_value(line, "label");
+	rq->made_for = kv_value(line, "for");
+	rq->server = kv_value(line, "server");
+	rq->label = kv_value(line, "label");
 	rq->key = request_key(line);
-	v = record_value(line, "not_before");
+	v = kv_value(line, "not_before");
 	rq->not_before = v ? (time_t)strtoll(v, NULL, 10) : 0;
 	/* Only a request for the configured server and label is resumed (and waited for). */
 	rq->resumable = rq->server && !strcmp(rq->server, cfg->server) && rq->label &&
@@ -280,7 +265,7 @@ long status_days_left(time_t not_after, time_t now)
 
 char *status_state_value(const char *state, const char *key)
 {
-	return state ? record_value(state, key) : NULL;
+	return state ? kv_value(state, key) : NULL;
 }
 
 static void report_clear(struct report *rep)

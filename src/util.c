@@ -412,3 +412,17 @@ int parse_uint_octal(const char *s, unsigned long *out)
 	*out = v;
 	return 0;
 }
+
+char *kv_value(const char *text, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p = text;
+
+	while (p && *p) {
+		if (!strncmp(p, key, klen) && p[klen] == '=')
+			return xstrndup(p + klen + 1, strcspn(p + klen + 1, " \n"));
+		p += strcspn(p, " \n");
+		p += strspn(p, " \n");
+	}
+	return NULL;
+}

@@ -49,6 +49,9 @@ int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned lon
 
 /* Octal file mode ("0640", "600") up to 07777. Returns 0 or -EINVAL. */
 int parse_uint_octal(const char *s, unsigned long *out);
+/* The value of KEY=VALUE in text whose fields are separated by spaces or newlines (est-state,
+ * the request key's tag), or NULL. Caller frees. */
+char *kv_value(const char *text, const char *key);
 /* Hex-encode n bytes into a newly allocated lowercase string; caller frees. */
 char *hex_encode(const unsigned char *p, size_t n);
 /*
