@@ -15,9 +15,11 @@
 #include <ini.h>
 #include <openssl/x509.h>
 
+#include "certinfo.h"
 #include "config.h"
 #include "config_parse.h"
 #include "crypto.h"
+#include "dn.h"
 #include "log.h"
 #include "util.h"
 
@@ -352,7 +354,6 @@ static void report_secret(struct parse_state *st, int line, const char *key, con
 static void check_ca_root(struct parse_state *st)
 {
 	const char *path = st->cfg->ca_root;
-	STACK_OF(X509) *certs = NULL;
 	char *pem = NULL;
 	size_t len = 0;
 	int r;
@@ -361,17 +362,17 @@ static void check_ca_root(struct parse_state *st)
 	if (r < 0)
 		config_report(st, st->est_lines[EST_CA_ROOT], "ca_root", "cannot read %s: %s", path,
 			      strerror(-r));
-	else if (crypto_certs_from_pem(pem, len, &certs) < 0)
+	/* Read, not decoded whole: an idle pass needs only the fingerprint (certinfo.c). */
+	else if (certinfo_pem_sha256(pem, len, st->cfg->ca_root_der_fp) < 0)
 		config_report(st, st->est_lines[EST_CA_ROOT], "ca_root",
 			      "%s contains no PEM certificate", path);
-	else if (crypto_certs_sha256(certs, st->cfg->ca_root_der_fp) == 0) {
+	else {
 		free(st->cfg->ca_root_pem); /* read by an earlier config_load_secrets() that failed
 					     */
 		st->cfg->ca_root_pem = pem;
 		st->cfg->ca_root_len = len;
 		pem = NULL;
 	}
-	sk_X509_pop_free(certs, X509_free);
 	free(pem);
 }
 
@@ -594,6 +595,21 @@ int config_load_secrets(struct config *cfg)
 	if (st.n_errors)
 		return -EINVAL;
 	cfg->lines->secrets_loaded = true;
+	return 0;
+}
+
+int config_check_subject(const struct config *cfg)
+{
+	struct parse_state st = {.file = cfg->file};
+	X509_NAME *name = NULL;
+	const char *why = NULL;
+
+	if (dn_parse(cfg->subject, &name, &why) < 0) {
+		config_report(&st, cfg->lines->est[EST_SUBJECT], "subject", "%s",
+			      why ? why : "not an RFC 4514 distinguished name");
+		return -EINVAL;
+	}
+	X509_NAME_free(name);
 	return 0;
 }
 

@@ -124,6 +124,9 @@ int config_load(const char *path, struct config **out_cfg);
  * after "FILE:LINE: KEY: reason" lines on stderr. A second call does nothing.
  */
 int config_load_secrets(struct config *cfg);
+/* Whether each value of subject suits its attribute type (config_load checks the syntax only,
+ * so a pass with nothing to do builds no X509_NAME). 0, or -EINVAL reported as FILE:LINE. */
+int config_check_subject(const struct config *cfg);
 void config_free(struct config *cfg);
 /* The [keystore NAME] section, or NULL. */
 const struct keystore_conf *config_keystore(const struct config *cfg, const char *name);

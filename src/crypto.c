@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include <openssl/bio.h>
+#include <openssl/conf.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -20,7 +21,44 @@
 
 #include "crypto.h"
 #include "log.h"
+#include "pem.h"
+#include "sha256.h"
 #include "util.h"
+
+/*
+ * OpenSSL reads openssl.cnf on first use, and what it sets up then (providers, the TLS
+ * defaults) maps about 1 MiB of libcrypto: a pass with nothing to do, status and load use none
+ * of it. So it starts without, and crypto_load_config() reads the file the way OpenSSL would
+ * (OPENSSL_CONF or OPENSSLDIR/openssl.cnf, section openssl_conf) before anything that makes
+ * keys, parses them or talks TLS.
+ */
+void crypto_start(void)
+{
+	/* No OPENSSL_cleanup at exit either: a process that ends frees its memory by ending,
+	 * and the teardown would page in more of libcrypto than an idle pass uses. */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT, NULL);
+}
+
+void crypto_load_config(void)
+{
+	static bool loaded;
+	char *file, why[256];
+
+	if (loaded)
+		return;
+	loaded = true;
+	OPENSSL_load_builtin_modules();
+	if (CONF_modules_load_file(NULL, NULL,
+				   CONF_MFLAGS_DEFAULT_SECTION | CONF_MFLAGS_IGNORE_MISSING_FILE) <=
+	    0) {
+		ERR_error_string_n(ERR_peek_last_error(), why, sizeof(why));
+		file = CONF_get1_default_config_file();
+		log_warn("%s: %s: OpenSSL's defaults stand where it did not apply",
+			 file ? file : "openssl.cnf", why);
+		OPENSSL_free(file);
+	}
+	ERR_clear_error();
+}
 
 void crypto_log_errors(const char *what)
 {
@@ -54,6 +92,14 @@ int crypto_curve_nid(const char *name)
 	} sec2[] = {
 		{"secp192r1", NID_X9_62_prime192v1},
 		{"secp256r1", NID_X9_62_prime256v1},
+		/* The usual names, without a look-up in OpenSSL's object table (most of an idle
+		 * pass's libcrypto pages otherwise). */
+		{"prime256v1", NID_X9_62_prime256v1},
+		{"P-256", NID_X9_62_prime256v1},
+		{"secp384r1", NID_secp384r1},
+		{"P-384", NID_secp384r1},
+		{"secp521r1", NID_secp521r1},
+		{"P-521", NID_secp521r1},
 	};
 	size_t i;
 	int nid;
@@ -74,9 +120,13 @@ int crypto_curve_nid(const char *name)
 static bool curve_supported(int nid)
 {
 	EC_builtin_curve *curves;
-	size_t i, n = EC_get_builtin_curves(NULL, 0);
+	size_t i, n;
 	bool found = false;
 
+	/* The NIST curves every OpenSSL 3 build has (FIPS included), without reading its list. */
+	if (nid == NID_X9_62_prime256v1 || nid == NID_secp384r1 || nid == NID_secp521r1)
+		return true;
+	n = EC_get_builtin_curves(NULL, 0);
 	if (nid == NID_undef || n == 0)
 		return false;
 	curves = xzalloc(sizeof(*curves) * n);
@@ -293,55 +343,6 @@ out:
 	return r;
 }
 
-/* One PEM block; name, header and data live in OpenSSL's secure heap (wiped on free). */
-struct pem_block {
-	char *name;
-	char *header;
-	unsigned char *data;
-	long len;
-};
-
-static void pem_block_clear(struct pem_block *b)
-{
-	OPENSSL_secure_clear_free(b->name, b->name ? strlen(b->name) : 0);
-	OPENSSL_secure_clear_free(b->header, b->header ? strlen(b->header) : 0);
-	OPENSSL_secure_clear_free(b->data, b->data ? (size_t)b->len : 0);
-	memset(b, 0, sizeof(*b));
-}
-
-/* Reads the next block of bio into b: 1, 0 at the end, -EBADMSG for a damaged block. */
-static int pem_next(BIO *bio, struct pem_block *b)
-{
-	unsigned long e;
-
-	pem_block_clear(b);
-	if (PEM_read_bio_ex(bio, &b->name, &b->header, &b->data, &b->len,
-			    PEM_FLAG_SECURE | PEM_FLAG_EAY_COMPATIBLE) == 1)
-		return 1;
-	e = ERR_peek_last_error();
-	ERR_clear_error();
-	return ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE ? 0
-											 : -EBADMSG;
-}
-
-static BIO *bio_from(const void *data, size_t len)
-{
-	if (len > INT_MAX)
-		return NULL;
-	return BIO_new_mem_buf(data, (int)len);
-}
-
-/* True for "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY": blocks we can read without a
- * passphrase (an encrypted key has another name or a Proc-Type header). */
-static bool pem_is_plain_key(const struct pem_block *b)
-{
-	size_t n = strlen(b->name);
-
-	return n >= 11 && !strcmp(b->name + n - 11, "PRIVATE KEY") &&
-	       strcmp(b->name, "ENCRYPTED PRIVATE KEY") != 0 &&
-	       !(b->header && strstr(b->header, "ENCRYPTED"));
-}
-
 /* A whole DER buffer as a private key: PKCS#8, or PKCS#1 / SEC1 ("traditional"). */
 static EVP_PKEY *key_from_der(const unsigned char *der, long len)
 {
@@ -358,19 +359,20 @@ static EVP_PKEY *key_from_der(const unsigned char *der, long len)
 int crypto_key_from_pem(const char *pem, size_t len, EVP_PKEY **out_key)
 {
 	struct pem_block b = {0};
-	BIO *bio = bio_from(pem, len);
+	struct pem_reader rd;
 	EVP_PKEY *key = NULL;
-	int r = len > INT_MAX ? -EFBIG : -ENOMEM;
+	int r;
 
-	if (!bio)
-		goto out;
-	while ((r = pem_next(bio, &b)) == 1 && !pem_is_plain_key(&b))
+	if (len > LONG_MAX)
+		return -EFBIG;
+	pem_reader_init(&rd, pem, len);
+	while ((r = pem_next(&rd, &b)) == 1 && !pem_is_plain_key(&b))
 		log_debug("PEM: skipping a %s block", b.name);
 	if (r == 0)
 		r = -ENOKEY;
 	if (r < 0)
 		goto out;
-	key = key_from_der(b.data, b.len);
+	key = key_from_der(b.data, (long)b.len);
 	if (!key) {
 		log_debug("PEM: the %s block does not decode", b.name);
 		r = -EBADMSG;
@@ -381,7 +383,6 @@ int crypto_key_from_pem(const char *pem, size_t len, EVP_PKEY **out_key)
 out:
 	ERR_clear_error();
 	pem_block_clear(&b);
-	BIO_free(bio);
 	return r;
 }
 
@@ -527,9 +528,9 @@ static int certs_push_block(STACK_OF(X509) *certs, const struct pem_block *b)
 	bool aux = !strcmp(b->name, "TRUSTED CERTIFICATE");
 	X509 *c;
 
-	if (strcmp(b->name, "CERTIFICATE") != 0 && strcmp(b->name, "X509 CERTIFICATE") != 0 && !aux)
+	if (!pem_is_certificate(b))
 		return 0;
-	c = cert_from_der(b->data, b->len, aux);
+	c = cert_from_der(b->data, (long)b->len, aux);
 	if (!c) {
 		log_debug("PEM: a %s block does not decode", b->name);
 		return -EBADMSG;
@@ -545,12 +546,13 @@ int crypto_certs_from_pem(const char *pem, size_t len, STACK_OF(X509) **out_cert
 {
 	struct pem_block b = {0};
 	STACK_OF(X509) *certs = sk_X509_new_null();
-	BIO *bio = bio_from(pem, len);
-	int r = len > INT_MAX ? -EFBIG : -ENOMEM;
+	struct pem_reader rd;
+	int r = len > LONG_MAX ? -EFBIG : -ENOMEM;
 
-	if (!certs || !bio)
+	if (!certs || len > LONG_MAX)
 		goto out;
-	while ((r = pem_next(bio, &b)) == 1) {
+	pem_reader_init(&rd, pem, len);
+	while ((r = pem_next(&rd, &b)) == 1) {
 		r = certs_push_block(certs, &b);
 		if (r < 0)
 			goto out;
@@ -565,7 +567,6 @@ out:
 	ERR_clear_error();
 	pem_block_clear(&b);
 	sk_X509_pop_free(certs, X509_free);
-	BIO_free(bio);
 	return r;
 }
 
@@ -712,79 +713,6 @@ char *crypto_cert_serial(X509 *cert)
 	return hex;
 }
 
-static void sha256_to_hex(const unsigned char md[32], char out[65])
-{
-	static const char digits[] = "0123456789abcdef";
-	unsigned int i;
-
-	for (i = 0; i < 32; i++) {
-		out[2 * i] = digits[md[i] >> 4];
-		out[2 * i + 1] = digits[md[i] & 0xf];
-	}
-	out[64] = '\0';
-}
-
-int crypto_sha256_hex(const void *data, size_t len, char out[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
-		crypto_log_errors("SHA-256 failed");
-		return -EIO;
-	}
-	sha256_to_hex(md, out);
-	return 0;
-}
-
-/* Feeds the DER of each certificate to ctx, in order. */
-static int digest_certs_der(EVP_MD_CTX *ctx, STACK_OF(X509) *certs)
-{
-	unsigned char *der = NULL;
-	int i, len, r = 0;
-
-	for (i = 0; i < sk_X509_num(certs) && r == 0; i++) {
-		len = i2d_X509(sk_X509_value(certs, i), &der);
-		if (len <= 0 || EVP_DigestUpdate(ctx, der, (size_t)len) != 1)
-			r = -EIO;
-		OPENSSL_free(der);
-		der = NULL;
-	}
-	return r;
-}
-
-int crypto_certs_sha256(STACK_OF(X509) *certs, char out[65])
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	int r = -EIO;
-
-	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-	    digest_certs_der(ctx, certs) < 0 || EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 ||
-	    mdlen != 32) {
-		crypto_log_errors("SHA-256 of the certificates failed");
-		goto out;
-	}
-	sha256_to_hex(md, out);
-	r = 0;
-out:
-	EVP_MD_CTX_free(ctx);
-	return r;
-}
-
-int crypto_certs_der_sha256(const char *pem, size_t len, char out[65])
-{
-	STACK_OF(X509) *certs = NULL;
-	int r;
-
-	r = crypto_certs_from_pem(pem, len, &certs);
-	if (r == 0)
-		r = crypto_certs_sha256(certs, out);
-	sk_X509_pop_free(certs, X509_free);
-	return r;
-}
-
 int crypto_cert_fingerprint(X509 *cert, char out[65])
 {
 	unsigned char *der = NULL;
@@ -794,7 +722,8 @@ int crypto_cert_fingerprint(X509 *cert, char out[65])
 		crypto_log_errors("cannot encode a certificate");
 		goto out;
 	}
-	r = crypto_sha256_hex(der, (size_t)len, out);
+	sha256_hex(der, (size_t)len, out);
+	r = 0;
 out:
 	OPENSSL_free(der);
 	return r;

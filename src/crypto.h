@@ -12,6 +12,11 @@
 
 #include "config.h"
 
+/* At the start of main: OpenSSL without openssl.cnf, until crypto_load_config(). */
+void crypto_start(void);
+/* Reads openssl.cnf, once a process: before keys, CSRs, TLS, or parsing certificates whole. */
+void crypto_load_config(void);
+
 /* Logs what (once, at error level) followed by the drained OpenSSL error queue. */
 void crypto_log_errors(const char *what);
 
@@ -75,12 +80,5 @@ char *crypto_cert_subject(X509 *cert);
 char *crypto_cert_issuer(X509 *cert);
 /* Serial as hex; caller OPENSSL_free()s. */
 char *crypto_cert_serial(X509 *cert);
-/* SHA-256 of data as 64 lowercase hex chars + NUL into out. */
-int crypto_sha256_hex(const void *data, size_t len, char out[65]);
-/* SHA-256, hex, over the concatenated DER of every certificate in a PEM buffer, so text, comments
- * and line endings around them do not change it. -ENOENT if none, -EBADMSG for a damaged one. */
-int crypto_certs_der_sha256(const char *pem, size_t len, char out[65]);
-/* The same of certificates already parsed. 0 or -EIO. */
-int crypto_certs_sha256(STACK_OF(X509) *certs, char out[65]);
 /* SHA-256 fingerprint of the cert DER, hex, into out. */
 int crypto_cert_fingerprint(X509 *cert, char out[65]);

@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "base64.h"
 #include "crypto.h"
 #include "csr.h"
 #include "dn.h"
@@ -43,7 +44,7 @@ static int pop_challenge(const struct csr_input *in, char **out_challenge)
 			in->cfg->pop ? "" : " (set pop = true so the connection is made for it)");
 		return -EPROTO;
 	}
-	b64 = est_base64_encode(cb, cb_len);
+	b64 = base64_encode(cb, cb_len);
 	b64[strcspn(b64, "\n")] = '\0';
 	*out_challenge = b64;
 	return 0;

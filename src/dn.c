@@ -219,6 +219,10 @@ static int dn_add(struct dn_parser *dp, const ASN1_OBJECT *obj, bool new_rdn)
 		data = ASN1_STRING_get0_data(at->value.asn1_string);
 		len = ASN1_STRING_length(at->value.asn1_string);
 	}
+	if (!dp->name) {
+		r = 0; /* dn_check: the value is checked for its type when the name is built */
+		goto out;
+	}
 	if (!X509_NAME_add_entry_by_OBJ(dp->name, obj, type, data, len, new_rdn ? 0 : 1,
 					new_rdn ? 0 : -1)) {
 		dp->why = "value not valid for this attribute type (characters or length)";
@@ -226,7 +230,9 @@ static int dn_add(struct dn_parser *dp, const ASN1_OBJECT *obj, bool new_rdn)
 	}
 	r = 0;
 out:
-	ERR_clear_error();
+	/* Only after a failure: the first ERR call of a thread loads OpenSSL's error strings. */
+	if (r < 0)
+		ERR_clear_error();
 	ASN1_TYPE_free(at);
 	return r;
 }
@@ -245,15 +251,15 @@ static int dn_attribute(struct dn_parser *dp, bool new_rdn)
 	return r;
 }
 
-int dn_parse(const char *dn, X509_NAME **out_name, const char **out_why)
+static int parse(const char *dn, X509_NAME **out_name, const char **out_why)
 {
 	struct dn_parser dp = {.p = dn ? dn : "", .why = "empty subject"};
 	bool new_rdn = true;
 	int r = -EINVAL;
 
 	dp.buf = xmalloc(strlen(dp.p) + 1);
-	dp.name = X509_NAME_new();
-	if (!dp.name) {
+	dp.name = out_name ? X509_NAME_new() : NULL;
+	if (out_name && !dp.name) {
 		dp.why = "out of memory";
 		r = -ENOMEM;
 		goto out;
@@ -275,6 +281,17 @@ out:
 		X509_NAME_free(dp.name);
 		return r;
 	}
-	*out_name = dp.name;
+	if (out_name)
+		*out_name = dp.name;
 	return 0;
+}
+
+int dn_parse(const char *dn, X509_NAME **out_name, const char **out_why)
+{
+	return parse(dn, out_name, out_why);
+}
+
+int dn_check(const char *dn, const char **out_why)
+{
+	return parse(dn, NULL, out_why);
 }

@@ -13,6 +13,7 @@
 #include <openssl/x509v3.h>
 
 #include "cacerts.h"
+#include "certinfo.h"
 #include "crypto.h"
 #include "csr.h"
 #include "csrattrs.h"
@@ -22,6 +23,7 @@
 #include "keystore.h"
 #include "log.h"
 #include "pass.h"
+#include "sha256.h"
 #include "util.h"
 
 /*
@@ -422,6 +424,8 @@ static int attempt(struct pass *p, unsigned int steps, bool fresh)
 
 	p->retry_after = 0;
 	p->txn = keystore_txn_new(p->ks);
+	p->state_staged = false;
+	p->pair_fp[0] = '\0';
 	r = run_steps_of(p, &steps, fresh, &cur, &cur_key);
 	p->cert_refused = p->http && http_client_cert_refused(p->http);
 	close_http(p);
@@ -499,6 +503,8 @@ static int run_steps(struct pass *p, enum enroll_action action)
 		uint64_t wait;
 
 		if (!steps) {
+			if (action == ENROLL_ACTION_RUN)
+				pass_record_pair(p);
 			log_info("nothing due");
 			return 0;
 		}
@@ -547,10 +553,10 @@ static int read_ca_root(struct pass *p)
 	} else {
 		r = read_file(cfg->ca_root, 1 << 20, &p->ca_root_pem, &p->ca_root_len);
 		if (r == 0)
-			r = crypto_certs_der_sha256(p->ca_root_pem, p->ca_root_len, p->ca_root_fp);
+			r = certinfo_pem_sha256(p->ca_root_pem, p->ca_root_len, p->ca_root_fp);
 	}
 	if (r == 0)
-		r = crypto_sha256_hex(p->ca_root_pem, p->ca_root_len, p->ca_root_file_fp);
+		sha256_hex(p->ca_root_pem, p->ca_root_len, p->ca_root_file_fp);
 	if (r < 0)
 		log_err("ca_root %s: %s", cfg->ca_root,
 			r == -ENOENT && p->ca_root_pem ? "holds no certificate" : strerror(-r));
@@ -618,6 +624,14 @@ static int pass_init(struct pass *p, enum enroll_action action)
 		return r;
 	}
 	r = heal(p);
+	if (r < 0)
+		return r;
+	if (action == ENROLL_ACTION_RUN && pass_idle(p)) {
+		p->idle = true;
+		return 0;
+	}
+	crypto_load_config();
+	r = config_check_subject(cfg);
 	if (r == 0)
 		r = pass_load_anchors(p);
 	if (r == 0)
@@ -632,6 +646,8 @@ static void pass_clear(struct pass *p)
 	close_http(p);
 	pass_drop_anchors(p);
 	EVP_PKEY_free(p->req_key);
+	wipe_free(p->req_pem, p->req_pem_len);
+	pass_parsed_clear(p);
 	free(p->ca_root_pem);
 	keystore_free(p->ks);
 }
@@ -662,7 +678,9 @@ int enroll_pass(const struct config *cfg, enum enroll_action action, bool once,
 		return 0;
 	}
 	r = pass_init(&p, action);
-	if (r == 0)
+	if (r == 0 && p.idle)
+		log_info("nothing due");
+	else if (r == 0)
 		r = run_steps(&p, action);
 	pass_clear(&p);
 	if (out_event)

@@ -11,6 +11,7 @@
 
 #include <openssl/x509.h>
 
+#include "base64.h"
 #include "crypto.h"
 #include "est.h"
 #include "http.h"
@@ -31,90 +32,6 @@ char *est_path(const char *label, const char *op)
 	if (label && *label)
 		return xasprintf("/.well-known/est/%s/%s", label, op);
 	return xasprintf("/.well-known/est/%s", op);
-}
-
-static int b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-int est_base64_decode(const char *in, size_t len, unsigned char **out, size_t *out_len)
-{
-	unsigned int acc = 0, bits = 0, pad = 0;
-	unsigned char *buf;
-	size_t i, n = 0;
-
-	/* libest ends its base64 with the C string's NUL: tolerated at the very end only. */
-	while (len && (in[len - 1] == '\0' || isspace((unsigned char)in[len - 1])))
-		len--;
-	buf = xmalloc(len / 4 * 3 + 3);
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)in[i];
-		int v;
-
-		if (isspace(c))
-			continue;
-		if (c == '=') {
-			pad++;
-			continue;
-		}
-		v = b64_value(c);
-		/* Data after padding, or a byte outside the alphabet, is not base64. */
-		if (v < 0 || pad)
-			goto bad;
-		acc = (acc << 6) | (unsigned int)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			buf[n++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	if (n == 0 || pad > 2 || bits >= 6)
-		goto bad;
-	*out = buf;
-	*out_len = n;
-	return 0;
-bad:
-	wipe_free(buf, len / 4 * 3 + 3);
-	return -EBADMSG;
-}
-
-char *est_base64_encode(const unsigned char *in, size_t len)
-{
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t groups = (len + 2) / 3;
-	char *s = xmalloc(groups * 4 + groups / 16 + 2);
-	size_t i, n = 0;
-
-	for (i = 0; i < len; i += 3) {
-		unsigned int v = (unsigned int)in[i] << 16;
-
-		if (i + 1 < len)
-			v |= (unsigned int)in[i + 1] << 8;
-		if (i + 2 < len)
-			v |= in[i + 2];
-		s[n++] = alphabet[(v >> 18) & 63];
-		s[n++] = alphabet[(v >> 12) & 63];
-		s[n++] = i + 1 < len ? alphabet[(v >> 6) & 63] : '=';
-		s[n++] = i + 2 < len ? alphabet[v & 63] : '=';
-		if ((i / 3 + 1) % 16 == 0 && i + 3 < len)
-			s[n++] = '\n';
-	}
-	s[n++] = '\n';
-	s[n] = '\0';
-	return s;
 }
 
 /* RFC 9110 5.6.7: a two-digit year more than 50 years ahead is the most recent such past year. */
@@ -276,7 +193,7 @@ static int exchange(struct http *h, const char *label, const char *op, const uns
 	int r;
 
 	if (csr)
-		body = est_base64_encode(csr, csr_len);
+		body = base64_encode(csr, csr_len);
 	r = http_request(h, path, csr ? MEDIA_PKCS10 : NULL, csr ? headers : NULL, body,
 			 body ? strlen(body) : 0, resp);
 	free(body);
@@ -293,7 +210,7 @@ static int parse_certs(const struct http_response *resp, const char *op, STACK_O
 
 	if (!expect_type(resp, op, MEDIA_PKCS7))
 		return -EBADMSG;
-	r = est_base64_decode((const char *)resp->body, resp->body_len, &der, &der_len);
+	r = base64_decode((const char *)resp->body, resp->body_len, &der, &der_len);
 	if (r < 0) {
 		log_err("%s: answer is not base64", op);
 		return r;
@@ -358,8 +275,7 @@ int est_csrattrs(struct http *h, const char *label, unsigned char **out_der, siz
 	} else if (!est_media_type_is(resp.content_type, "application/csrattrs")) {
 		e = escape_for_log(resp.content_type, (size_t)-1, LOG_TEXT_MAX);
 		log_warn("csrattrs: content type '%s', not application/csrattrs: ignored", e);
-	} else if (est_base64_decode((const char *)resp.body, resp.body_len, out_der, out_len) <
-		   0) {
+	} else if (base64_decode((const char *)resp.body, resp.body_len, out_der, out_len) < 0) {
 		log_warn("csrattrs: the answer is not base64: ignored");
 	} else {
 		r = 0;
@@ -508,11 +424,11 @@ static int keygen_part(void *ctx, const char *headers, size_t hlen, const char *
 	if (!t)
 		goto out;
 	if (est_media_type_is(t, "application/pkcs8") && !kp->key) {
-		r = est_base64_decode(part, plen, &der, &der_len);
+		r = base64_decode(part, plen, &der, &der_len);
 		if (r == 0)
 			r = crypto_key_from_der(der, der_len, &kp->key);
 	} else if (est_media_type_is(t, MEDIA_PKCS7) && !kp->certs) {
-		r = est_base64_decode(part, plen, &der, &der_len);
+		r = base64_decode(part, plen, &der, &der_len);
 		if (r == 0)
 			r = pkcs7_certs_parse(der, der_len, &kp->certs);
 	} else {

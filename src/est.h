@@ -27,11 +27,6 @@ int est_cacerts(struct http *h, const char *label, STACK_OF(X509) **out_certs,
 int est_enroll(struct http *h, const char *label, bool reenroll, const unsigned char *csr,
 	       size_t csr_len, STACK_OF(X509) **out_certs, uint64_t *out_retry_after);
 
-/* Base64 (RFC 4648) decoding that skips whitespace and line breaks (RFC 8951) and NUL bytes at
- * the very end (libest). Caller frees. */
-int est_base64_decode(const char *in, size_t len, unsigned char **out, size_t *out_len);
-/* Base64 encoding, 64-column lines, trailing newline. Caller frees. */
-char *est_base64_encode(const unsigned char *in, size_t len);
 /* Retry-After: delta-seconds or HTTP-date, relative to now; clamped to max. 0 or -EINVAL. */
 int est_parse_retry_after(const char *value, time_t now, uint64_t max, uint64_t *out_seconds);
 /* "/.well-known/est[/label]/op"; caller frees. */

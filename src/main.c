@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "crypto.h"
 #include "enroll.h"
 #include "export.h"
 #include "hooks.h"
@@ -49,6 +50,8 @@ struct command {
 	/* Reads the password and ca_root: load, status, export, import run at boot, before they
 	 * exist. */
 	bool needs_secrets;
+	/* Reads openssl.cnf first (crypto_load_config); a pass reads it once it has work. */
+	bool openssl_cnf;
 };
 
 static int exit_code(int r)
@@ -124,6 +127,8 @@ static int cmd_status(struct cli *cli, struct config *cfg)
 
 static int cmd_check_config(struct cli *cli, struct config *cfg)
 {
+	if (config_check_subject(cfg) < 0)
+		return -EINVAL;
 	config_print(cfg, stdout);
 	return 0;
 }
@@ -214,15 +219,15 @@ static int cmd_import(struct cli *cli, struct config *cfg)
 }
 
 static const struct command commands[] = {
-	{"run", cmd_run, "run", 0, 0, true},
-	{"enroll", cmd_enroll, "enroll", 0, 0, true},
-	{"renew", cmd_renew, "renew", 0, 0, true},
-	{"cacerts", cmd_cacerts, "cacerts", 0, 0, true},
-	{"status", cmd_status, "status [--json]", 0, 0, false},
-	{"check-config", cmd_check_config, "check-config", 0, 0, true},
-	{"load", cmd_load, "load", 0, 0, false},
-	{"export", cmd_export, "export ALIAS [--out FILE] [--mode MODE]", 1, 1, false},
-	{"import", cmd_import, "import ALIAS [FILE]", 1, 2, false},
+	{"run", cmd_run, "run", 0, 0, true, false},
+	{"enroll", cmd_enroll, "enroll", 0, 0, true, false},
+	{"renew", cmd_renew, "renew", 0, 0, true, false},
+	{"cacerts", cmd_cacerts, "cacerts", 0, 0, true, false},
+	{"status", cmd_status, "status [--json]", 0, 0, false, false},
+	{"check-config", cmd_check_config, "check-config", 0, 0, true, true},
+	{"load", cmd_load, "load", 0, 0, false, false},
+	{"export", cmd_export, "export ALIAS [--out FILE] [--mode MODE]", 1, 1, false, true},
+	{"import", cmd_import, "import ALIAS [FILE]", 1, 2, false, true},
 };
 
 static void usage(FILE *f)
@@ -355,6 +360,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	crypto_start();
 	r = config_load(cli.config, &cfg);
 	/* A disabled run does nothing, so it needs neither the password nor ca_root. */
 	if (r == 0 && cmd->needs_secrets && !(cmd->handler == cmd_run && !cfg->enabled))
@@ -364,6 +370,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	umask(077);
+	if (cmd->openssl_cnf)
+		crypto_load_config();
 	r = cmd->handler(&cli, cfg);
 	config_free(cfg);
 	return exit_code(r);

@@ -14,6 +14,8 @@
 #include "http.h"
 #include "keystore.h"
 
+struct pass_parsed; /* pass_store.c: what was parsed, by the bytes it came from */
+
 struct pass {
 	const struct config *cfg;
 	struct keystore *ks;
@@ -32,18 +34,27 @@ struct pass {
 	char ca_root_fp[65];	  /* SHA-256 of the DER of ca_root's certificates */
 	char ca_root_file_fp[65]; /* SHA-256 of the file, as versions before 0.2 recorded it */
 	EVP_PKEY *req_key;	  /* key of this pass's request, kept across attempts */
-	X509 *issued;		  /* the certificate staged by this attempt, NULL before */
+	char *req_pem;		  /* secret: req_key as stored, once it was (PKCS#8 PEM) */
+	size_t req_pem_len;
+	X509 *issued; /* the certificate staged by this attempt, NULL before */
 	STACK_OF(X509) *issued_chain;
 	const char *issued_what; /* "enrolled", "renewed", ... for the log once committed */
 	bool issued_renewal;	 /* the staged pair came from /simplereenroll */
+	char pair_fp[65];	 /* SHA-256 of the bundle staged with issued, "" before */
+	bool state_staged;	 /* this attempt staged a new bootstrap record */
 	enum enroll_event event; /* what the committed changes amount to */
 	uint64_t retry_after;	 /* the server's Retry-After of the last answer */
 	bool cert_refused;	 /* the last attempt's TLS client certificate was refused */
 	bool req_renew;		 /* req_key was made for a renewal */
 	bool change_logged;	 /* "server changed" said once per pass */
 	bool once;
+	bool idle;	 /* pass_idle() found nothing due: nothing more was read */
 	time_t deadline; /* 0 = no retry budget */
+	struct pass_parsed *parsed;
 };
+
+/* Frees what the pass parsed (pass_load_anchors, pass_load_enrolled keep it by its bytes). */
+void pass_parsed_clear(struct pass *p);
 
 /* Reads est-cacerts_0.. into p->anchors; none stored is not an error. */
 int pass_load_anchors(struct pass *p);
@@ -58,6 +69,12 @@ int pass_load_enrolled(struct pass *p, EVP_PKEY **out_key, STACK_OF(X509) **out_
 bool pass_state_matches(struct pass *p, bool *out_absent);
 /* Stages the bootstrap record for the config's server, label and ca_root. */
 int pass_stage_state(struct pass *p);
+/*
+ * Stages the record again with pair_fp, the SHA-256 of the pair it vouches for (checked: key
+ * and certificate match, chain to the anchors), keeping its bootstrap time unless this attempt
+ * bootstrapped. pass_idle() trusts a stored pair with that digest without parsing it.
+ */
+int pass_stage_pair_record(struct pass *p, const char *pair_fp);
 
 /* The key to request a certificate for: the pending one if it is fit for this request (resume),
  * else a new one, stored (committed at once) before the request is sent. renew: for a renewal. */
@@ -69,6 +86,13 @@ time_t pass_request_not_before(struct pass *p);
 /* Checks the answer and stages key + issued certificate + chain as one bundle. */
 int pass_stage_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs, const char *what,
 		      bool renewal);
+
+/* True when, from the stored bytes alone, a run has nothing to do (pass_idle.c): the record
+ * matches and vouches for the stored pair, and neither it nor an anchor is due. */
+bool pass_idle(struct pass *p);
+/* A stored pair the record does not vouch for, but that reads, matches its key and chains to
+ * the anchors: the record gets its digest (an upgrade, an import), so later passes are idle. */
+void pass_record_pair(struct pass *p);
 
 /* Commits what this attempt staged, after checking that the store will hold an identity that
  * chains to its anchors. 0 or -errno; nothing changes on error. */

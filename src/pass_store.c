@@ -16,6 +16,7 @@
 #include "keystore.h"
 #include "log.h"
 #include "pass.h"
+#include "sha256.h"
 #include "util.h"
 
 /*
@@ -31,6 +32,80 @@
  */
 
 #define REQUEST_TAG "est-enroll request:"
+
+/*
+ * What this pass parsed, by the stored bytes it came from. OpenSSL 3 costs about a million
+ * instructions a certificate (its key decoders run for every one) and several for a private
+ * key, and a pass reads the same items more than once: at the start, in each attempt, at the
+ * commit. Keyed by the bytes, an entry can never stand for anything but what they hold.
+ */
+struct pass_parsed {
+	char *data; /* secret: may hold a key */
+	size_t len;
+	STACK_OF(X509) *certs;
+	EVP_PKEY *key; /* NULL until asked for */
+	struct pass_parsed *next;
+};
+
+static struct pass_parsed *parsed_find(struct pass *p, const char *data, size_t len)
+{
+	struct pass_parsed *e;
+
+	for (e = p->parsed; e; e = e->next)
+		if (e->len == len && !memcmp(e->data, data, len))
+			return e;
+	return NULL;
+}
+
+/* Takes certs (the parse of data, copied). */
+static struct pass_parsed *parsed_add(struct pass *p, const char *data, size_t len,
+				      STACK_OF(X509) *certs)
+{
+	struct pass_parsed *e = xzalloc(sizeof(*e));
+
+	e->data = xmalloc(len + 1);
+	memcpy(e->data, data, len);
+	e->data[len] = '\0';
+	e->len = len;
+	e->certs = certs;
+	e->next = p->parsed;
+	p->parsed = e;
+	return e;
+}
+
+void pass_parsed_clear(struct pass *p)
+{
+	struct pass_parsed *e, *next;
+
+	for (e = p->parsed; e; e = next) {
+		next = e->next;
+		wipe_free(e->data, e->len);
+		sk_X509_pop_free(e->certs, X509_free);
+		EVP_PKEY_free(e->key);
+		free(e);
+	}
+	p->parsed = NULL;
+}
+
+/* The certificates of a stored item, parsed once a pass; the caller owns the copy. */
+static int parsed_certs(struct pass *p, const char *data, size_t len,
+			struct pass_parsed **out_entry, STACK_OF(X509) **out_certs)
+{
+	struct pass_parsed *e = parsed_find(p, data, len);
+	STACK_OF(X509) *certs = NULL;
+	int r;
+
+	if (!e) {
+		r = crypto_certs_from_pem(data, len, &certs);
+		if (r < 0)
+			return r;
+		e = parsed_add(p, data, len, certs);
+	}
+	*out_certs = X509_chain_up_ref(e->certs);
+	if (out_entry)
+		*out_entry = e;
+	return *out_certs ? 0 : -ENOMEM;
+}
 
 void pass_drop_anchors(struct pass *p)
 {
@@ -81,7 +156,7 @@ int pass_load_anchors(struct pass *p)
 		}
 		if (r < 0)
 			break;
-		r = crypto_certs_from_pem(pem, len, &certs);
+		r = parsed_certs(p, pem, len, NULL, &certs);
 		free(pem);
 		if (r < 0) {
 			log_err("stored " KS_ALIAS_CACERTS_PREFIX "%d is not a certificate", i);
@@ -113,6 +188,15 @@ static bool same_set(const struct pass *p, char *const *pems, const size_t *lens
 	return off == p->anchors_len;
 }
 
+static STACK_OF(X509) *one_cert(X509 *c)
+{
+	STACK_OF(X509) *s = sk_X509_new_null();
+
+	if (s && sk_X509_push(s, c))
+		X509_up_ref(c);
+	return s;
+}
+
 int pass_stage_anchors(struct pass *p, STACK_OF(X509) *certs)
 {
 	int i, n = sk_X509_num(certs), r = 0;
@@ -129,6 +213,10 @@ int pass_stage_anchors(struct pass *p, STACK_OF(X509) *certs)
 		log_err("staging CA certificates: %s", strerror(-r));
 		goto out;
 	}
+	/* Once committed, the next pass_load_anchors reads these bytes: no need to parse them. */
+	for (i = 0; i < n && r == 0; i++)
+		if (!parsed_find(p, pems[i], lens[i]))
+			parsed_add(p, pems[i], lens[i], one_cert(sk_X509_value(certs, i)));
 	/* A refresh that brings the set already held changes nothing a hook should hear of. */
 	if (!p->anchors_changed)
 		p->anchors_changed = !same_set(p, pems, lens, n);
@@ -149,6 +237,7 @@ out:
 int pass_load_enrolled(struct pass *p, EVP_PKEY **out_key, STACK_OF(X509) **out_certs)
 {
 	STACK_OF(X509) *certs = NULL;
+	struct pass_parsed *e = NULL;
 	EVP_PKEY *key = NULL;
 	char *pem = NULL;
 	size_t len = 0;
@@ -157,11 +246,21 @@ int pass_load_enrolled(struct pass *p, EVP_PKEY **out_key, STACK_OF(X509) **out_
 	r = keystore_get(p->ks, KS_ALIAS_ENROLLED, &pem, &len);
 	if (r < 0)
 		goto out;
-	r = crypto_key_from_pem(pem, len, &key);
-	if (r == 0)
-		r = crypto_certs_from_pem(pem, len, &certs);
+	e = parsed_find(p, pem, len);
+	if (!e || !e->key) {
+		r = crypto_key_from_pem(pem, len, &key);
+		if (r < 0)
+			goto out;
+	}
+	r = parsed_certs(p, pem, len, &e, &certs);
 	if (r < 0)
 		goto out;
+	if (!e->key)
+		e->key = key;
+	else
+		EVP_PKEY_free(key);
+	key = e->key;
+	EVP_PKEY_up_ref(key);
 	*out_key = key;
 	*out_certs = certs;
 	key = NULL;
@@ -209,17 +308,39 @@ out:
 	return same;
 }
 
-int pass_stage_state(struct pass *p)
+static int stage_record(struct pass *p, time_t bootstrapped, const char *pair_fp)
 {
 	const struct config *cfg = p->cfg;
-	char *state = xasprintf("server=%s\nlabel=%s\nca_root_certs_sha256=%s\nbootstrapped=%lld\n",
+	char *state = xasprintf("server=%s\nlabel=%s\nca_root_certs_sha256=%s\nbootstrapped=%lld\n"
+				"%s%s%s",
 				cfg->server, cfg->label ? cfg->label : "", p->ca_root_fp,
-				(long long)time(NULL));
+				(long long)bootstrapped, pair_fp ? "pair_sha256=" : "",
+				pair_fp ? pair_fp : "", pair_fp ? "\n" : "");
 	int r;
 
 	r = keystore_txn_put(p->txn, KS_ALIAS_STATE, state, strlen(state));
 	free(state);
 	return r;
+}
+
+int pass_stage_state(struct pass *p)
+{
+	p->state_staged = true;
+	return stage_record(p, time(NULL), NULL);
+}
+
+int pass_stage_pair_record(struct pass *p, const char *pair_fp)
+{
+	time_t at = time(NULL);
+	char *state = NULL, *v = NULL;
+	size_t len = 0;
+
+	if (!p->state_staged && keystore_get(p->ks, KS_ALIAS_STATE, &state, &len) == 0 &&
+	    (v = kv_value(state, "bootstrapped")))
+		at = (time_t)strtoll(v, NULL, 10);
+	free(v);
+	free(state);
+	return stage_record(p, at, pair_fp);
 }
 
 /* What the request key was made for, before its PEM (PEM readers skip leading text). */
@@ -277,6 +398,11 @@ static int store_request_key(struct pass *p, time_t not_before)
 	r = keystore_put(p->ks, KS_ALIAS_REQUEST, item, tlen + len);
 	if (r < 0)
 		log_err("storing " KS_ALIAS_REQUEST ": %s", strerror(-r));
+	/* Kept for the bundle (pass_stage_issued): OpenSSL 3 encodes a key at a high cost. */
+	wipe_free(p->req_pem, p->req_pem_len);
+	p->req_pem = pem;
+	p->req_pem_len = len;
+	pem = NULL;
 out:
 	wipe_free(pem, len);
 	wipe_free(item, tlen + len);
@@ -421,14 +547,20 @@ int pass_stage_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs, cons
 	r = crypto_cert_append_pem(leaf, &chain, &clen);
 	if (r == 0)
 		r = append_chain(leaf, certs, p->anchors, &chain, &clen);
-	if (r == 0)
+	if (r == 0 && key == p->req_key && p->req_pem) {
+		len = p->req_pem_len;
+		pem = xmalloc(len + 1);
+		memcpy(pem, p->req_pem, len + 1);
+	} else if (r == 0) {
 		r = crypto_key_to_pem(key, &pem, &len);
+	}
 	if (r == 0) {
 		blen = len + clen;
 		bundle = xmalloc(blen + 1);
 		memcpy(bundle, pem, len);
 		memcpy(bundle + len, chain, clen + 1);
 		r = keystore_txn_put(p->txn, KS_ALIAS_ENROLLED, bundle, blen);
+		sha256_hex(bundle, blen, p->pair_fp);
 	}
 	/* The pending request, if any, is answered: its key goes with the commit. */
 	if (r == 0)
@@ -485,7 +617,10 @@ int pass_commit(struct pass *p)
 
 	if (!p->txn || keystore_txn_empty(p->txn))
 		return 0;
-	r = check_identity(p);
+	/* The record vouches for the pair it goes with (pass_idle.c). */
+	r = p->issued ? pass_stage_pair_record(p, p->pair_fp) : 0;
+	if (r == 0)
+		r = check_identity(p);
 	if (r == 0)
 		r = keystore_txn_commit(p->txn);
 	if (r < 0)

@@ -12,10 +12,12 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "certinfo.h"
 #include "crypto.h"
 #include "enroll.h"
 #include "keystore.h"
 #include "log.h"
+#include "sha256.h"
 #include "status.h"
 #include "status_report.h"
 #include "util.h"
@@ -61,6 +63,20 @@ static void cert_info_fill(X509 *c, struct cert_info *ci)
 	if (crypto_cert_validity(c, &ci->not_before, &ci->not_after) < 0)
 		ci->not_before = ci->not_after = 0;
 	key_info(c, ci);
+}
+
+static int info_from_der(const struct certinfo *c, void *ctx)
+{
+	struct cert_info *ci = ctx;
+
+	ci->subject = certinfo_subject(c);
+	ci->issuer = certinfo_issuer(c);
+	ci->serial = certinfo_serial(c);
+	sha256_hex(c->der, c->der_len, ci->fingerprint);
+	ci->not_before = c->not_before;
+	ci->not_after = c->not_after;
+	certinfo_key(c, &ci->key_type, &ci->key_bits, ci->curve, sizeof(ci->curve));
+	return 1;
 }
 
 static void cert_info_clear(struct cert_info *ci)
@@ -139,16 +155,22 @@ static void request_fill(const struct config *cfg, const char *pem, struct reque
 	free(line);
 }
 
-/* First certificate of data (a PEM item), or NULL. */
-static X509 *first_cert(const char *data, size_t len)
+/*
+ * What the first certificate of data (a PEM item) says, into ci: true if there is one. Read from
+ * its DER (certinfo.c), so status starts none of OpenSSL's providers; a certificate outside
+ * what that reads (a BER time, say) is parsed whole instead.
+ */
+static bool first_cert_info(const char *data, size_t len, struct cert_info *ci)
 {
 	STACK_OF(X509) *certs = NULL;
-	X509 *c = NULL;
+	int r = certinfo_each_pem(data, len, info_from_der, ci);
 
+	if (r != -EBADMSG)
+		return r > 0;
 	if (crypto_certs_from_pem(data, len, &certs) == 0)
-		c = sk_X509_shift(certs);
+		cert_info_fill(sk_X509_value(certs, 0), ci);
 	sk_X509_pop_free(certs, X509_free);
-	return c;
+	return certs != NULL;
 }
 
 static void item_fill(const struct config *cfg, struct keystore *ks, struct report *rep,
@@ -157,7 +179,6 @@ static void item_fill(const struct config *cfg, struct keystore *ks, struct repo
 	const struct keystore_conf *kc = config_keystore(cfg, cfg->keystore);
 	char *data = NULL;
 	size_t len = 0;
-	X509 *c;
 
 	it->kind = alias_kind(it->alias);
 	it->serial = keystore_key_serial(ks, it->alias);
@@ -170,12 +191,8 @@ static void item_fill(const struct config *cfg, struct keystore *ks, struct repo
 	if (keystore_get(ks, it->alias, &data, &len) < 0)
 		return;
 	/* Possibly secret (a key pair): only what a certificate says is kept. */
-	c = strcmp(it->kind, "state") ? first_cert(data, len) : NULL;
-	if (c) {
-		cert_info_fill(c, &it->cert);
-		it->has_cert = true;
-		X509_free(c);
-	}
+	if (strcmp(it->kind, "state"))
+		it->has_cert = first_cert_info(data, len, &it->cert);
 	if (!strcmp(it->kind, "request"))
 		request_fill(cfg, data, &rep->request);
 	if (!strcmp(it->kind, "state"))

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "csrattrs.h"
 #include "est.h"
 #include "util.h"
@@ -28,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len = 0;
 	uint64_t secs;
 
-	if (est_base64_decode((const char *)data, size, &der, &len) == 0) {
+	if (base64_decode((const char *)data, size, &der, &len) == 0) {
 		if (csrattrs_parse(der, len, &attrs) == 0)
 			csrattrs_free(attrs);
 		free(der);

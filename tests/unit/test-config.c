@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "certinfo.h"
 #include "config.h"
 #include "crypto.h"
 #include "log.h"
@@ -518,15 +519,15 @@ static const struct bad_case {
 	 "7: keystore: no [keystore nowhere] section", 1},
 	{BASE "[export x]\nowner = root\n", "5: [export x]: nothing to export: set key, cert or ca",
 	 1},
-	{BASE "[export x]\nkey = /k\nkey = /j\n", "7: key: duplicate key (first set on line 6)",
-	 1},
-	{BASE "[export x]\nkey = /k\n[export x]\n", "7: [export x]: duplicate section (first on "
-						     "line 5)",
+	{BASE "[export x]\nkey = /k\nkey = /j\n", "7: key: duplicate key (first set on line 6)", 1},
+	{BASE "[export x]\nkey = /k\n[export x]\n",
+	 "7: [export x]: duplicate section (first on "
+	 "line 5)",
 	 1},
 	{BASE "[export a/b]\n", "5: [export a/b]: the name must be", 1},
 	{BASE "[export x]\nkey = /k\ncert = /k\n", "7: cert: /k is also key of [export x]", 1},
-	{BASE "[export x]\nkey = /k\n[export y]\nca = /k\n",
-	 "8: ca: /k is also key of [export x]", 1},
+	{BASE "[export x]\nkey = /k\n[export y]\nca = /k\n", "8: ca: /k is also key of [export x]",
+	 1},
 	{"[est]\nserver = h:1\nca_root = @DIR@/none.pem\nsubject = CN=x\n",
 	 "3: ca_root: cannot read @DIR@/none.pem: No such file or directory", 1, true},
 	{"[est]\nserver = h:1\nca_root = @DIR@/nocert.pem\nsubject = CN=x\n",
@@ -849,7 +850,7 @@ static void test_secrets_stage(void)
 	free(err);
 	err = NULL;
 	ok(cfg && cfg->ca_root_pem && cfg->ca_root_len == strlen(cfg->ca_root_pem) &&
-		   crypto_certs_der_sha256(cfg->ca_root_pem, cfg->ca_root_len, fp) == 0 &&
+		   certinfo_pem_sha256(cfg->ca_root_pem, cfg->ca_root_len, fp) == 0 &&
 		   !strcmp(fp, cfg->ca_root_der_fp),
 	   "config_load_secrets keeps ca_root and the SHA-256 of its DER for the pass");
 	ok(cfg && secrets(cfg, &err) == 0 && !*err && !strcmp(cfg->password, "secret\n"),
@@ -948,8 +949,9 @@ static void test_misc(void)
 
 static void cleanup(void)
 {
-	static const char *const files[] = {"est-enroll.conf", "gw.conf", "lab", "a b.conf", "err",	 "ca.pem", "nocert.pem",
-					    "pw600",	"pw644", "pwempty"};
+	static const char *const files[] = {
+		"est-enroll.conf", "gw.conf",	 "lab",	  "a b.conf", "err",
+		"ca.pem",	   "nocert.pem", "pw600", "pw644",    "pwempty"};
 	size_t i;
 	char *p;
 

@@ -257,7 +257,7 @@ static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *is
 	return c;
 }
 
-static STACK_OF(X509) * stack_of(X509 *a, X509 *b, X509 *c)
+static STACK_OF(X509) *stack_of(X509 *a, X509 *b, X509 *c)
 {
 	STACK_OF(X509) *s = sk_X509_new_null();
 
@@ -416,7 +416,7 @@ static void test_key_formats(void)
 	EVP_PKEY_free(ec);
 }
 
-static STACK_OF(X509_EXTENSION) * make_extensions(void)
+static STACK_OF(X509_EXTENSION) *make_extensions(void)
 {
 	STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
 
@@ -591,85 +591,11 @@ static void test_certs_pem(X509 *leaf, X509 *ca, EVP_PKEY *key)
 	wipe_free(key_pem, klen);
 }
 
-/* What crypto_certs_der_sha256 should give: SHA-256 over the DER of a, then b. */
-static void der_sha256(X509 *a, X509 *b, char out[65])
-{
-	unsigned char *da = NULL, *db = NULL, *cat;
-	int la = i2d_X509(a, &da), lb = b ? i2d_X509(b, &db) : 0;
-
-	cat = xmalloc((size_t)(la + lb));
-	memcpy(cat, da, (size_t)la);
-	if (lb)
-		memcpy(cat + la, db, (size_t)lb);
-	crypto_sha256_hex(cat, (size_t)(la + lb), out);
-	free(cat);
-	OPENSSL_free(da);
-	OPENSSL_free(db);
-}
-
-/* Every "\n" of s as "\r\n". Caller frees. */
-static char *crlf(const char *s)
-{
-	char *out = xmalloc(2 * strlen(s) + 1), *o = out;
-
-	for (; *s; s++) {
-		if (*s == '\n')
-			*o++ = '\r';
-		*o++ = *s;
-	}
-	*o = '\0';
-	return out;
-}
-
-static void test_certs_digest(X509 *leaf, X509 *ca, EVP_PKEY *key)
-{
-	char want[65], want_leaf[65], got[65], other[65];
-	char *pem = NULL, *edited, *pem_crlf, *key_pem = NULL;
-	size_t len = 0, klen = 0, plen;
-
-	der_sha256(leaf, ca, want);
-	der_sha256(leaf, NULL, want_leaf);
-	crypto_cert_append_pem(leaf, &pem, &len);
-	plen = len;
-	crypto_cert_append_pem(ca, &pem, &len);
-	ok(crypto_certs_der_sha256(pem, len, got) == 0 && !strcmp(got, want),
-	   "certs DER SHA-256: over the DER of each certificate, in order");
-	edited = xasprintf("# our root\n\n%.*s\nsome words between\n  \n%s\n\n", (int)plen, pem,
-			   pem + plen);
-	ok(crypto_certs_der_sha256(edited, strlen(edited), got) == 0 && !strcmp(got, want),
-	   "certs DER SHA-256: comments and blank lines do not change it");
-	pem_crlf = crlf(pem);
-	ok(crypto_certs_der_sha256(pem_crlf, strlen(pem_crlf), got) == 0 && !strcmp(got, want),
-	   "certs DER SHA-256: CRLF line endings do not change it");
-	ok(crypto_certs_der_sha256(pem, plen, got) == 0 && !strcmp(got, want_leaf) &&
-		   strcmp(got, want),
-	   "certs DER SHA-256: one certificate fewer changes it");
-	free(edited);
-	edited = xasprintf("%s%.*s", pem + plen, (int)plen, pem);
-	ok(crypto_certs_der_sha256(edited, strlen(edited), other) == 0 && strcmp(other, want),
-	   "certs DER SHA-256: another order changes it");
-	free(edited);
-	crypto_key_to_pem(key, &key_pem, &klen);
-	edited = xasprintf("%s%s", key_pem, pem);
-	ok(crypto_certs_der_sha256(edited, strlen(edited), got) == 0 && !strcmp(got, want),
-	   "certs DER SHA-256: a private key block is not part of it");
-	wipe_str(edited);
-	strcpy(got, "untouched");
-	ok(crypto_certs_der_sha256(key_pem, klen, got) == -ENOENT && !strcmp(got, "untouched"),
-	   "certs DER SHA-256: a key alone is -ENOENT, out untouched");
-	ok(crypto_certs_der_sha256("", 0, got) == -ENOENT, "certs DER SHA-256: empty is -ENOENT");
-	ok(crypto_certs_der_sha256(pem, len - 40, got) == -EBADMSG,
-	   "certs DER SHA-256: a cut certificate is -EBADMSG");
-	free(pem_crlf);
-	free(pem);
-	wipe_free(key_pem, klen);
-}
-
 static void test_chains(void)
 {
 	EVP_PKEY *ca_key = NULL, *int_key = NULL, *leaf_key = NULL, *other_key = NULL;
 	X509 *ca, *inter, *leaf, *other;
-	STACK_OF(X509) * roots, *inters, *others;
+	STACK_OF(X509) *roots, *inters, *others;
 	time_t now = time(NULL);
 
 	crypto_keygen(KEY_ALG_EC, "prime256v1", &ca_key);
@@ -697,7 +623,6 @@ static void test_chains(void)
 	ok(crypto_cert_matches_key(leaf, leaf_key), "leaf matches its key");
 	ok(!crypto_cert_matches_key(leaf, other_key), "leaf does not match another key");
 	test_certs_pem(leaf, inter, leaf_key);
-	test_certs_digest(leaf, inter, leaf_key);
 
 	sk_X509_free(roots);
 	sk_X509_free(inters);
@@ -740,12 +665,6 @@ static void test_cert_info(void)
 	for (i = 0; i < 32; i++)
 		snprintf(want + 2 * i, 3, "%02x", md[i]);
 	ok(crypto_cert_fingerprint(c, fp) == 0 && !strcmp(fp, want), "SHA-256 fingerprint");
-	ok(crypto_sha256_hex("abc", 3, fp) == 0 &&
-		   !strcmp(fp, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
-	   "SHA-256 of abc");
-	ok(crypto_sha256_hex("", 0, fp) == 0 &&
-		   !strcmp(fp, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
-	   "SHA-256 of nothing");
 	X509_free(c);
 	EVP_PKEY_free(key);
 }
@@ -765,7 +684,7 @@ static void test_root_key_update(void)
 {
 	EVP_PKEY *old_key = NULL, *new_key = NULL, *rogue_key = NULL;
 	X509 *old_root, *nwn, *nwo, *own, *rogue_nwo, *sub, *expired;
-	STACK_OF(X509) * anchors, *update, *bad, *plain;
+	STACK_OF(X509) *anchors, *update, *bad, *plain;
 
 	crypto_keygen(KEY_ALG_EC, "prime256v1", &old_key);
 	crypto_keygen(KEY_ALG_EC, "prime256v1", &new_key);

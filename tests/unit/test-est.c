@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base64.h"
 #include "est.h"
 #include "util.h"
 #include "tap.h"
@@ -20,16 +21,16 @@ static void test_base64_roundtrip(void)
 	for (i = 0; i < sizeof(in); i++)
 		in[i] = (unsigned char)(i * 7 + 3);
 	for (n = 1; n <= sizeof(in); n += 37) {
-		b64 = est_base64_encode(in, n);
+		b64 = base64_encode(in, n);
 		ok(b64[strlen(b64) - 1] == '\n', "encode(%zu) ends in a newline", n);
-		ok(est_base64_decode(b64, strlen(b64), &out, &out_len) == 0 && out_len == n &&
+		ok(base64_decode(b64, strlen(b64), &out, &out_len) == 0 && out_len == n &&
 			   !memcmp(out, in, n),
 		   "decode(encode(%zu bytes)) round-trips", n);
 		free(out);
 		out = NULL;
 		free(b64);
 	}
-	b64 = est_base64_encode(in, 100);
+	b64 = base64_encode(in, 100);
 	ok(strchr(b64, '\n') - b64 == 64, "encoding wraps at 64 columns");
 	free(b64);
 }
@@ -59,7 +60,7 @@ static void test_base64_lenient(void)
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		unsigned char *out = NULL;
 		size_t len = 0;
-		int r = est_base64_decode(cases[i].in, strlen(cases[i].in), &out, &len);
+		int r = base64_decode(cases[i].in, strlen(cases[i].in), &out, &len);
 
 		if (cases[i].want)
 			ok(r == 0 && len == strlen(cases[i].want) && !memcmp(out, cases[i].want, len),
@@ -77,18 +78,18 @@ static void test_base64_nul(void)
 	unsigned char *out = NULL;
 	size_t len = 0;
 
-	ok(est_base64_decode(tail, sizeof(tail) - 1, &out, &len) == 0 && len == 5 &&
+	ok(base64_decode(tail, sizeof(tail) - 1, &out, &len) == 0 && len == 5 &&
 		   !memcmp(out, "hello", 5),
 	   "a NUL after the base64 is ignored");
 	free(out);
 	out = NULL;
-	ok(est_base64_decode(two, sizeof(two) - 1, &out, &len) == 0 && len == 5,
+	ok(base64_decode(two, sizeof(two) - 1, &out, &len) == 0 && len == 5,
 	   "NULs at the end are ignored");
 	free(out);
 	out = NULL;
-	ok(est_base64_decode(mid, sizeof(mid) - 1, &out, &len) == -EBADMSG,
+	ok(base64_decode(mid, sizeof(mid) - 1, &out, &len) == -EBADMSG,
 	   "a NUL inside the base64 is refused");
-	ok(est_base64_decode("\0", 1, &out, &len) == -EBADMSG, "a NUL alone is refused");
+	ok(base64_decode("\0", 1, &out, &len) == -EBADMSG, "a NUL alone is refused");
 }
 
 static void test_retry_after(void)
