@@ -55,22 +55,33 @@ int ks_recover(struct keystore *ks)
 	int r;
 
 	r = ksf_journal_read(ks, &j);
-	if (r == -ENOKEY || r == -EBADMSG) {
-		/* No commit point was reached: what is staged never became the store. */
+	if (r == -ENOKEY) {
 		ksf_discard_staged(ks);
-		return r == -EBADMSG ? ksf_journal_remove(ks) : 0;
+		return 0;
+	}
+	if (r == -EBADMSG) {
+		/* No commit point was reached: what is staged never became the store. */
+		log_info("keystore %s: discarding a commit that never became durable", ks->kc->name);
+		ksf_discard_staged(ks);
+		r = ksf_journal_remove(ks);
+		return r == 0 ? ksf_sync(ks) : r;
 	}
 	if (r < 0)
 		return r;
 	log_info("keystore %s: finishing an interrupted commit", ks->kc->name);
 	for (i = 0; r == 0 && i < j->n_put; i++)
-		r = ksf_install(ks, j->put[i]);
+		r = ksf_journal_install(ks, j, i);
 	for (i = 0; r == 0 && i < j->n_del; i++)
 		r = ksf_delete(ks, j->del[i]);
 	if (r == 0)
 		r = ksf_sync(ks);
 	if (r == 0)
 		r = ksf_journal_remove(ks);
+	/* Recovery is rare: its removal is synced too, and a later writer's copies go. */
+	if (r == 0)
+		r = ksf_sync(ks);
+	if (r == 0)
+		ksf_discard_staged(ks);
 	ksf_journal_free(j);
 	return r;
 }
@@ -249,22 +260,42 @@ static void apply_ops(struct keystore_txn *txn, struct ks_view *cur)
 	cur->n = j;
 }
 
+/* A transaction of one op needs no journal: a rename or an unlink is atomic by itself. */
+static int commit_one_file(struct keystore_txn *txn)
+{
+	const struct txn_op *op = &txn->ops[0];
+	int r;
+
+	if (op->data)
+		return ksf_write(txn->ks, op->alias, op->data, op->len);
+	r = ksf_delete(txn->ks, op->alias);
+	return r == 0 ? ksf_sync(txn->ks) : r;
+}
+
 /* Steps 2-4: the file copy. 0 or -errno; before the commit point nothing has changed. */
 static int commit_files(struct keystore_txn *txn)
 {
 	struct keystore *ks = txn->ks;
-	struct ks_journal j = {NULL, 0, NULL, 0};
+	struct ks_journal j = {0};
 	size_t i;
 	int r = 0;
 
+	if (txn->n == 1)
+		return commit_one_file(txn);
 	j.put = xzalloc(sizeof(char *) * (txn->n + 1));
 	j.del = xzalloc(sizeof(char *) * (txn->n + 1));
+	j.put_len = xzalloc(sizeof(*j.put_len) * (txn->n + 1));
+	j.put_sum = xzalloc(sizeof(*j.put_sum) * (txn->n + 1));
 	for (i = 0; r == 0 && i < txn->n; i++) {
-		if (txn->ops[i].data) {
-			r = ksf_stage(ks, txn->ops[i].alias, txn->ops[i].data, txn->ops[i].len);
-			j.put[j.n_put++] = txn->ops[i].alias;
+		const struct txn_op *op = &txn->ops[i];
+
+		if (op->data) {
+			r = ksf_stage(ks, op->alias, op->data, op->len);
+			j.put_len[j.n_put] = op->len;
+			j.put_sum[j.n_put] = ksf_sum(op->data, op->len);
+			j.put[j.n_put++] = op->alias;
 		} else {
-			j.del[j.n_del++] = txn->ops[i].alias;
+			j.del[j.n_del++] = op->alias;
 		}
 	}
 	if (r == 0)
@@ -280,7 +311,7 @@ static int commit_files(struct keystore_txn *txn)
 	if (r == 0)
 		r = ksf_sync(ks);
 	if (r == 0)
-		r = ksf_journal_remove(ks);
+		r = ksf_journal_remove(ks); /* not synced: see the top of this file */
 	if (r < 0) {
 		/* Committed: the journal stays, and the next writer finishes the job. */
 		log_warn("keystore %s: the commit is durable but not finished (%s): the next pass "
@@ -291,6 +322,8 @@ static int commit_files(struct keystore_txn *txn)
 out:
 	free(j.put);
 	free(j.del);
+	free(j.put_len);
+	free(j.put_sum);
 	return r;
 }
 

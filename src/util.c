@@ -166,7 +166,7 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-static int fsync_dir(const char *path)
+int fsync_parent(const char *path)
 {
 	char *copy = xstrdup(path);
 	int fd, r = 0;
@@ -217,7 +217,7 @@ static int replace_file(const char *path, const void *data, size_t len, mode_t m
 		r = -errno;
 		goto fail;
 	}
-	r = durable ? fsync_dir(path) : 0;
+	r = durable ? fsync_parent(path) : 0;
 	goto out;
 fail:
 	if (fd >= 0)
@@ -246,12 +246,13 @@ int write_file_replace(const char *path, const void *data, size_t len, mode_t mo
 
 int write_file_new(const char *path, const void *data, size_t len, mode_t mode, gid_t gid)
 {
+	const int flags = O_WRONLY | O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW | O_CLOEXEC;
 	int fd, r;
 
-	if (unlink(path) < 0 && errno != ENOENT)
-		return -errno;
-	/* O_EXCL: a name planted in between (a symlink) is refused, never followed. */
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* O_EXCL: whatever is there (a stale copy, a planted symlink) goes first, never followed. */
+	fd = open(path, flags, 0600);
+	if (fd < 0 && errno == EEXIST && unlink(path) == 0)
+		fd = open(path, flags, 0600);
 	if (fd < 0)
 		return -errno;
 	if (fchmod(fd, mode) < 0 || (gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) < 0))

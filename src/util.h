@@ -48,6 +48,8 @@ int write_file_replace(const char *path, const void *data, size_t len, mode_t mo
  * synced: the caller syncs it before path means anything. On failure path is removed. 0 or -errno.
  */
 int write_file_new(const char *path, const void *data, size_t len, mode_t mode, gid_t gid);
+/* fsync of the directory holding path, so that path's entry in it is durable. 0 or -errno. */
+int fsync_parent(const char *path);
 /* mkdir -p: each component it creates gets exactly mode, whatever the umask; existing ones are
  * left as they are. Returns 0 or -errno. */
 int mkdir_p(const char *path, mode_t mode);
