@@ -19,13 +19,19 @@
  * The commit order (keystore_txn_commit):
  *   1. A new keyring holding the new store is built aside, in the process keyring (it dies with
  *      the process). Quota and permission failures happen here, before anything is visible.
- *   2. Each changed item is written durably to a staged copy, PATH/.ALIAS.new.
- *   3. The journal PATH/.est-commit, listing the items to install and remove, is written
- *      durably: this rename is the commit point.
+ *   2. Each changed item is written to a staged copy, PATH/.ALIAS.new, in place (O_EXCL, mode
+ *      set before a byte), and fsynced.
+ *   3. The journal PATH/.est-commit lists the items to install, each with its length and
+ *      checksum (ksf_sum), and those to remove; it is written as tmp + fsync + rename, then the
+ *      directory is synced. The rename is the commit point, the sync makes it and the staged
+ *      copies' names durable together (same directory).
  *   4. Each staged copy is renamed over PATH/ALIAS.pem, removed items are unlinked, the
- *      directory is synced, the journal removed.
+ *      directory is synced, the journal is unlinked (not synced).
  *   5. The new keyring is linked into the user keyring under the same name, which displaces
- *      the old one in one step; the serial list is republished (best effort).
+ *      the old one in one step; the serial list is republished (best effort, not synced: it
+ *      means nothing after a reboot, and $RUNTIME_DIRECTORY is a tmpfs).
+ * A transaction of one op skips 2-4: PATH/ALIAS.pem is written as tmp + fsync + rename +
+ * directory sync (a removal: unlink + directory sync); a rename or an unlink is atomic alone.
  * A crash before 3 leaves the old store (staged copies are discarded by the next writer); a
  * crash after 3 leaves the new one: the next writer (any command that takes the lock) finishes
  * step 4 from the journal, and heals the keyring from the file copy (keystore_load), as a pass
@@ -33,6 +39,41 @@
  * read through an unfinished journal. When the keyring refuses step 1 (EDQUOT, EACCES, ...)
  * and fallback is on, the commit goes on in the files alone and the tool's own keys are taken
  * out of the keyring, so it never shows a stale identity; with fallback off nothing changes.
+ *
+ * Power loss. SIGKILL (tests/integration/030) loses nothing the kernel accepted; a power cut
+ * loses whatever was not synced, in any order. What is assumed: after fsync(file) returns, its
+ * data and inode are on the disk; after fsync(dir), the directory's entries as they were at
+ * the call; a rename is atomic (the name is the old file or the new one). Nothing about the
+ * order in which unsynced changes reach the disk. A journal "counts" (ksf_journal_read) only
+ * when every put it lists is either staged or installed with exactly the recorded content;
+ * one that does not count is discarded, which never changes a PATH/ALIAS.pem.
+ *   - Cut during 2, or during 3 before the journal's rename reached the disk: no journal (or
+ *     its tmp file): the staged copies are discarded, the old store stands.
+ *   - Cut during the sync of 3: the journal's name may be on the disk while a staged copy's
+ *     name is not. The journal's data is whole (synced before the rename), the staged copies'
+ *     data too (synced before the journal was written); a missing staged copy whose target
+ *     lacks the recorded content makes the journal not count. Nothing was installed yet (4
+ *     starts after the sync returns), so discarding it leaves the old store, whole. If every
+ *     name made it, the journal counts and recovery finishes it: the new store.
+ *   - Cut during 4: the journal and every staged name are durable, and each rename is atomic,
+ *     so each put is staged or installed: recovery installs the rest, removes the removed
+ *     ones, syncs, and the new store stands. The install sync comes before the journal's
+ *     unlink, so the journal cannot vanish from the disk while an install has not reached it.
+ *   - After 4 the journal's unlink may not be durable, and the journal may come back after a
+ *     later cut. It then changes nothing: its puts are installed (their content is there), its
+ *     removals done. It cannot adopt a later transaction's staged copy under the same name: the
+ *     content would not match its checksum. And it cannot undo a later acknowledged
+ *     transaction: each one syncs the directory (3, or the one-op write) before it returns,
+ *     which makes the journal's removal durable too; what it can meet is an unacknowledged one
+ *     cut before that sync, which had installed nothing (or one atomic item, whose rollback is
+ *     the state before it).
+ *   - One-op: cut before the directory sync returns: the old item or the new one, whole.
+ *   - The store directory made by the first open is synced into its parent (ksf_open), so
+ *     the first acknowledged commit cannot vanish with it.
+ * A pass that commits twice (the request key before the CSR is sent, then the issued pair, the
+ * CA certificates and est-state with the request key removed) pays 2 + (staged + 3) syncs;
+ * each commit is acknowledged durable before the pass goes on, as the protocol needs: the key
+ * of a CSR that reached the server must survive. Recovery, rare, syncs its removal as well.
  */
 
 struct txn_op {
@@ -61,7 +102,8 @@ int ks_recover(struct keystore *ks)
 	}
 	if (r == -EBADMSG) {
 		/* No commit point was reached: what is staged never became the store. */
-		log_info("keystore %s: discarding a commit that never became durable", ks->kc->name);
+		log_info("keystore %s: discarding a commit that never became durable",
+			 ks->kc->name);
 		ksf_discard_staged(ks);
 		r = ksf_journal_remove(ks);
 		return r == 0 ? ksf_sync(ks) : r;

@@ -249,7 +249,7 @@ int write_file_new(const char *path, const void *data, size_t len, mode_t mode, 
 	const int flags = O_WRONLY | O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW | O_CLOEXEC;
 	int fd, r;
 
-	/* O_EXCL: whatever is there (a stale copy, a planted symlink) goes first, never followed. */
+	/* O_EXCL: what is there (a stale copy, a planted symlink) goes first, never followed. */
 	fd = open(path, flags, 0600);
 	if (fd < 0 && errno == EEXIST && unlink(path) == 0)
 		fd = open(path, flags, 0600);
