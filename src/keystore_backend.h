@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <keyutils.h>
 
@@ -28,12 +29,15 @@ struct ks_view {
 	size_t n;
 };
 
-/* An interrupted commit found at open: what it puts and removes. */
+/* An interrupted commit found at open: what it puts and removes. put_len and put_sum: the
+ * length and ksf_sum() of each put's content (NULL in a journal of format 1, which had none). */
 struct ks_journal {
 	char **put;
 	size_t n_put;
 	char **del;
 	size_t n_del;
+	size_t *put_len;
+	uint64_t *put_sum;
 };
 
 struct keystore {
@@ -70,20 +74,32 @@ int ksf_open(struct keystore *ks, bool create);
 int ksf_read(const struct keystore *ks, const char *alias, char **out_data, size_t *out_len);
 /* Aliases of PATH/ALIAS.pem, sorted; an absent directory is an empty store. */
 int ksf_list(const struct keystore *ks, char ***out_aliases, size_t *out_n);
-/* Writes the staged copy of an item (PATH/.ALIAS.new), durably. */
+/* Writes PATH/ALIAS.pem alone, durably (tmp + fsync + rename + fsync(dir)): a one-item commit. */
+int ksf_write(const struct keystore *ks, const char *alias, const void *data, size_t len);
+/* Writes the staged copy of an item (PATH/.ALIAS.new) in place and fsyncs it; its directory
+ * entry is made durable by the journal's directory sync. */
 int ksf_stage(const struct keystore *ks, const char *alias, const void *data, size_t len);
+/* The staged copy; in READ mode -ENOKEY when it is not the content ks->jnl committed. */
 int ksf_read_staged(const struct keystore *ks, const char *alias, char **out_data, size_t *out_len);
 /* Renames the staged copy over PATH/ALIAS.pem; 0 when there is none (done before). */
 int ksf_install(const struct keystore *ks, const char *alias);
+/* Recovery: installs put i of j when its staged copy holds what j committed; else 0 (the
+ * journal was checked at read: PATH/ALIAS.pem holds it already). */
+int ksf_journal_install(const struct keystore *ks, const struct ks_journal *j, size_t i);
 /* Removes PATH/ALIAS.pem; 0 when absent. Not synced: ksf_sync() after a batch. */
 int ksf_delete(const struct keystore *ks, const char *alias);
+/* The checksum of an item's content the journal records (64-bit FNV-1a). */
+uint64_t ksf_sum(const void *data, size_t len);
 /* fsync of the directory. */
 int ksf_sync(const struct keystore *ks);
 /* Removes leftovers of an interrupted write: temporary files and staged copies. */
 void ksf_discard_staged(const struct keystore *ks);
-/* The journal PATH/.est-commit: written durably (the commit point), read, removed. */
+/* The journal PATH/.est-commit: written durably (the commit point), its directory synced. */
 int ksf_journal_write(const struct keystore *ks, const struct ks_journal *j);
+/* -ENOKEY: none; -EBADMSG: not one a commit wrote, or one whose commit point never became
+ * durable (a put neither staged nor installed with the content it records). */
 int ksf_journal_read(const struct keystore *ks, struct ks_journal **out_j);
+/* Unlinks the journal; not synced (keystore_txn.c says why that is enough). */
 int ksf_journal_remove(const struct keystore *ks);
 void ksf_journal_free(struct ks_journal *j);
 /* flock of the directory; wait or -EBUSY. */

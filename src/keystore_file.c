@@ -17,7 +17,8 @@
 #define SUFFIX ".pem"
 #define STAGED ".new"
 #define JOURNAL ".est-commit"
-#define JOURNAL_MAGIC "est-enroll commit 1\n"
+#define JOURNAL_MAGIC_1 "est-enroll commit 1\n" /* put lines without length and sum */
+#define JOURNAL_MAGIC "est-enroll commit 2\n"
 
 static bool has_group(const struct keystore *ks)
 {
@@ -34,22 +35,30 @@ static char *staged_path(const struct keystore *ks, const char *alias)
 	return xasprintf("%s/.%s" STAGED, ks->kc->path, alias);
 }
 
-/* The store gets mode; parents 0755: they hold nothing secret, and the group must get through. */
+/*
+ * The store gets mode; missing parents 0755: they hold nothing secret, and the group must get
+ * through. Each directory made is synced into its parent, so the first commit cannot vanish
+ * with the directory that holds it after a power cut.
+ */
 static int make_dir(const char *path, mode_t mode)
 {
-	char *parent = xstrdup(path), *slash = strrchr(parent, '/');
+	char *parent, *slash;
+	struct stat st;
 	int r = 0;
 
+	if (stat(path, &st) == 0 || errno != ENOENT)
+		return 0; /* there (ksf_open checks what it is), or an error ksf_open reports */
+	parent = xstrdup(path);
+	slash = strrchr(parent, '/');
 	if (slash && slash != parent) {
 		*slash = '\0';
-		r = mkdir_p(parent, 0755);
+		r = make_dir(parent, 0755);
 	}
 	if (r < 0)
 		goto out;
 	if (mkdir(path, mode) == 0) {
 		/* Exactly mode, whatever the umask. */
-		if (chmod(path, mode) < 0)
-			r = -errno;
+		r = chmod(path, mode) < 0 ? -errno : fsync_parent(path);
 	} else if (errno != EEXIST) {
 		r = -errno;
 	}
@@ -113,9 +122,81 @@ int ksf_read(const struct keystore *ks, const char *alias, char **out_data, size
 	return read_path(item_path(ks, alias), out_data, out_len);
 }
 
+uint64_t ksf_sum(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* 1 when path holds len bytes summing to sum, 0 when it is absent or holds anything else. */
+static int holds(char *path, size_t len, uint64_t sum)
+{
+	char *data = NULL;
+	size_t n = 0;
+	int r = read_file(path, KS_FILE_ITEM_MAX, &data, &n);
+
+	free(path);
+	if (r == -ENOENT || r == -EFBIG)
+		return 0;
+	if (r == 0)
+		r = n == len && ksf_sum(data, n) == sum;
+	wipe_free(data, n);
+	return r;
+}
+
+/* Index of alias among the puts of j, or -1. */
+static long put_index(const struct ks_journal *j, const char *alias)
+{
+	size_t i;
+
+	for (i = 0; j && i < j->n_put; i++)
+		if (!strcmp(j->put[i], alias))
+			return (long)i;
+	return -1;
+}
+
 int ksf_read_staged(const struct keystore *ks, const char *alias, char **out_data, size_t *out_len)
 {
-	return read_path(staged_path(ks, alias), out_data, out_len);
+	const struct ks_journal *j = ks->jnl;
+	long i = put_index(j, alias);
+	char *data = NULL;
+	size_t len = 0;
+	int r;
+
+	r = read_path(staged_path(ks, alias), &data, &len);
+	/* A copy staged by a later writer after this journal was finished is not what it put. */
+	if (r == 0 && i >= 0 && j->put_sum &&
+	    (len != j->put_len[i] || ksf_sum(data, len) != j->put_sum[i])) {
+		wipe_free(data, len);
+		return -ENOKEY;
+	}
+	if (r == 0) {
+		*out_data = data;
+		*out_len = len;
+	}
+	return r;
+}
+
+static mode_t item_mode(const struct keystore *ks)
+{
+	return has_group(ks) ? 0640 : 0600;
+}
+
+int ksf_write(const struct keystore *ks, const char *alias, const void *data, size_t len)
+{
+	char *path = item_path(ks, alias);
+	int r;
+
+	r = write_file_atomic(path, data, len, item_mode(ks), ks->kc->gid);
+	free(path);
+	return r;
 }
 
 int ksf_stage(const struct keystore *ks, const char *alias, const void *data, size_t len)
@@ -123,7 +204,7 @@ int ksf_stage(const struct keystore *ks, const char *alias, const void *data, si
 	char *path = staged_path(ks, alias);
 	int r;
 
-	r = write_file_atomic(path, data, len, has_group(ks) ? 0640 : 0600, ks->kc->gid);
+	r = write_file_new(path, data, len, item_mode(ks), ks->kc->gid);
 	free(path);
 	return r;
 }
@@ -138,6 +219,16 @@ int ksf_install(const struct keystore *ks, const char *alias)
 	free(from);
 	free(to);
 	return r;
+}
+
+int ksf_journal_install(const struct keystore *ks, const struct ks_journal *j, size_t i)
+{
+	int r;
+
+	if (!j->put_sum)
+		return ksf_install(ks, j->put[i]);
+	r = holds(staged_path(ks, j->put[i]), j->put_len[i], j->put_sum[i]);
+	return r == 1 ? ksf_install(ks, j->put[i]) : r;
 }
 
 int ksf_delete(const struct keystore *ks, const char *alias)
@@ -276,8 +367,11 @@ int ksf_journal_write(const struct keystore *ks, const struct ks_journal *j)
 	int r;
 
 	for (i = 0; i < j->n_put + j->n_del; i++) {
-		line = xasprintf("%s%s %s\n", text, i < j->n_put ? "put" : "del",
-				 i < j->n_put ? j->put[i] : j->del[i - j->n_put]);
+		if (i < j->n_put)
+			line = xasprintf("%sput %s %zu %016llx\n", text, j->put[i], j->put_len[i],
+					 (unsigned long long)j->put_sum[i]);
+		else
+			line = xasprintf("%sdel %s\n", text, j->del[i - j->n_put]);
 		free(text);
 		text = line;
 	}
@@ -295,26 +389,80 @@ static void journal_add(char ***list, size_t *n, const char *alias)
 	(*list)[(*n)++] = xstrdup(alias);
 }
 
+/* "ALIAS LEN SUM" of a format 2 put line, or "ALIAS" of format 1. */
+static int journal_put(char *arg, bool v1, struct ks_journal *j)
+{
+	char *len_s = strchr(arg, ' '), *sum_s = NULL, *end = NULL;
+	unsigned long long len, sum;
+
+	if (v1 != !len_s)
+		return -EBADMSG;
+	if (len_s) {
+		*len_s++ = '\0';
+		sum_s = strchr(len_s, ' ');
+		if (!sum_s || *len_s < '0' || *len_s > '9')
+			return -EBADMSG;
+		*sum_s++ = '\0';
+		errno = 0;
+		len = strtoull(len_s, &end, 10);
+		if (errno || *end || len == 0 || len > KS_FILE_ITEM_MAX || strlen(sum_s) != 16 ||
+		    strspn(sum_s, "0123456789abcdef") != 16)
+			return -EBADMSG;
+		sum = strtoull(sum_s, &end, 16);
+		if (errno || *end)
+			return -EBADMSG;
+		j->put_len = xrealloc(j->put_len, sizeof(*j->put_len) * (j->n_put + 1));
+		j->put_sum = xrealloc(j->put_sum, sizeof(*j->put_sum) * (j->n_put + 1));
+		j->put_len[j->n_put] = (size_t)len;
+		j->put_sum[j->n_put] = (uint64_t)sum;
+	}
+	if (!keystore_alias_valid(arg))
+		return -EBADMSG;
+	journal_add(&j->put, &j->n_put, arg);
+	return 0;
+}
+
 /* Parses the journal; -EBADMSG when it is not one the commit wrote (no "end" line). */
 static int journal_parse(char *text, struct ks_journal *j)
 {
 	char *line, *save = NULL;
-	bool ended = false;
+	bool ended = false, v1 = !strncmp(text, JOURNAL_MAGIC_1, strlen(JOURNAL_MAGIC_1));
+	int r = 0;
 
-	if (strncmp(text, JOURNAL_MAGIC, strlen(JOURNAL_MAGIC)))
+	if (!v1 && strncmp(text, JOURNAL_MAGIC, strlen(JOURNAL_MAGIC)))
 		return -EBADMSG;
-	for (line = strtok_r(text + strlen(JOURNAL_MAGIC), "\n", &save); line && !ended;
+	for (line = strtok_r(text + strlen(JOURNAL_MAGIC), "\n", &save); r == 0 && line && !ended;
 	     line = strtok_r(NULL, "\n", &save)) {
 		if (!strcmp(line, "end"))
 			ended = true;
-		else if (!strncmp(line, "put ", 4) && keystore_alias_valid(line + 4))
-			journal_add(&j->put, &j->n_put, line + 4);
+		else if (!strncmp(line, "put ", 4))
+			r = journal_put(line + 4, v1, j);
 		else if (!strncmp(line, "del ", 4) && keystore_alias_valid(line + 4))
 			journal_add(&j->del, &j->n_del, line + 4);
 		else
-			return -EBADMSG;
+			r = -EBADMSG;
 	}
-	return ended ? 0 : -EBADMSG;
+	return r == 0 && !ended ? -EBADMSG : r;
+}
+
+/*
+ * A format 2 journal counts only when each put is staged or installed with the content it
+ * records: otherwise the commit point never became durable (a staged copy's directory entry was
+ * lost with it), nothing was installed, and the journal is discarded. A format 1 writer synced
+ * the staged copies before the journal.
+ */
+static int journal_check(const struct keystore *ks, const struct ks_journal *j)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; r == 0 && j->put_sum && i < j->n_put; i++) {
+		r = holds(staged_path(ks, j->put[i]), j->put_len[i], j->put_sum[i]);
+		if (r == 0)
+			r = holds(item_path(ks, j->put[i]), j->put_len[i], j->put_sum[i]);
+		r = r == 1 ? 0 : r == 0 ? -EBADMSG : r;
+	}
+	return r;
 }
 
 int ksf_journal_read(const struct keystore *ks, struct ks_journal **out_j)
@@ -331,6 +479,8 @@ int ksf_journal_read(const struct keystore *ks, struct ks_journal **out_j)
 	if (r == 0)
 		r = journal_parse(text, j);
 	free(text);
+	if (r == 0)
+		r = journal_check(ks, j);
 	if (r < 0) {
 		ksf_journal_free(j);
 		return r;
@@ -347,7 +497,7 @@ int ksf_journal_remove(const struct keystore *ks)
 	if (unlink(path) < 0)
 		r = errno == ENOENT ? 0 : -errno;
 	free(path);
-	return r == 0 ? ksf_sync(ks) : r;
+	return r;
 }
 
 void ksf_journal_free(struct ks_journal *j)
@@ -356,5 +506,7 @@ void ksf_journal_free(struct ks_journal *j)
 		return;
 	keystore_free_list(j->put, j->n_put);
 	keystore_free_list(j->del, j->n_del);
+	free(j->put_len);
+	free(j->put_sum);
 	free(j);
 }

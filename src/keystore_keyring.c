@@ -407,8 +407,9 @@ void ksk_publish(struct keystore *ks)
 	if (r < 0)
 		goto out;
 	path = xasprintf("%s/%s.keys", dir, ks->kc->name);
-	/* Serials are not secret: 0644. */
-	r = write_file_atomic(path, text, len, 0644, (gid_t)-1);
+	/* Serials are not secret: 0644. Not synced: they die with the keyring at the next boot,
+	 * and $RUNTIME_DIRECTORY is a tmpfs; readers still never see a torn list. */
+	r = write_file_replace(path, text, len, 0644);
 out:
 	/* The store itself is fine: consumers can still search the keyring by name. */
 	if (r < 0)

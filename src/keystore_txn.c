@@ -19,13 +19,19 @@
  * The commit order (keystore_txn_commit):
  *   1. A new keyring holding the new store is built aside, in the process keyring (it dies with
  *      the process). Quota and permission failures happen here, before anything is visible.
- *   2. Each changed item is written durably to a staged copy, PATH/.ALIAS.new.
- *   3. The journal PATH/.est-commit, listing the items to install and remove, is written
- *      durably: this rename is the commit point.
+ *   2. Each changed item is written to a staged copy, PATH/.ALIAS.new, in place (O_EXCL, mode
+ *      set before a byte), and fsynced.
+ *   3. The journal PATH/.est-commit lists the items to install, each with its length and
+ *      checksum (ksf_sum), and those to remove; it is written as tmp + fsync + rename, then the
+ *      directory is synced. The rename is the commit point, the sync makes it and the staged
+ *      copies' names durable together (same directory).
  *   4. Each staged copy is renamed over PATH/ALIAS.pem, removed items are unlinked, the
- *      directory is synced, the journal removed.
+ *      directory is synced, the journal is unlinked (not synced).
  *   5. The new keyring is linked into the user keyring under the same name, which displaces
- *      the old one in one step; the serial list is republished (best effort).
+ *      the old one in one step; the serial list is republished (best effort, not synced: it
+ *      means nothing after a reboot, and $RUNTIME_DIRECTORY is a tmpfs).
+ * A transaction of one op skips 2-4: PATH/ALIAS.pem is written as tmp + fsync + rename +
+ * directory sync (a removal: unlink + directory sync); a rename or an unlink is atomic alone.
  * A crash before 3 leaves the old store (staged copies are discarded by the next writer); a
  * crash after 3 leaves the new one: the next writer (any command that takes the lock) finishes
  * step 4 from the journal, and heals the keyring from the file copy (keystore_load), as a pass
@@ -33,6 +39,41 @@
  * read through an unfinished journal. When the keyring refuses step 1 (EDQUOT, EACCES, ...)
  * and fallback is on, the commit goes on in the files alone and the tool's own keys are taken
  * out of the keyring, so it never shows a stale identity; with fallback off nothing changes.
+ *
+ * Power loss. SIGKILL (tests/integration/030) loses nothing the kernel accepted; a power cut
+ * loses whatever was not synced, in any order. What is assumed: after fsync(file) returns, its
+ * data and inode are on the disk; after fsync(dir), the directory's entries as they were at
+ * the call; a rename is atomic (the name is the old file or the new one). Nothing about the
+ * order in which unsynced changes reach the disk. A journal "counts" (ksf_journal_read) only
+ * when every put it lists is either staged or installed with exactly the recorded content;
+ * one that does not count is discarded, which never changes a PATH/ALIAS.pem.
+ *   - Cut during 2, or during 3 before the journal's rename reached the disk: no journal (or
+ *     its tmp file): the staged copies are discarded, the old store stands.
+ *   - Cut during the sync of 3: the journal's name may be on the disk while a staged copy's
+ *     name is not. The journal's data is whole (synced before the rename), the staged copies'
+ *     data too (synced before the journal was written); a missing staged copy whose target
+ *     lacks the recorded content makes the journal not count. Nothing was installed yet (4
+ *     starts after the sync returns), so discarding it leaves the old store, whole. If every
+ *     name made it, the journal counts and recovery finishes it: the new store.
+ *   - Cut during 4: the journal and every staged name are durable, and each rename is atomic,
+ *     so each put is staged or installed: recovery installs the rest, removes the removed
+ *     ones, syncs, and the new store stands. The install sync comes before the journal's
+ *     unlink, so the journal cannot vanish from the disk while an install has not reached it.
+ *   - After 4 the journal's unlink may not be durable, and the journal may come back after a
+ *     later cut. It then changes nothing: its puts are installed (their content is there), its
+ *     removals done. It cannot adopt a later transaction's staged copy under the same name: the
+ *     content would not match its checksum. And it cannot undo a later acknowledged
+ *     transaction: each one syncs the directory (3, or the one-op write) before it returns,
+ *     which makes the journal's removal durable too; what it can meet is an unacknowledged one
+ *     cut before that sync, which had installed nothing (or one atomic item, whose rollback is
+ *     the state before it).
+ *   - One-op: cut before the directory sync returns: the old item or the new one, whole.
+ *   - The store directory made by the first open is synced into its parent (ksf_open), so
+ *     the first acknowledged commit cannot vanish with it.
+ * A pass that commits twice (the request key before the CSR is sent, then the issued pair, the
+ * CA certificates and est-state with the request key removed) pays 2 + (staged + 3) syncs;
+ * each commit is acknowledged durable before the pass goes on, as the protocol needs: the key
+ * of a CSR that reached the server must survive. Recovery, rare, syncs its removal as well.
  */
 
 struct txn_op {
@@ -55,22 +96,34 @@ int ks_recover(struct keystore *ks)
 	int r;
 
 	r = ksf_journal_read(ks, &j);
-	if (r == -ENOKEY || r == -EBADMSG) {
-		/* No commit point was reached: what is staged never became the store. */
+	if (r == -ENOKEY) {
 		ksf_discard_staged(ks);
-		return r == -EBADMSG ? ksf_journal_remove(ks) : 0;
+		return 0;
+	}
+	if (r == -EBADMSG) {
+		/* No commit point was reached: what is staged never became the store. */
+		log_info("keystore %s: discarding a commit that never became durable",
+			 ks->kc->name);
+		ksf_discard_staged(ks);
+		r = ksf_journal_remove(ks);
+		return r == 0 ? ksf_sync(ks) : r;
 	}
 	if (r < 0)
 		return r;
 	log_info("keystore %s: finishing an interrupted commit", ks->kc->name);
 	for (i = 0; r == 0 && i < j->n_put; i++)
-		r = ksf_install(ks, j->put[i]);
+		r = ksf_journal_install(ks, j, i);
 	for (i = 0; r == 0 && i < j->n_del; i++)
 		r = ksf_delete(ks, j->del[i]);
 	if (r == 0)
 		r = ksf_sync(ks);
 	if (r == 0)
 		r = ksf_journal_remove(ks);
+	/* Recovery is rare: its removal is synced too, and a later writer's copies go. */
+	if (r == 0)
+		r = ksf_sync(ks);
+	if (r == 0)
+		ksf_discard_staged(ks);
 	ksf_journal_free(j);
 	return r;
 }
@@ -249,22 +302,42 @@ static void apply_ops(struct keystore_txn *txn, struct ks_view *cur)
 	cur->n = j;
 }
 
+/* A transaction of one op needs no journal: a rename or an unlink is atomic by itself. */
+static int commit_one_file(struct keystore_txn *txn)
+{
+	const struct txn_op *op = &txn->ops[0];
+	int r;
+
+	if (op->data)
+		return ksf_write(txn->ks, op->alias, op->data, op->len);
+	r = ksf_delete(txn->ks, op->alias);
+	return r == 0 ? ksf_sync(txn->ks) : r;
+}
+
 /* Steps 2-4: the file copy. 0 or -errno; before the commit point nothing has changed. */
 static int commit_files(struct keystore_txn *txn)
 {
 	struct keystore *ks = txn->ks;
-	struct ks_journal j = {NULL, 0, NULL, 0};
+	struct ks_journal j = {0};
 	size_t i;
 	int r = 0;
 
+	if (txn->n == 1)
+		return commit_one_file(txn);
 	j.put = xzalloc(sizeof(char *) * (txn->n + 1));
 	j.del = xzalloc(sizeof(char *) * (txn->n + 1));
+	j.put_len = xzalloc(sizeof(*j.put_len) * (txn->n + 1));
+	j.put_sum = xzalloc(sizeof(*j.put_sum) * (txn->n + 1));
 	for (i = 0; r == 0 && i < txn->n; i++) {
-		if (txn->ops[i].data) {
-			r = ksf_stage(ks, txn->ops[i].alias, txn->ops[i].data, txn->ops[i].len);
-			j.put[j.n_put++] = txn->ops[i].alias;
+		const struct txn_op *op = &txn->ops[i];
+
+		if (op->data) {
+			r = ksf_stage(ks, op->alias, op->data, op->len);
+			j.put_len[j.n_put] = op->len;
+			j.put_sum[j.n_put] = ksf_sum(op->data, op->len);
+			j.put[j.n_put++] = op->alias;
 		} else {
-			j.del[j.n_del++] = txn->ops[i].alias;
+			j.del[j.n_del++] = op->alias;
 		}
 	}
 	if (r == 0)
@@ -280,7 +353,7 @@ static int commit_files(struct keystore_txn *txn)
 	if (r == 0)
 		r = ksf_sync(ks);
 	if (r == 0)
-		r = ksf_journal_remove(ks);
+		r = ksf_journal_remove(ks); /* not synced: see the top of this file */
 	if (r < 0) {
 		/* Committed: the journal stays, and the next writer finishes the job. */
 		log_warn("keystore %s: the commit is durable but not finished (%s): the next pass "
@@ -291,6 +364,8 @@ static int commit_files(struct keystore_txn *txn)
 out:
 	free(j.put);
 	free(j.del);
+	free(j.put_len);
+	free(j.put_sum);
 	return r;
 }
 

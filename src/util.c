@@ -166,7 +166,7 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-static int fsync_dir(const char *path)
+int fsync_parent(const char *path)
 {
 	char *copy = xstrdup(path);
 	int fd, r = 0;
@@ -182,8 +182,9 @@ static int fsync_dir(const char *path)
 	return r;
 }
 
-int write_file_atomic_owned(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
-			    gid_t gid)
+/* tmp + rename; with durable, the data is synced before the rename and the directory after. */
+static int replace_file(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+			gid_t gid, bool durable)
 {
 	char *tmp = xasprintf("%s.tmp.XXXXXX", path);
 	int fd, r;
@@ -202,7 +203,7 @@ int write_file_atomic_owned(const char *path, const void *data, size_t len, mode
 	r = write_all(fd, data, len);
 	if (r < 0)
 		goto fail;
-	if (fsync(fd) < 0) {
+	if (durable && fsync(fd) < 0) {
 		r = -errno;
 		goto fail;
 	}
@@ -216,7 +217,7 @@ int write_file_atomic_owned(const char *path, const void *data, size_t len, mode
 		r = -errno;
 		goto fail;
 	}
-	r = fsync_dir(path);
+	r = durable ? fsync_parent(path) : 0;
 	goto out;
 fail:
 	if (fd >= 0)
@@ -227,9 +228,44 @@ out:
 	return r;
 }
 
+int write_file_atomic_owned(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
+			    gid_t gid)
+{
+	return replace_file(path, data, len, mode, uid, gid, true);
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, gid_t gid)
 {
-	return write_file_atomic_owned(path, data, len, mode, (uid_t)-1, gid);
+	return replace_file(path, data, len, mode, (uid_t)-1, gid, true);
+}
+
+int write_file_replace(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return replace_file(path, data, len, mode, (uid_t)-1, (gid_t)-1, false);
+}
+
+int write_file_new(const char *path, const void *data, size_t len, mode_t mode, gid_t gid)
+{
+	const int flags = O_WRONLY | O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW | O_CLOEXEC;
+	int fd, r;
+
+	/* O_EXCL: what is there (a stale copy, a planted symlink) goes first, never followed. */
+	fd = open(path, flags, 0600);
+	if (fd < 0 && errno == EEXIST && unlink(path) == 0)
+		fd = open(path, flags, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, mode) < 0 || (gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) < 0))
+		r = -errno;
+	else
+		r = write_all(fd, data, len);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r < 0)
+		unlink(path);
+	return r;
 }
 
 int mkdir_p(const char *path, mode_t mode)

@@ -36,6 +36,20 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 /* The same, owned by uid:gid (either (id_t)-1: unchanged), set before any byte is written. */
 int write_file_atomic_owned(const char *path, const void *data, size_t len, mode_t mode, uid_t uid,
 			    gid_t gid);
+/*
+ * The same replacement, atomic for readers but not durable: no fsync, so after a power cut the
+ * file may hold the old content, or nothing. For files a reboot makes meaningless anyway (the
+ * keyring's serials under $RUNTIME_DIRECTORY). Returns 0 or -errno.
+ */
+int write_file_replace(const char *path, const void *data, size_t len, mode_t mode);
+/*
+ * Writes data to path in place, durably as a file: a previous path is removed, a new one created
+ * (O_EXCL), fchmod(mode) and fchown(-1, gid) before any byte, write, fsync. The directory is not
+ * synced: the caller syncs it before path means anything. On failure path is removed. 0 or -errno.
+ */
+int write_file_new(const char *path, const void *data, size_t len, mode_t mode, gid_t gid);
+/* fsync of the directory holding path, so that path's entry in it is durable. 0 or -errno. */
+int fsync_parent(const char *path);
 /* mkdir -p: each component it creates gets exactly mode, whatever the umask; existing ones are
  * left as they are. Returns 0 or -errno. */
 int mkdir_p(const char *path, mode_t mode);
