@@ -186,7 +186,7 @@ static char *authorization(struct http *h, const char *method, const char *uri)
 	case HTTP_AUTH_NONE:
 		return NULL;
 	case HTTP_AUTH_BASIC:
-		/* Preemptive, as libcurl's CURLAUTH_BASIC was: one round trip. */
+		/* Preemptive: one round trip, no challenge needed. */
 		plain = xasprintf("%s:%s", h->o.username, h->o.password);
 		n = strlen(plain);
 		b64 = xmalloc(4 * ((n + 2) / 3) + 1);

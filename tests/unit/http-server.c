@@ -458,7 +458,7 @@ static void serve_conn(SSL_CTX *ctx, int fd, int index)
 }
 
 /*
- * libcurl sets SSL_OP_NO_TICKET, so TLS 1.2 resumption needs a server-side session cache; files
+ * TLS 1.2 resumption by session ID needs a server-side session cache; files
  * let the per-connection processes share it.
  */
 static char *session_path(const unsigned char *id, unsigned int n)

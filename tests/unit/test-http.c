@@ -447,7 +447,7 @@ static void test_proxy_rules(void)
 	r = http_net_route(NULL, "est", &rt, err, sizeof(err));
 	ok(r == 0 && rt.proxy_host && !strcmp(rt.proxy_host, "::1") && rt.proxy_port == 1080 &&
 		   rt.proxy_auth && !strcmp(rt.proxy_auth, "Basic dXNlcjpwQHNz"),
-	   "HTTPS_PROXY: IPv6, curl's default port 1080, credentials as Proxy-Authorization");
+	   "HTTPS_PROXY: IPv6, port 1080 by default, credentials as Proxy-Authorization");
 	http_net_route_clear(&rt);
 	setenv("HTTPS_PROXY", "socks5://127.0.0.1:1", 1);
 	r = http_net_route(NULL, "est", &rt, err, sizeof(err));
