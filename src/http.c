@@ -36,7 +36,7 @@ struct http {
 	struct http_tls *tls;
 	struct http_digest *digest; /* the server's last challenge, answered from then on */
 	char err[768];
-	int64_t deadline; /* of the exchange in flight, ms on CLOCK_MONOTONIC, 0 none */
+	int64_t deadline;      /* of the exchange in flight, ms on CLOCK_MONOTONIC, 0 none */
 	unsigned int connects; /* connections opened, over the handle's life */
 	/* What was read from the connection and not used yet (no pipelining: little). */
 	unsigned char rbuf[READ_CHUNK];
@@ -154,8 +154,8 @@ static int connect_server(struct http *h)
 	if (r < 0)
 		goto out;
 	if (rt.proxy_host) {
-		r = http_net_connect(rt.proxy_host, rt.proxy_port, "proxy", h->deadline, &fd, h->err,
-				     sizeof(h->err));
+		r = http_net_connect(rt.proxy_host, rt.proxy_port, "proxy", h->deadline, &fd,
+				     h->err, sizeof(h->err));
 		if (r == 0)
 			r = http_net_tunnel(fd, &rt, h->o.host, h->o.port, h->deadline, h->err,
 					    sizeof(h->err));
@@ -247,8 +247,8 @@ static int fill(struct http *h, size_t *out_n)
 
 	if (h->rpos == h->rlen)
 		h->rpos = h->rlen = 0;
-	r = http_tls_read(h->tls, h->rbuf + h->rlen, sizeof(h->rbuf) - h->rlen, h->deadline,
-			  out_n, h->err, sizeof(h->err));
+	r = http_tls_read(h->tls, h->rbuf + h->rlen, sizeof(h->rbuf) - h->rlen, h->deadline, out_n,
+			  h->err, sizeof(h->err));
 	if (r == 0)
 		h->rlen += *out_n;
 	return r;
@@ -319,8 +319,9 @@ static int read_head(struct http *h)
 	}
 	r = http_head_parse(buf, len, &h->head);
 	if (r < 0)
-		set_error(h, len > HTTP_MAX_HEAD ? "answer headers larger than %u bytes"
-						 : "malformed answer headers (%u bytes at most)",
+		set_error(h,
+			  len > HTTP_MAX_HEAD ? "answer headers larger than %u bytes"
+					      : "malformed answer headers (%u bytes at most)",
 			  HTTP_MAX_HEAD);
 out:
 	free(buf);
@@ -349,8 +350,9 @@ static int read_body(struct http *h)
 			if (!n && !h->head.chunked && !h->head.has_length)
 				return 0; /* the end of the stream ends this body */
 			if (!n) {
-				set_error(h, "the server closed the connection before the end of "
-					     "the answer (%zu bytes received)",
+				set_error(h,
+					  "the server closed the connection before the end of "
+					  "the answer (%zu bytes received)",
 					  h->body_len);
 				return -ECONNRESET;
 			}
@@ -442,9 +444,8 @@ static int map_and_log(struct http *h, int r, const char *url, int64_t start)
 		snprintf(why, sizeof(why), "%s", h->err);
 		set_error(h, "timed out after %lld ms (%s; %zu bytes of the answer received)",
 			  (long long)(http_net_now_ms() - start), why, h->body_len);
-	}
-	else if (r != -ECONNREFUSED && r != -EHOSTUNREACH && r != -ECONNRESET && r != -EPERM &&
-		 r != -ECONNABORTED)
+	} else if (r != -ECONNREFUSED && r != -EHOSTUNREACH && r != -ECONNRESET && r != -EPERM &&
+		   r != -ECONNABORTED)
 		r = -EPROTO;
 	if (!h->err[0])
 		set_error(h, "%s", strerror(-r));
@@ -486,7 +487,8 @@ static int run(struct http *h, const char *uri, const char *content_type,
 		if (r < 0 || h->head.status != 401 || h->o.auth != HTTP_AUTH_DIGEST || fresh)
 			return r;
 		/* Answer the challenge; a 401 after that is the caller's to see. */
-		if (!h->head.www_authenticate || http_digest_parse(h->head.www_authenticate, &d) < 0)
+		if (!h->head.www_authenticate ||
+		    http_digest_parse(h->head.www_authenticate, &d) < 0)
 			return 0;
 		log_debug("%s%s: answering the Digest challenge%s", h->origin, uri,
 			  http_digest_stale(d) ? " (stale nonce)" : "");
@@ -540,6 +542,10 @@ int http_request(struct http *h, const char *path, const char *content_type,
 	h->body_len = h->body_cap = 0;
 out:
 	reset_answer(h);
+	/* What was read is in the answer now, or dropped with its connection (exchange() closes
+	 * one with bytes left over): no copy of a key stays behind. */
+	wipe(h->rbuf, h->rlen);
+	h->rpos = h->rlen = 0;
 	free(url);
 	free(uri);
 	return r;

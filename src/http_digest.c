@@ -291,7 +291,8 @@ char *http_digest_answer(struct http_digest *d, const char *user, const char *pa
 		ok = hash_hex(d->md, xasprintf("%s:%s:%s", ha1, d->nonce, cnonce), ha1);
 	ok = ok && hash_hex(d->md, xasprintf("%s:%s", method, uri), ha2);
 	if (ok && d->qop_auth)
-		ok = hash_hex(d->md, xasprintf("%s:%s:%s:%s:auth:%s", ha1, d->nonce, nc, cnonce, ha2),
+		ok = hash_hex(d->md,
+			      xasprintf("%s:%s:%s:%s:auth:%s", ha1, d->nonce, nc, cnonce, ha2),
 			      resp);
 	else if (ok)
 		ok = hash_hex(d->md, xasprintf("%s:%s:%s", ha1, d->nonce, ha2), resp);

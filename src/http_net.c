@@ -133,7 +133,8 @@ static char *basic_from_userinfo(const char *ui, size_t n)
 {
 	const char *colon = memchr(ui, ':', n);
 	size_t ul = colon ? (size_t)(colon - ui) : n;
-	char *user = unpercent(ui, ul), *pass = colon ? unpercent(colon + 1, n - ul - 1) : xstrdup("");
+	char *user = unpercent(ui, ul),
+	     *pass = colon ? unpercent(colon + 1, n - ul - 1) : xstrdup("");
 	char *plain = xasprintf("%s:%s", user, pass), *out;
 	size_t pl = strlen(plain);
 	unsigned char *b64 = xmalloc(4 * ((pl + 2) / 3) + 1);
@@ -378,14 +379,15 @@ int http_net_tunnel(int fd, const struct http_route *rt, const char *host, unsig
 		snprintf(err, errlen, "proxy %s port %u: no answer to CONNECT in time", proxy,
 			 rt->proxy_port);
 	else if (r == -ECONNRESET)
-		snprintf(err, errlen, "proxy %s port %u closed the connection before answering CONNECT",
-			 proxy, rt->proxy_port);
+		snprintf(err, errlen,
+			 "proxy %s port %u closed the connection before answering CONNECT", proxy,
+			 rt->proxy_port);
 	else if (r < 0)
 		snprintf(err, errlen, "proxy %s port %u: malformed answer to CONNECT", proxy,
 			 rt->proxy_port);
 	else if (head.status / 100 != 2) {
-		snprintf(err, errlen, "proxy %s port %u refused the tunnel to %s:%u: HTTP %ld", proxy,
-			 rt->proxy_port, target, port, head.status);
+		snprintf(err, errlen, "proxy %s port %u refused the tunnel to %s:%u: HTTP %ld",
+			 proxy, rt->proxy_port, target, port, head.status);
 		r = -ECONNREFUSED;
 	} else {
 		log_trace("via proxy %s port %u: tunnel open (HTTP %ld)", proxy, rt->proxy_port,

@@ -15,7 +15,7 @@ struct http_head {
 	bool chunked;	 /* Transfer-Encoding: chunked */
 	bool has_length; /* Content-Length given */
 	uint64_t length;
-	char *content_type;	/* trimmed values; NULL when absent, the last one when repeated */
+	char *content_type; /* trimmed values; NULL when absent, the last one when repeated */
 	char *retry_after;
 	char *www_authenticate; /* every WWW-Authenticate joined with ", " */
 };

@@ -451,7 +451,8 @@ static int verify_refusal(struct http_tls *t, char *err, size_t errlen)
 
 	if (v == X509_V_OK)
 		return 0;
-	snprintf(err, errlen, "TLS: the server's certificate does not verify against the %.60s: %.200s",
+	snprintf(err, errlen,
+		 "TLS: the server's certificate does not verify against the %.60s: %.200s",
 		 t->o->trust_name, X509_verify_cert_error_string(v));
 	return -EPERM;
 }

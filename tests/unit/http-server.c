@@ -344,19 +344,21 @@ static bool route_digest_checked(struct conn *c)
 	const char *alg = c->path + 8;
 	bool sha256 = !strncmp(alg, "sha256", 6), sess = strstr(alg, "sess") != NULL;
 	bool qop = !strstr(alg, "noqop"), close_it = strstr(alg, "close") != NULL;
-	const char *name = sha256 ? (sess ? "SHA-256-sess" : "SHA-256") : (sess ? "MD5-sess" : "MD5");
+	const char *name =
+		sha256 ? (sess ? "SHA-256-sess" : "SHA-256") : (sess ? "MD5-sess" : "MD5");
 	char auth[1024], opaque[16], *hdr, *body;
 	bool ok;
 
 	req_header(c, "Authorization", auth, sizeof(auth));
 	if (strncmp(auth, "Digest ", 7)) {
 		/* A Basic challenge first, a Digest one we cannot answer, then ours. */
-		hdr = xasprintf("WWW-Authenticate: Basic realm=\"x\"\r\n"
-				"WWW-Authenticate: Digest realm=\"est\", nonce=\"n0\", qop=\"auth-int\"\r\n"
-				"WWW-Authenticate: Digest realm=\"est\", nonce=\"n-1\", "
-				"%salgorithm=%s, opaque=\"op\"\r\n%s",
-				qop ? "qop=\"auth,auth-int\", " : "", name,
-				close_it ? "Connection: close\r\n" : "");
+		hdr = xasprintf(
+			"WWW-Authenticate: Basic realm=\"x\"\r\n"
+			"WWW-Authenticate: Digest realm=\"est\", nonce=\"n0\", qop=\"auth-int\"\r\n"
+			"WWW-Authenticate: Digest realm=\"est\", nonce=\"n-1\", "
+			"%salgorithm=%s, opaque=\"op\"\r\n%s",
+			qop ? "qop=\"auth,auth-int\", " : "", name,
+			close_it ? "Connection: close\r\n" : "");
 		ok = respond(c, 401, hdr, "text/html", "denied", 6);
 		free(hdr);
 		return ok && !close_it;
@@ -422,8 +424,9 @@ static bool route(struct conn *c)
 				    "Transfer-Encoding: chunked\r\n\r\n"
 				    "6;ext=1\r\nhello \r\n5\r\nworld\r\n0\r\nX-Trailer: t\r\n\r\n");
 	if (!strcmp(c->path, "/continue"))
-		return send_text(c, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n"
-				    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: a/b\r\n\r\nok");
+		return send_text(
+			c, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n"
+			   "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: a/b\r\n\r\nok");
 	if (!strcmp(c->path, "/http10")) {
 		send_text(c, "HTTP/1.0 200 OK\r\nContent-Length: 4\r\n\r\nold!");
 		return false;
@@ -517,9 +520,9 @@ static SSL_CTX *server_ctx(const struct server_conf *sc)
 		_exit(1);
 	}
 	/* Ask for a client certificate; require one only when told. */
-	SSL_CTX_set_verify(ctx,
-			   SSL_VERIFY_PEER | (sc->require_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
-			   NULL);
+	SSL_CTX_set_verify(
+		ctx, SSL_VERIFY_PEER | (sc->require_cert ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+		NULL);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL);
 	SSL_CTX_sess_set_new_cb(ctx, session_new);
 	SSL_CTX_sess_set_get_cb(ctx, session_get);
@@ -623,8 +626,7 @@ char *pem(const char *name, size_t *out_len)
 	return data;
 }
 
-struct http_opts opts(const char *trust, size_t trust_len, const char *host,
-			     unsigned int port)
+struct http_opts opts(const char *trust, size_t trust_len, const char *host, unsigned int port)
 {
 	return (struct http_opts){
 		.host = host,
@@ -688,8 +690,10 @@ int make_certs(void)
 		    "-addext subjectAltName=DNS:wrong.example",
 		REQ "-keyout client.key -out client.pem -subj /CN=client-1 " LEAF
 		    "-addext extendedKeyUsage=clientAuth",
-		REQ "-keyout client2.key -out client2.pem -subj /CN=client-2 -CA ca2.pem -CAkey ca2.key "
-		    "-addext basicConstraints=critical,CA:FALSE -addext extendedKeyUsage=clientAuth",
+		REQ
+		"-keyout client2.key -out client2.pem -subj /CN=client-2 -CA ca2.pem -CAkey "
+		"ca2.key "
+		"-addext basicConstraints=critical,CA:FALSE -addext extendedKeyUsage=clientAuth",
 		"cat client2.key client2.pem > other-client.pem",
 		"cat client.key client.pem > key-first.pem",
 		"cat client.pem client.key > cert-first.pem",

@@ -21,7 +21,7 @@ struct server_conf {
 	int family;
 	const char *cert; /* file names in the test directory */
 	const char *key;
-	int max_version; /* 0 = highest */
+	int max_version;   /* 0 = highest */
 	bool require_cert; /* refuse clients without a certificate of ca.pem */
 };
 

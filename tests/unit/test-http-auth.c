@@ -165,8 +165,8 @@ static void test_digest_parsing(void)
 	char *a;
 
 	ok(http_digest_parse("Basic realm=\"x\"", &d) == -ENOENT && !d, "no Digest: -ENOENT");
-	ok(http_digest_parse("Negotiate abc==, Digest realm=\"r\", nonce=\"n\", qop=auth-int", &d) ==
-		   -ENOENT,
+	ok(http_digest_parse("Negotiate abc==, Digest realm=\"r\", nonce=\"n\", qop=auth-int",
+			     &d) == -ENOENT,
 	   "qop auth-int only: nothing we can answer");
 	ok(http_digest_parse("Digest realm=\"r, \\\"q\\\"\", nonce=n1", &d) == 0 && d,
 	   "quoted-string with escapes and comma; token values");
@@ -183,7 +183,8 @@ static void test_digest_parsing(void)
 		   http_digest_stale(d),
 	   "two challenges: SHA-256 preferred, stale seen");
 	a = d ? http_digest_answer(d, "u", "p", "GET", "/") : NULL;
-	ok(a && strstr(a, "nonce=\"b\"") && strstr(a, "algorithm=SHA-256") && strstr(a, "nc=00000001"),
+	ok(a && strstr(a, "nonce=\"b\"") && strstr(a, "algorithm=SHA-256") &&
+		   strstr(a, "nc=00000001"),
 	   "SHA-256 answered, nc 1");
 	wipe_str(a);
 	a = d ? http_digest_answer(d, "u", "p", "GET", "/") : NULL;
@@ -218,7 +219,8 @@ static void test_cert_refused(void)
 		   "%s: refused on the first request, as a final alert (r=%d, alert %d): %s",
 		   versions[i] == TLS1_3_VERSION ? "TLS 1.3" : "TLS 1.2", r, http_tls_alert(h),
 		   http_last_error(h));
-		ok(strstr(http_last_error(h), "the server refused our TLS client certificate") != NULL,
+		ok(strstr(http_last_error(h), "the server refused our TLS client certificate") !=
+			   NULL,
 		   "the message says what was refused");
 		http_free(h);
 		h = NULL;

@@ -74,13 +74,16 @@ static void test_head_parsing(void)
 	ok(http_head_len(big, sizeof(big) - 1) == sizeof(big) - 5 && http_head_len(big, 20) == 0,
 	   "the head ends at its empty line; 0 while incomplete");
 	ok(head("HTTP/1.1 401 Unauthorized\r\ncontent-type:text/html\r\n"
-		"RETRY-AFTER:  \t 120 \r\n\r\n", &h) == 0 && h.status == 401,
+		"RETRY-AFTER:  \t 120 \r\n\r\n",
+		&h) == 0 &&
+		   h.status == 401,
 	   "status line and headers");
 	ok(h.content_type && !strcmp(h.content_type, "text/html"), "lower case, no space");
 	ok(h.retry_after && !strcmp(h.retry_after, "120"), "upper case, blanks trimmed");
 	http_head_clear(&h);
 	ok(head("HTTP/1.1 200 OK\nContent-Typed: x\nX-Content-Type: y\nRetry-After:\n"
-		"Content-Type: a\nContent-Type: b\n\n", &h) == 0,
+		"Content-Type: a\nContent-Type: b\n\n",
+		&h) == 0,
 	   "bare LF line ends");
 	ok(h.retry_after && !*h.retry_after && h.content_type && !strcmp(h.content_type, "b"),
 	   "look-alikes ignored, empty value kept as \"\", the last of repeated headers wins");
@@ -91,17 +94,19 @@ static void test_head_parsing(void)
 	   "HTTP/1.0 closes; Content-Length");
 	http_head_clear(&h);
 	ok(head("HTTP/1.1 200 OK\r\nConnection: Keep-Alive, CLOSE\r\nContent-Length: 3\r\n"
-		"Transfer-Encoding: gzip, chunked\r\n\r\n", &h) == 0 && h.close && h.chunked &&
-		   !h.has_length,
+		"Transfer-Encoding: gzip, chunked\r\n\r\n",
+		&h) == 0 &&
+		   h.close && h.chunked && !h.has_length,
 	   "Connection: close among tokens; chunked overrides Content-Length");
 	http_head_clear(&h);
 	ok(head("HTTP/1.1 200 OK\r\nWWW-Authenticate: Basic realm=x\r\n"
-		"WWW-Authenticate: Digest nonce=1\r\n\r\n", &h) == 0 && h.www_authenticate &&
+		"WWW-Authenticate: Digest nonce=1\r\n\r\n",
+		&h) == 0 &&
+		   h.www_authenticate &&
 		   !strcmp(h.www_authenticate, "Basic realm=x, Digest nonce=1"),
 	   "challenges joined");
 	http_head_clear(&h);
-	ok(head("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", &h) ==
-		   -EPROTO,
+	ok(head("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", &h) == -EPROTO,
 	   "two Content-Lengths: -EPROTO");
 	ok(head("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", &h) == -EPROTO &&
 		   head("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", &h) == -EPROTO &&
@@ -413,7 +418,8 @@ static pid_t refusing_proxy(unsigned int *out_port)
 		alarm(30);
 		while ((fd = accept(lfd, NULL, NULL)) >= 0) {
 			if (read(fd, buf, sizeof(buf)) > 0 &&
-			    write(fd, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", 45) < 0)
+			    write(fd, "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", 45) <
+				    0)
 				_exit(1);
 			close(fd);
 		}
