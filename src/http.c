@@ -1,540 +1,68 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * HTTPS exchanges with the EST server: one libcurl handle, one kept-alive TLS connection.
- * libcurl and libssl are bound at run time, on the first http_new: a pass with nothing to do,
- * status and load never map them nor the dozens of libraries libcurl needs.
+ * HTTPS exchanges with the EST server: HTTP/1.1 over one kept-alive TLS connection per handle,
+ * reopened when the server closed it; auth, timeouts, size caps, error mapping.
+ * http_tls.c owns libssl (bound on the first http_new), http_net.c the TCP side and proxies,
+ * http_parse.c the answer's framing, http_digest.c Digest auth.
  */
 #include "autoconf.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
-#include <stddef.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
-#include <curl/curl.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
+#include <openssl/evp.h>
 
 #include "http.h"
+#include "http_digest.h"
+#include "http_net.h"
+#include "http_parse.h"
+#include "http_tls.h"
 #include "log.h"
 #include "util.h"
 
-#define TLS_UNIQUE_MAX 64 /* a Finished message's verify_data: 12 bytes in practice */
-#define EXPORTER_LEN 32	  /* RFC 9266 section 2 */
-#define EXPORTER_LABEL "EXPORTER-Channel-Binding"
-
-/*
- * What we need of a connection's TLS state. libcurl shows the SSL * only while a transfer has
- * the connection attached (CURLINFO_TLS_SSL_PTR is NULL once curl_easy_perform returns), so
- * it is copied from the header callback of every answer.
- */
-struct tls_facts {
-	bool valid;
-	const char *version; /* static string owned by OpenSSL */
-	unsigned char unique[TLS_UNIQUE_MAX];
-	size_t unique_len; /* 0: no tls-unique (TLS 1.3) */
-	unsigned char exporter[EXPORTER_LEN];
-	bool has_exporter; /* TLS 1.3 only */
-};
-
-#define LIBCURL_SONAME "libcurl.so.4"
-
-/* The libcurl functions used here, resolved by dlopen_curl(). */
-static struct libcurl {
-	typeof(curl_global_init) *global_init;
-	typeof(curl_easy_init) *easy_init;
-	typeof(curl_easy_setopt) *easy_setopt;
-	typeof(curl_easy_getinfo) *easy_getinfo;
-	typeof(curl_easy_perform) *easy_perform;
-	typeof(curl_easy_cleanup) *easy_cleanup;
-	typeof(curl_easy_strerror) *easy_strerror;
-	typeof(curl_slist_append) *slist_append;
-	typeof(curl_slist_free_all) *slist_free_all;
-	typeof(curl_version_info) *version_info;
-} lc;
-
-#define LIBSSL_SONAME "libssl.so.3"
-
-/* What http.c reads of libcurl's TLS connections: libssl, loaded by libcurl anyway, bound with
- * it so a pass that opens no connection does not map it either. */
-static struct libssl {
-	typeof(SSL_CTX_get_ex_data) *SSL_CTX_get_ex_data;
-	typeof(SSL_CTX_set_ex_data) *SSL_CTX_set_ex_data;
-	typeof(SSL_CTX_set_info_callback) *SSL_CTX_set_info_callback;
-	typeof(SSL_alert_desc_string_long) *SSL_alert_desc_string_long;
-	typeof(SSL_export_keying_material) *SSL_export_keying_material;
-	typeof(SSL_get0_verified_chain) *SSL_get0_verified_chain;
-	typeof(SSL_get_SSL_CTX) *SSL_get_SSL_CTX;
-	typeof(SSL_get_finished) *SSL_get_finished;
-	typeof(SSL_get_peer_cert_chain) *SSL_get_peer_cert_chain;
-	typeof(SSL_get_peer_finished) *SSL_get_peer_finished;
-	typeof(SSL_get_verify_result) *SSL_get_verify_result;
-	typeof(SSL_get_version) *SSL_get_version;
-	typeof(SSL_session_reused) *SSL_session_reused;
-	typeof(SSL_version) *SSL_version;
-} lssl;
-
-struct sym {
-	const char *name;
-	size_t offset;
-};
-
-/* Opens soname and fills table (of table_size bytes) from syms. 0, or -ELIBACC with the reason
- * in why. */
-static int bind_library(const char *soname, const struct sym *syms, size_t n, void *table,
-			size_t table_size, char *why, size_t why_len)
-{
-	const char *e;
-	void *dl, *fn;
-	size_t i;
-
-	memset(table, 0, table_size);
-	dl = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
-	if (!dl) {
-		e = dlerror();
-		snprintf(why, why_len, "%s: cannot load: %s", soname, e ? e : "dlopen failed");
-		return -ELIBACC;
-	}
-	for (i = 0; i < n; i++) {
-		(void)dlerror();
-		fn = dlsym(dl, syms[i].name);
-		if (!fn) {
-			e = dlerror();
-			snprintf(why, why_len, "%s: cannot load: %s", soname, e ? e : syms[i].name);
-			dlclose(dl);
-			return -ELIBACC;
-		}
-		/* A data pointer into a function pointer, the way POSIX dlsym intends. */
-		memcpy((char *)table + syms[i].offset, &fn, sizeof(fn));
-	}
-	return 0;
-}
-
-/*
- * Loads libcurl and libssl and initialises libcurl, once a process (never unloaded:
- * curl_global_cleanup is left to exit). Returns 0, or -ELIBACC with the reason logged (the same
- * reason each call).
- */
-static int dlopen_curl(void)
-{
-	static const struct sym curl_syms[] = {
-		{"curl_global_init", offsetof(struct libcurl, global_init)},
-		{"curl_easy_init", offsetof(struct libcurl, easy_init)},
-		{"curl_easy_setopt", offsetof(struct libcurl, easy_setopt)},
-		{"curl_easy_getinfo", offsetof(struct libcurl, easy_getinfo)},
-		{"curl_easy_perform", offsetof(struct libcurl, easy_perform)},
-		{"curl_easy_cleanup", offsetof(struct libcurl, easy_cleanup)},
-		{"curl_easy_strerror", offsetof(struct libcurl, easy_strerror)},
-		{"curl_slist_append", offsetof(struct libcurl, slist_append)},
-		{"curl_slist_free_all", offsetof(struct libcurl, slist_free_all)},
-		{"curl_version_info", offsetof(struct libcurl, version_info)},
-	};
-	static const struct sym ssl_syms[] = {
-		{"SSL_CTX_get_ex_data", offsetof(struct libssl, SSL_CTX_get_ex_data)},
-		{"SSL_CTX_set_ex_data", offsetof(struct libssl, SSL_CTX_set_ex_data)},
-		{"SSL_CTX_set_info_callback", offsetof(struct libssl, SSL_CTX_set_info_callback)},
-		{"SSL_alert_desc_string_long", offsetof(struct libssl, SSL_alert_desc_string_long)},
-		{"SSL_export_keying_material", offsetof(struct libssl, SSL_export_keying_material)},
-		{"SSL_get0_verified_chain", offsetof(struct libssl, SSL_get0_verified_chain)},
-		{"SSL_get_SSL_CTX", offsetof(struct libssl, SSL_get_SSL_CTX)},
-		{"SSL_get_finished", offsetof(struct libssl, SSL_get_finished)},
-		{"SSL_get_peer_cert_chain", offsetof(struct libssl, SSL_get_peer_cert_chain)},
-		{"SSL_get_peer_finished", offsetof(struct libssl, SSL_get_peer_finished)},
-		{"SSL_get_verify_result", offsetof(struct libssl, SSL_get_verify_result)},
-		{"SSL_get_version", offsetof(struct libssl, SSL_get_version)},
-		{"SSL_session_reused", offsetof(struct libssl, SSL_session_reused)},
-		{"SSL_version", offsetof(struct libssl, SSL_version)},
-	};
-	static int state;     /* 0 not tried, 1 loaded, < 0 failed */
-	static char why[512]; /* what failed */
-	struct libcurl c;
-	struct libssl l;
-
-	if (state == 0) {
-		state = bind_library(LIBCURL_SONAME, curl_syms, ARRAY_SIZE(curl_syms), &c,
-				     sizeof(c), why, sizeof(why));
-		if (state == 0)
-			state = bind_library(LIBSSL_SONAME, ssl_syms, ARRAY_SIZE(ssl_syms), &l,
-					     sizeof(l), why, sizeof(why));
-		/* libcurl stays mapped if this fails: it may have started something. */
-		if (state == 0 && c.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			snprintf(why, sizeof(why),
-				 LIBCURL_SONAME ": cannot load: curl_global_init failed");
-			state = -ELIBACC;
-		}
-		if (state == 0) {
-			lc = c;
-			lssl = l;
-			state = 1;
-		}
-	}
-	if (state < 0)
-		log_err("%s", why);
-	return state < 0 ? state : 0;
-}
+#define READ_CHUNK 16384
 
 struct http {
-	CURL *curl;
 	struct http_opts o;
-	char *trust;  /* trust_pem and extra_trust_pem together, when both are given */
-	char *origin; /* "https://host:port" */
-	char errbuf[CURL_ERROR_SIZE];
+	char *trust;	 /* trust_pem and extra_trust_pem together, when both are given */
+	char *origin;	 /* "https://host:port", for messages */
+	char *authority; /* "host:port", brackets around an IPv6 literal: the Host header */
+	struct http_tls *tls;
+	struct http_digest *digest; /* the server's last challenge, answered from then on */
+	char err[768];
+	int64_t deadline;      /* of the exchange in flight, ms on CLOCK_MONOTONIC, 0 none */
+	unsigned int connects; /* connections opened, over the handle's life */
+	/* What was read from the connection and not used yet (no pipelining: little). */
+	unsigned char rbuf[READ_CHUNK];
+	size_t rpos, rlen;
 	/* The answer in flight; the body may hold a server-generated private key. */
+	struct http_head head;
 	unsigned char *body;
 	size_t body_len, body_cap;
-	bool too_big;
-	char *content_type;
-	char *retry_after;
-	struct tls_facts tls;
-	/* Fatal TLS alerts of the request in flight, -1 when none: from the server, from us. */
-	int alert_received, alert_sent;
-	bool trace;		/* -vv: libcurl's account, the server's chain */
-	const void *traced_ssl; /* the connection whose chain was logged */
 };
-
-/* Where the SSL_CTX of a connection keeps its struct http, for on_tls_info. */
-static int ctx_index = -1;
 
 static void reset_answer(struct http *h)
 {
+	http_head_clear(&h->head);
 	wipe_free(h->body, h->body_cap);
 	h->body = NULL;
 	h->body_len = h->body_cap = 0;
-	free(h->content_type);
-	h->content_type = NULL;
-	free(h->retry_after);
-	h->retry_after = NULL;
 }
 
-static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+/* Replaces h->err by a formatted message (a log line, not data). */
+static void __attribute__((format(printf, 2, 3))) set_error(struct http *h, const char *fmt, ...)
 {
-	struct http *h = userdata;
-	size_t n = size * nmemb, cap;
-	unsigned char *p;
+	va_list ap;
 
-	if (n > HTTP_MAX_BODY - h->body_len) {
-		h->too_big = true;
-		return 0;
-	}
-	if (h->body_len + n + 1 > h->body_cap) {
-		/* Grow by hand rather than realloc so no unwiped copy is left behind. */
-		for (cap = h->body_cap ? h->body_cap : 4096; cap < h->body_len + n + 1; cap *= 2)
-			;
-		p = xmalloc(cap);
-		if (h->body_len)
-			memcpy(p, h->body, h->body_len);
-		wipe_free(h->body, h->body_cap);
-		h->body = p;
-		h->body_cap = cap;
-	}
-	memcpy(h->body + h->body_len, data, n);
-	h->body_len += n;
-	h->body[h->body_len] = '\0';
-	return n;
-}
-
-/* Keeps the value of header line if it is "name: value", trimmed. */
-static void keep_header(const char *line, size_t n, const char *name, char **value)
-{
-	size_t len = strlen(name);
-	const char *v, *end = line + n;
-
-	if (n <= len || strncasecmp(line, name, len) != 0 || line[len] != ':')
-		return;
-	for (v = line + len + 1; v < end && (*v == ' ' || *v == '\t'); v++)
-		;
-	while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	free(*value);
-	*value = xstrndup(v, (size_t)(end - v));
-}
-
-/* "subject (issued by issuer)" of cert into buf, RFC 2253. */
-static const char *cert_line(X509 *cert, char *buf, size_t len)
-{
-	char subject[256] = "?", issuer[256] = "?";
-	BIO *bio = BIO_new(BIO_s_mem());
-	int n;
-
-	if (bio && X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0 &&
-	    (n = BIO_read(bio, subject, sizeof(subject) - 1)) > 0)
-		subject[n] = '\0';
-	(void)BIO_reset(bio);
-	if (bio && X509_NAME_print_ex(bio, X509_get_issuer_name(cert), 0, XN_FLAG_RFC2253) >= 0 &&
-	    (n = BIO_read(bio, issuer, sizeof(issuer) - 1)) > 0)
-		issuer[n] = '\0';
-	BIO_free(bio);
-	snprintf(buf, len, "%s (issued by %s)", subject, issuer);
-	return buf;
-}
-
-/* -vv: the chain the server sent, and the trust anchor it was verified up to (once a
- * connection). Certificates only: nothing secret. */
-static void trace_chain(struct http *h, SSL *ssl)
-{
-	STACK_OF(X509) *sent = lssl.SSL_get_peer_cert_chain(ssl);
-	STACK_OF(X509) *verified = lssl.SSL_get0_verified_chain(ssl);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	char buf[600], *hex;
-	X509 *anchor;
-	int i;
-
-	if (!h->trace || h->traced_ssl == ssl)
-		return;
-	h->traced_ssl = ssl;
-	for (i = 0; i < sk_X509_num(sent); i++)
-		log_trace("TLS: server certificate %d: %s", i,
-			  cert_line(sk_X509_value(sent, i), buf, sizeof(buf)));
-	anchor = sk_X509_num(verified) > 0 ? sk_X509_value(verified, sk_X509_num(verified) - 1)
-					   : NULL;
-	if (!anchor || X509_digest(anchor, EVP_sha256(), md, &mdlen) != 1) {
-		log_trace("TLS: no verified chain (%s)",
-			  X509_verify_cert_error_string(lssl.SSL_get_verify_result(ssl)));
-		ERR_clear_error();
-		return;
-	}
-	hex = hex_encode(md, mdlen);
-	log_trace("TLS: verified (%d certificate(s)) up to the trust anchor %s, sha256 %s",
-		  sk_X509_num(verified), cert_line(anchor, buf, sizeof(buf)), hex);
-	free(hex);
-}
-
-static void capture_tls(struct http *h)
-{
-	struct curl_tlssessioninfo *tsi = NULL;
-	struct tls_facts *t = &h->tls;
-	size_t n;
-	SSL *ssl;
-
-	wipe(t, sizeof(*t));
-	if (lc.easy_getinfo(h->curl, CURLINFO_TLS_SSL_PTR, &tsi) != CURLE_OK || !tsi ||
-	    tsi->backend != CURLSSLBACKEND_OPENSSL || !tsi->internals)
-		return;
-	ssl = tsi->internals;
-	trace_chain(h, ssl);
-	t->version = lssl.SSL_get_version(ssl);
-	if (lssl.SSL_version(ssl) == TLS1_3_VERSION) {
-		t->has_exporter = lssl.SSL_export_keying_material(
-					  ssl, t->exporter, EXPORTER_LEN, EXPORTER_LABEL,
-					  strlen(EXPORTER_LABEL), NULL, 0, 0) == 1;
-		if (!t->has_exporter) {
-			log_debug("tls-exporter: %s", ERR_error_string(ERR_get_error(), NULL));
-			ERR_clear_error();
-		}
-	} else {
-		/* RFC 5929 3.1: the first Finished of the handshake, the server's on resumption. */
-		if (lssl.SSL_session_reused(ssl))
-			n = lssl.SSL_get_peer_finished(ssl, t->unique, sizeof(t->unique));
-		else
-			n = lssl.SSL_get_finished(ssl, t->unique, sizeof(t->unique));
-		t->unique_len = n <= sizeof(t->unique) ? n : 0;
-	}
-	t->valid = true;
-}
-
-static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
-{
-	struct http *h = userdata;
-	size_t n = size * nmemb;
-
-	if (n >= 5 && !memcmp(line, "HTTP/", 5)) {
-		/* A new answer (after a 401 challenge, a proxy CONNECT): forget the last. */
-		reset_answer(h);
-		capture_tls(h);
-		return n;
-	}
-	keep_header(line, n, "Content-Type", &h->content_type);
-	keep_header(line, n, "Retry-After", &h->retry_after);
-	return n;
-}
-
-static bool connected(struct http *h)
-{
-	curl_socket_t s = CURL_SOCKET_BAD;
-	struct pollfd p;
-
-	if (!h->tls.valid || lc.easy_getinfo(h->curl, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
-	    s == CURL_SOCKET_BAD)
-		return false;
-	/*
-	 * libcurl notices a server's close (keep-alive timeout) only at the next request. On an
-	 * idle connection anything readable is a close_notify or EOF: count it as gone, so a
-	 * binding is never taken from a connection the next request will not use.
-	 */
-	p = (struct pollfd){.fd = s, .events = POLLIN};
-	return poll(&p, 1, 0) == 0;
-}
-
-static void on_tls_info(const SSL *ssl, int where, int ret)
-{
-	struct http *h;
-
-	if (!(where & SSL_CB_ALERT) || (ret >> 8) != SSL3_AL_FATAL)
-		return;
-	h = lssl.SSL_CTX_get_ex_data(lssl.SSL_get_SSL_CTX(ssl), ctx_index);
-	if (!h)
-		return;
-	if (where & SSL_CB_READ)
-		h->alert_received = ret & 0xff;
-	else
-		h->alert_sent = ret & 0xff;
-}
-
-/* Called by libcurl for every new connection: watch its alerts. */
-static CURLcode on_ssl_ctx(CURL *curl, void *ctx, void *userdata)
-{
-	(void)curl;
-	if (lssl.SSL_CTX_set_ex_data(ctx, ctx_index, userdata) == 1)
-		lssl.SSL_CTX_set_info_callback(ctx, on_tls_info);
-	return CURLE_OK;
-}
-
-static int setup_proxy(struct http *h)
-{
-	const char *proxy = h->o.proxy;
-	CURL *c = h->curl;
-	bool bad = false;
-
-	if (!proxy)
-		return 0; /* libcurl reads https_proxy and no_proxy itself */
-	/* "" disables any proxy, the environment's too; NOPROXY "" sends every host to it. */
-	bad |= lc.easy_setopt(c, CURLOPT_PROXY, proxy) != CURLE_OK;
-	bad |= lc.easy_setopt(c, CURLOPT_NOPROXY, *proxy ? "" : "*") != CURLE_OK;
-	return bad ? -ENOTSUP : 0;
-}
-
-/* -vv: libcurl's own words on the connection (CURLINFO_TEXT: resolving, connecting, the TLS
- * handshake and its verification). Never headers or data: they carry Authorization and keys. */
-static int on_debug(CURL *c, curl_infotype type, char *data, size_t size, void *userdata)
-{
-	(void)c;
-	(void)userdata;
-	if (type != CURLINFO_TEXT)
-		return 0;
-	while (size && (data[size - 1] == '\n' || data[size - 1] == '\r'))
-		size--;
-	if (size)
-		log_trace("curl: %.*s", (int)(size > INT_MAX ? INT_MAX : size), data);
-	return 0;
-}
-
-/* -vv: what this handle will trust, so the log says which set verified the server. */
-static void trace_trust(const struct http *h)
-{
-	BIO *bio = BIO_new_mem_buf(h->o.trust_pem,
-				   (int)(h->o.trust_len > INT_MAX ? 0 : h->o.trust_len));
-	char buf[600];
-	X509 *c;
-	int n = 0;
-
-	while (bio && (c = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
-		log_trace("TLS: trust anchor %d: %s", n++, cert_line(c, buf, sizeof(buf)));
-		X509_free(c);
-	}
-	ERR_clear_error();
-	BIO_free(bio);
-}
-
-static int setup_trace(struct http *h)
-{
-	CURL *c = h->curl;
-	bool bad = false;
-
-	h->trace = log_enabled(LOG_LEVEL_TRACE);
-	if (!h->trace)
-		return 0;
-	trace_trust(h);
-	bad |= lc.easy_setopt(c, CURLOPT_DEBUGFUNCTION, on_debug) != CURLE_OK;
-	bad |= lc.easy_setopt(c, CURLOPT_DEBUGDATA, h) != CURLE_OK;
-	bad |= lc.easy_setopt(c, CURLOPT_VERBOSE, 1L) != CURLE_OK;
-	return bad ? -ENOTSUP : 0;
-}
-
-static int setup_transport(struct http *h)
-{
-	CURL *c = h->curl;
-	bool bad = false;
-
-	bad |= lc.easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf) != CURLE_OK;
-	bad |= lc.easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
-#if LIBCURL_VERSION_NUM >= 0x075500
-	bad |= lc.easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https") != CURLE_OK;
-#else
-	bad |= lc.easy_setopt(c, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS) != CURLE_OK;
-#endif
-	bad |= lc.easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK;
-	bad |= lc.easy_setopt(c, CURLOPT_FORBID_REUSE, 0L) != CURLE_OK;
-	/* RFC 7030 speaks HTTP/1.1; no ALPN surprises behind a proxying RA. */
-	bad |= lc.easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK;
-	bad |= lc.easy_setopt(c, CURLOPT_USERAGENT, "est-enroll/" PACKAGE_VERSION) != CURLE_OK;
-	bad |= lc.easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)HTTP_MAX_BODY) != CURLE_OK;
-	bad |= lc.easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK;
-	bad |= lc.easy_setopt(c, CURLOPT_WRITEDATA, h) != CURLE_OK;
-	bad |= lc.easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK;
-	bad |= lc.easy_setopt(c, CURLOPT_HEADERDATA, h) != CURLE_OK;
-	return bad ? -ENOTSUP : setup_proxy(h);
-}
-
-static int setup_tls(struct http *h)
-{
-	struct curl_blob trust = {(void *)h->o.trust_pem, h->o.trust_len, CURL_BLOB_NOCOPY};
-	struct curl_blob client = {(void *)h->o.client_pem, h->o.client_len, CURL_BLOB_NOCOPY};
-	long version = CURL_SSLVERSION_TLSv1_2;
-	CURL *c = h->curl;
-	bool bad = false;
-
-	if (h->o.tls12_only)
-		version |= CURL_SSLVERSION_MAX_TLSv1_2;
-	if (h->o.tls13_only)
-		version = CURL_SSLVERSION_TLSv1_3;
-	bad |= lc.easy_setopt(c, CURLOPT_SSLVERSION, version) != CURLE_OK;
-	bad |= lc.easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK;
-	bad |= lc.easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK;
-	/* Only our trust anchors: no system CA file or directory. */
-	bad |= lc.easy_setopt(c, CURLOPT_CAINFO, NULL) != CURLE_OK;
-	bad |= lc.easy_setopt(c, CURLOPT_CAPATH, NULL) != CURLE_OK;
-	bad |= lc.easy_setopt(c, CURLOPT_CAINFO_BLOB, &trust) != CURLE_OK;
-	if (h->o.client_pem && h->o.client_len) {
-		/* OpenSSL's PEM readers skip blocks of another type, so one bundle serves both. */
-		bad |= lc.easy_setopt(c, CURLOPT_SSLCERT_BLOB, &client) != CURLE_OK;
-		bad |= lc.easy_setopt(c, CURLOPT_SSLCERTTYPE, "PEM") != CURLE_OK;
-		bad |= lc.easy_setopt(c, CURLOPT_SSLKEY_BLOB, &client) != CURLE_OK;
-		bad |= lc.easy_setopt(c, CURLOPT_SSLKEYTYPE, "PEM") != CURLE_OK;
-	}
-	/* Best effort: without it a refused handshake is only told apart less precisely. */
-	if (ctx_index >= 0 && lc.easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx) == CURLE_OK)
-		lc.easy_setopt(c, CURLOPT_SSL_CTX_DATA, h);
-	return bad ? -ENOTSUP : 0;
-}
-
-static int setup_auth(struct http *h)
-{
-	CURL *c = h->curl;
-	long mask = CURLAUTH_NONE;
-	bool bad = false;
-
-	switch (h->o.auth) {
-	case HTTP_AUTH_NONE:
-		return 0;
-	case HTTP_AUTH_BASIC:
-		mask = CURLAUTH_BASIC;
-		break;
-	case HTTP_AUTH_DIGEST:
-		mask = CURLAUTH_DIGEST;
-		break;
-	}
-	bad |= lc.easy_setopt(c, CURLOPT_HTTPAUTH, mask) != CURLE_OK;
-	bad |= lc.easy_setopt(c, CURLOPT_USERNAME, h->o.username) != CURLE_OK;
-	bad |= lc.easy_setopt(c, CURLOPT_PASSWORD, h->o.password) != CURLE_OK;
-	return bad ? -ENOTSUP : 0;
+	va_start(ap, fmt);
+	vsnprintf(h->err, sizeof(h->err), fmt, ap);
+	va_end(ap);
 }
 
 static bool opts_valid(const struct http_opts *o)
@@ -553,14 +81,13 @@ int http_new(const struct http_opts *o, struct http **out_h)
 
 	if (!opts_valid(o))
 		goto out;
-	r = dlopen_curl();
+	r = http_tls_load();
 	if (r < 0)
 		goto out;
 	h = xzalloc(sizeof(*h));
 	h->o = *o;
-	h->alert_received = h->alert_sent = -1;
 	if (o->extra_trust_pem && o->extra_trust_len) {
-		/* One blob for libcurl; a certificate in both is harmless. */
+		/* One buffer for the store; a certificate in both is harmless. */
 		h->trust = xmalloc(o->trust_len + 1 + o->extra_trust_len + 1);
 		memcpy(h->trust, o->trust_pem, o->trust_len);
 		h->trust[o->trust_len] = '\n';
@@ -571,26 +98,10 @@ int http_new(const struct http_opts *o, struct http **out_h)
 	}
 	if (!h->o.trust_name)
 		h->o.trust_name = "trust anchors";
-	if (ctx_index < 0)
-		ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-	h->curl = lc.easy_init();
-	if (!h->curl) {
-		r = -ENOMEM;
-		goto out;
-	}
 	/* RFC 3986: an IPv6 literal goes in brackets. */
-	h->origin = xasprintf(strchr(o->host, ':') ? "https://[%s]:%u" : "https://%s:%u", o->host,
-			      o->port);
-	r = setup_transport(h);
-	if (r == 0)
-		r = setup_tls(h);
-	if (r == 0)
-		r = setup_auth(h);
-	if (r == 0)
-		r = setup_trace(h);
-	if (r < 0)
-		log_err("libcurl %s lacks a needed option",
-			lc.version_info(CURLVERSION_NOW)->version);
+	h->authority = xasprintf(strchr(o->host, ':') ? "[%s]:%u" : "%s:%u", o->host, o->port);
+	h->origin = xasprintf("https://%s", h->authority);
+	r = http_tls_new(&h->o, &h->tls);
 out:
 	if (r < 0)
 		http_free(h);
@@ -603,17 +114,18 @@ void http_free(struct http *h)
 {
 	if (!h)
 		return;
-	if (h->curl)
-		lc.easy_cleanup(h->curl);
+	http_tls_free(h->tls);
+	http_digest_free(h->digest);
 	reset_answer(h);
-	wipe(&h->tls, sizeof(h->tls));
+	wipe(h->rbuf, sizeof(h->rbuf));
 	free(h->trust);
 	free(h->origin);
+	free(h->authority);
 	free(h);
 }
 
 /* The limit of this exchange in ms (0 = none): timeout, cut to what is left before deadline. */
-static int exchange_timeout(const struct http *h, long *out_ms)
+static int exchange_timeout(const struct http *h, int64_t *out_ms)
 {
 	uint64_t secs = h->o.timeout;
 	time_t now;
@@ -625,265 +137,417 @@ static int exchange_timeout(const struct http *h, long *out_ms)
 		if (!secs || (uint64_t)(h->o.deadline - now) < secs)
 			secs = (uint64_t)(h->o.deadline - now);
 	}
-	if (secs > LONG_MAX / 1000)
-		secs = LONG_MAX / 1000;
-	*out_ms = (long)secs * 1000;
+	if (secs > INT64_MAX / 2000)
+		secs = INT64_MAX / 2000;
+	*out_ms = (int64_t)secs * 1000;
 	return 0;
 }
 
-static struct curl_slist *append(struct curl_slist *list, const char *s)
+/* A new connection to the server, directly or through the proxy's tunnel. */
+static int connect_server(struct http *h)
 {
-	struct curl_slist *l = lc.slist_append(list, s);
+	struct http_route rt = {0};
+	int r, fd = -1;
 
-	if (!l) {
-		fputs("est-enroll: out of memory\n", stderr);
-		abort();
+	h->rpos = h->rlen = 0;
+	r = http_net_route(h->o.proxy, h->o.host, &rt, h->err, sizeof(h->err));
+	if (r < 0)
+		goto out;
+	if (rt.proxy_host) {
+		r = http_net_connect(rt.proxy_host, rt.proxy_port, "proxy", h->deadline, &fd,
+				     h->err, sizeof(h->err));
+		if (r == 0)
+			r = http_net_tunnel(fd, &rt, h->o.host, h->o.port, h->deadline, h->err,
+					    sizeof(h->err));
+	} else {
+		r = http_net_connect(h->o.host, h->o.port, "host", h->deadline, &fd, h->err,
+				     sizeof(h->err));
 	}
-	return l;
+	if (r < 0) {
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	h->connects++;
+	r = http_tls_connect(h->tls, fd, h->deadline, h->err, sizeof(h->err));
+out:
+	http_net_route_clear(&rt);
+	return r;
 }
 
-static struct curl_slist *build_headers(const char *content_type, const char *const *extra_headers,
-					bool post)
+/* The Authorization value of this attempt, or NULL. Caller wipe_str()s. */
+static char *authorization(struct http *h, const char *method, const char *uri)
 {
-	struct curl_slist *list = append(NULL, "Expect:");
-	char *ct;
+	unsigned char *b64;
+	char *plain, *v;
+	size_t n;
 
-	if (content_type) {
-		ct = xasprintf("Content-Type: %s", content_type);
-		list = append(list, ct);
-		free(ct);
-	} else if (post) {
-		/* Not libcurl's default application/x-www-form-urlencoded. */
-		list = append(list, "Content-Type:");
+	switch (h->o.auth) {
+	case HTTP_AUTH_NONE:
+		return NULL;
+	case HTTP_AUTH_BASIC:
+		/* Preemptive: one round trip, no challenge needed. */
+		plain = xasprintf("%s:%s", h->o.username, h->o.password);
+		n = strlen(plain);
+		b64 = xmalloc(4 * ((n + 2) / 3) + 1);
+		EVP_EncodeBlock(b64, (const unsigned char *)plain, (int)n);
+		v = xasprintf("Basic %s", b64);
+		wipe_str((char *)b64);
+		wipe_str(plain);
+		return v;
+	case HTTP_AUTH_DIGEST:
+		if (!h->digest)
+			return NULL;
+		return http_digest_answer(h->digest, h->o.username, h->o.password, method, uri);
 	}
-	for (; extra_headers && *extra_headers; extra_headers++)
-		list = append(list, *extra_headers);
-	return list;
+	return NULL;
 }
 
-static int prepare(struct http *h, const char *url, const struct curl_slist *headers,
-		   const void *body, size_t body_len)
+/* The request, headers and body in one buffer: one SSL_write. Caller wipe_free()s. */
+static char *build_request(const struct http *h, const char *method, const char *uri,
+			   const char *content_type, const char *const *extra_headers,
+			   const char *authz, const void *body, size_t body_len, size_t *out_len)
 {
-	CURL *c = h->curl;
-	long ms = 0;
-	bool bad = false;
+	char *head, *extra = xstrdup(""), *t, *req;
+	size_t hl;
+
+	for (; extra_headers && *extra_headers; extra_headers++) {
+		t = xasprintf("%s%s\r\n", extra, *extra_headers);
+		free(extra);
+		extra = t;
+	}
+	head = xasprintf("%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: est-enroll/" PACKAGE_VERSION
+			 "\r\nAccept: */*\r\n%s%s%s",
+			 method, uri, h->authority, authz ? "Authorization: " : "",
+			 authz ? authz : "", authz ? "\r\n" : "");
+	if (body && content_type)
+		t = xasprintf("%sContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n", head,
+			      content_type, body_len, extra);
+	else if (body)
+		t = xasprintf("%sContent-Length: %zu\r\n%s\r\n", head, body_len, extra);
+	else
+		t = xasprintf("%s%s\r\n", head, extra);
+	wipe_str(head);
+	free(extra);
+	hl = strlen(t);
+	req = xmalloc(hl + body_len + 1);
+	memcpy(req, t, hl);
+	if (body_len)
+		memcpy(req + hl, body, body_len);
+	req[hl + body_len] = '\0';
+	wipe_str(t);
+	*out_len = hl + body_len;
+	return req;
+}
+
+/* More bytes into rbuf: 0 with *out_n (0 at the end of the stream), or the error. */
+static int fill(struct http *h, size_t *out_n)
+{
 	int r;
 
-	r = exchange_timeout(h, &ms);
-	if (r < 0) {
-		snprintf(h->errbuf, sizeof(h->errbuf), "retry_timeout reached, not sent");
-		log_warn("%s: %s", url, h->errbuf);
-		return r;
+	if (h->rpos == h->rlen)
+		h->rpos = h->rlen = 0;
+	r = http_tls_read(h->tls, h->rbuf + h->rlen, sizeof(h->rbuf) - h->rlen, h->deadline, out_n,
+			  h->err, sizeof(h->err));
+	if (r == 0)
+		h->rlen += *out_n;
+	return r;
+}
+
+static int append_body(struct http *h, const unsigned char *data, size_t n)
+{
+	size_t cap;
+	unsigned char *p;
+
+	if (n > HTTP_MAX_BODY - h->body_len)
+		return -EFBIG;
+	if (h->body_len + n + 1 > h->body_cap) {
+		/* Grown by hand rather than realloc so no unwiped copy is left behind. */
+		for (cap = h->body_cap ? h->body_cap : 4096; cap < h->body_len + n + 1; cap *= 2)
+			;
+		p = xmalloc(cap);
+		if (h->body_len)
+			memcpy(p, h->body, h->body_len);
+		wipe_free(h->body, h->body_cap);
+		h->body = p;
+		h->body_cap = cap;
 	}
-	bad |= lc.easy_setopt(c, CURLOPT_TIMEOUT_MS, ms) != CURLE_OK;
-	bad |= lc.easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, ms) != CURLE_OK;
-	bad |= lc.easy_setopt(c, CURLOPT_URL, url) != CURLE_OK;
-	bad |= lc.easy_setopt(c, CURLOPT_HTTPHEADER, headers) != CURLE_OK;
-	if (body) {
-		bad |= lc.easy_setopt(c, CURLOPT_POSTFIELDS, body) != CURLE_OK;
-		bad |= lc.easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len) !=
-		       CURLE_OK;
-	} else {
-		bad |= lc.easy_setopt(c, CURLOPT_HTTPGET, 1L) != CURLE_OK;
-	}
-	if (bad) {
-		snprintf(h->errbuf, sizeof(h->errbuf), "cannot set up the request");
-		log_err("%s: %s", url, h->errbuf);
-		return -EPROTO;
-	}
+	memcpy(h->body + h->body_len, data, n);
+	h->body_len += n;
+	h->body[h->body_len] = '\0';
 	return 0;
 }
 
-static int map_error(CURLcode c, bool too_big)
+/* The head of an answer into h->head. -ENODATA: the connection ended before its first byte. */
+static int read_head(struct http *h)
 {
-	if (c == CURLE_COULDNT_CONNECT)
-		return -ECONNREFUSED;
-	if (c == CURLE_COULDNT_RESOLVE_HOST || c == CURLE_COULDNT_RESOLVE_PROXY)
-		return -EHOSTUNREACH;
-	if (c == CURLE_OPERATION_TIMEDOUT)
-		return -ETIMEDOUT;
-	/* A handshake cut short without a final alert (tls_refusal) may work next time. */
-	if (c == CURLE_RECV_ERROR || c == CURLE_SEND_ERROR || c == CURLE_GOT_NOTHING ||
-	    c == CURLE_PARTIAL_FILE || c == CURLE_SSL_CONNECT_ERROR)
-		return -ECONNRESET;
-	if (c == CURLE_PEER_FAILED_VERIFICATION || c == CURLE_SSL_CACERT_BADFILE)
-		return -EPERM;
-	if (c == CURLE_FILESIZE_EXCEEDED || (c == CURLE_WRITE_ERROR && too_big))
+	char *buf = NULL;
+	size_t len = 0, take, hl, n;
+	int r;
+
+	for (;;) {
+		if (h->rpos == h->rlen) {
+			r = fill(h, &n);
+			if (r == -ECONNRESET && !len)
+				r = -ENODATA; /* reset before answering: as good as closed */
+			if (r < 0)
+				goto out;
+			if (!n) {
+				r = len ? -ECONNRESET : -ENODATA;
+				set_error(h, "the server closed the connection %s",
+					  len ? "in the middle of the answer's headers"
+					      : "without answering");
+				goto out;
+			}
+		}
+		take = h->rlen - h->rpos;
+		buf = xrealloc(buf, len + take + 1);
+		memcpy(buf + len, h->rbuf + h->rpos, take);
+		hl = http_head_len(buf, len + take);
+		if (hl) {
+			h->rpos += hl - len;
+			len = hl;
+			break;
+		}
+		h->rpos += take;
+		len += take;
+		if (len > HTTP_MAX_HEAD) {
+			set_error(h, "answer headers larger than %u bytes", HTTP_MAX_HEAD);
+			r = -EPROTO;
+			goto out;
+		}
+	}
+	r = http_head_parse(buf, len, &h->head);
+	if (r < 0)
+		set_error(h,
+			  len > HTTP_MAX_HEAD ? "answer headers larger than %u bytes"
+					      : "malformed answer headers (%u bytes at most)",
+			  HTTP_MAX_HEAD);
+out:
+	free(buf);
+	return r;
+}
+
+/* Body bytes from rbuf (and the connection) as the head frames them. */
+static int read_body(struct http *h)
+{
+	struct http_chunked ch = {0};
+	uint64_t left = h->head.length;
+	size_t n, used, data;
+	int r = 0;
+
+	if (http_status_bodiless(h->head.status))
+		return 0;
+	if (!h->head.chunked && h->head.has_length && left > HTTP_MAX_BODY)
 		return -EFBIG;
-	return -EPROTO;
-}
-
-/* Alerts after which the same handshake gets the same answer: no point in trying again. */
-static bool alert_is_final(int desc)
-{
-	switch (desc) {
-	case SSL_AD_HANDSHAKE_FAILURE:
-	case SSL_AD_BAD_CERTIFICATE:
-	case SSL_AD_UNSUPPORTED_CERTIFICATE:
-	case SSL_AD_CERTIFICATE_REVOKED:
-	case SSL_AD_CERTIFICATE_EXPIRED:
-	case SSL_AD_CERTIFICATE_UNKNOWN:
-	case SSL_AD_UNKNOWN_CA:
-	case SSL_AD_ACCESS_DENIED:
-	case SSL_AD_PROTOCOL_VERSION:
-	case SSL_AD_INSUFFICIENT_SECURITY:
-	case SSL_AD_CERTIFICATE_REQUIRED:
-		return true;
-	default:
-		return false;
+	for (;;) {
+		if (!h->head.chunked && h->head.has_length && !left)
+			return 0;
+		if (h->rpos == h->rlen) {
+			r = fill(h, &n);
+			if (r < 0)
+				return r;
+			if (!n && !h->head.chunked && !h->head.has_length)
+				return 0; /* the end of the stream ends this body */
+			if (!n) {
+				set_error(h,
+					  "the server closed the connection before the end of "
+					  "the answer (%zu bytes received)",
+					  h->body_len);
+				return -ECONNRESET;
+			}
+		}
+		n = h->rlen - h->rpos;
+		if (h->head.chunked) {
+			r = http_chunked_decode(&ch, h->rbuf + h->rpos, n, &used, &data);
+			if (r < 0) {
+				set_error(h, "malformed chunked answer");
+				return r;
+			}
+			if (append_body(h, h->rbuf + h->rpos, data) < 0)
+				return -EFBIG;
+			h->rpos += used;
+			if (r == 1)
+				return 0;
+			continue;
+		}
+		if (h->head.has_length && n > left)
+			n = (size_t)left;
+		if (append_body(h, h->rbuf + h->rpos, n) < 0)
+			return -EFBIG;
+		h->rpos += n;
+		left -= n;
 	}
 }
 
-static const char *versions_offered(const struct http *h)
+/* One answer, after interim 1xx ones. */
+static int read_answer(struct http *h)
 {
-	if (h->o.tls12_only)
-		return "TLS 1.2 only";
-	return h->o.tls13_only ? "TLS 1.3 only" : "TLS 1.2 and 1.3";
-}
+	int r;
 
-/* What an alert means here, in words. */
-static const char *alert_meaning(const struct http *h, int desc)
-{
-	switch (desc) {
-	case SSL_AD_PROTOCOL_VERSION:
-	case SSL_AD_HANDSHAKE_FAILURE:
-	case SSL_AD_INSUFFICIENT_SECURITY:
-		return "no TLS version or parameters in common";
-	case SSL_AD_CERTIFICATE_REQUIRED:
-		return "the server requires a TLS client certificate";
-	default:
-		return h->o.client_pem ? "the server refused our TLS client certificate"
-				       : "the server refused the handshake";
+	for (;;) {
+		reset_answer(h);
+		r = read_head(h);
+		if (r < 0)
+			return r;
+		if (h->head.status == 101) {
+			set_error(h, "the server switched protocols (HTTP 101)");
+			return -EPROTO;
+		}
+		if (h->head.status >= 200)
+			break;
 	}
+	r = read_body(h);
+	if (r == 0 && !h->head.chunked && !h->head.has_length &&
+	    !http_status_bodiless(h->head.status))
+		h->head.close = true;
+	return r;
 }
 
 /*
- * The TLS failures trying again does not mend, written into errbuf: -EPERM, -ECONNABORTED, or
- * 0 when c is something else.
+ * One request and its answer, on the open connection or a new one. -EAGAIN: a reused
+ * connection turned out closed before answering (the server's keep-alive ran out): the caller
+ * may send again on a new one.
  */
-/* Replaces h->errbuf by msg, cut to fit (a log line, not data). */
-static void set_error(struct http *h, const char *msg)
+static int exchange(struct http *h, const char *req, size_t req_len, bool *out_new)
 {
-	size_t n = strnlen(msg, sizeof(h->errbuf) - 1);
+	bool reused = http_tls_open(h->tls);
+	int r = 0;
 
-	memcpy(h->errbuf, msg, n);
-	h->errbuf[n] = '\0';
-}
-
-static int tls_refusal(struct http *h, CURLcode c)
-{
-	char msg[2 * CURL_ERROR_SIZE + 256];
-	long verify = X509_V_OK;
-	const char *why = h->o.version_why;
-	char detail[CURL_ERROR_SIZE];
-	int desc = -1;
-
-	snprintf(detail, sizeof(detail), "%s", h->errbuf);
-	if (c == CURLE_PEER_FAILED_VERIFICATION) {
-		lc.easy_getinfo(h->curl, CURLINFO_SSL_VERIFYRESULT, &verify);
-		if (verify != X509_V_OK && verify != X509_V_ERR_UNSPECIFIED)
-			snprintf(msg, sizeof(msg),
-				 "TLS: the server's certificate does not verify against the %.60s: "
-				 "%.200s",
-				 h->o.trust_name, X509_verify_cert_error_string(verify));
-		else
-			snprintf(msg, sizeof(msg),
-				 "TLS: the server's certificate is refused: %s (trust: the %.60s)",
-				 detail, h->o.trust_name);
-		set_error(h, msg);
-		return -EPERM;
-	}
-	if (alert_is_final(h->alert_received))
-		desc = h->alert_received;
-	else if (h->alert_sent == SSL_AD_PROTOCOL_VERSION ||
-		 h->alert_sent == SSL_AD_HANDSHAKE_FAILURE)
-		desc = h->alert_sent;
-	if (desc < 0)
-		return 0;
-	if (desc == SSL_AD_PROTOCOL_VERSION || desc == SSL_AD_HANDSHAKE_FAILURE ||
-	    desc == SSL_AD_INSUFFICIENT_SECURITY)
-		snprintf(detail, sizeof(detail), "; this client offers %.40s%s%.100s%s",
-			 versions_offered(h), why ? " (" : "", why ? why : "", why ? ")" : "");
-	else
-		detail[0] = '\0';
-	snprintf(msg, sizeof(msg),
-		 "TLS handshake %s (alert: %.60s): %.120s%s; server authenticated by the %.60s",
-		 desc == h->alert_received ? "refused by the server" : "abandoned by this client",
-		 lssl.SSL_alert_desc_string_long(desc), alert_meaning(h, desc), detail,
-		 h->o.trust_name);
-	set_error(h, msg);
-	return -ECONNABORTED;
-}
-
-static int transfer_error(struct http *h, CURLcode c, const char *url)
-{
-	int r = tls_refusal(h, c);
-
-	if (r < 0) {
-		log_err("%s: %s", url, h->errbuf);
+	if (!reused)
+		r = connect_server(h);
+	if (r < 0)
 		return r;
-	}
-	r = map_error(c, h->too_big);
-	if (r == -EFBIG)
-		snprintf(h->errbuf, sizeof(h->errbuf), "answer larger than %u bytes",
-			 HTTP_MAX_BODY);
-	else if (!h->errbuf[0])
-		snprintf(h->errbuf, sizeof(h->errbuf), "%s", lc.easy_strerror(c));
-	if (r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNRESET)
-		log_warn("%s: %s", url, h->errbuf);
-	else
-		log_err("%s: %s", url, h->errbuf);
+	*out_new = !reused;
+	r = http_tls_write(h->tls, req, req_len, h->deadline, h->err, sizeof(h->err));
+	if (r == 0)
+		r = read_answer(h);
+	else if (reused && r == -ECONNRESET)
+		r = -EAGAIN;
+	else if (r == -ECONNRESET && read_answer(h) == -ECONNABORTED)
+		r = -ECONNABORTED; /* refused after the handshake (TLS 1.3): the alert says why */
+	if (r == -ENODATA)
+		r = reused ? -EAGAIN : -ECONNRESET;
+	/* An answer we could not frame, or the server's close: the connection is done. */
+	if (r < 0 || h->head.close || h->rpos != h->rlen)
+		http_tls_close(h->tls);
 	return r;
+}
+
+static int map_and_log(struct http *h, int r, const char *url, int64_t start)
+{
+	char why[sizeof(h->err)];
+
+	if (r == -EFBIG)
+		set_error(h, "answer larger than %u bytes", HTTP_MAX_BODY);
+	else if (r == -ETIMEDOUT) {
+		snprintf(why, sizeof(why), "%s", h->err);
+		set_error(h, "timed out after %lld ms (%s; %zu bytes of the answer received)",
+			  (long long)(http_net_now_ms() - start), why, h->body_len);
+	} else if (r != -ECONNREFUSED && r != -EHOSTUNREACH && r != -ECONNRESET && r != -EPERM &&
+		   r != -ECONNABORTED)
+		r = -EPROTO;
+	if (!h->err[0])
+		set_error(h, "%s", strerror(-r));
+	if (r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNRESET)
+		log_warn("%s: %s", url, h->err);
+	else
+		log_err("%s: %s", url, h->err);
+	return r;
+}
+
+/* Request and answer, again on a new connection if the kept one had gone, again with
+ * credentials after a Digest challenge. */
+static int run(struct http *h, const char *uri, const char *content_type,
+	       const char *const *extra_headers, const void *body, size_t body_len, bool *out_new)
+{
+	const char *method = body ? "POST" : "GET";
+	bool retried = false, fresh = false;
+	struct http_digest *d;
+	size_t req_len = 0;
+	char *authz, *req;
+	int r;
+
+	for (;;) {
+		authz = authorization(h, method, uri);
+		req = build_request(h, method, uri, content_type, extra_headers, authz, body,
+				    body_len, &req_len);
+		wipe_str(authz);
+		r = exchange(h, req, req_len, out_new);
+		wipe_free(req, req_len + 1);
+		if (r == -EAGAIN && !retried) {
+			log_debug("%s%s: the kept connection had closed, reconnecting", h->origin,
+				  uri);
+			retried = true;
+			h->err[0] = '\0';
+			continue;
+		}
+		if (r == -EAGAIN)
+			r = -ECONNRESET;
+		if (r < 0 || h->head.status != 401 || h->o.auth != HTTP_AUTH_DIGEST || fresh)
+			return r;
+		/* Answer the challenge; a 401 after that is the caller's to see. */
+		if (!h->head.www_authenticate ||
+		    http_digest_parse(h->head.www_authenticate, &d) < 0)
+			return 0;
+		log_debug("%s%s: answering the Digest challenge%s", h->origin, uri,
+			  http_digest_stale(d) ? " (stale nonce)" : "");
+		http_digest_free(h->digest);
+		h->digest = d;
+		fresh = true;
+	}
 }
 
 int http_request(struct http *h, const char *path, const char *content_type,
 		 const char *const *extra_headers, const void *body, size_t body_len,
 		 struct http_response *out_resp)
 {
-	struct curl_slist *headers = build_headers(content_type, extra_headers, body != NULL);
-	char *url = xasprintf("%s%s%s", h->origin, path[0] == '/' ? "" : "/", path);
-	long status = 0, conns = 0;
-	CURLcode c;
+	char *uri = xasprintf("%s%s", path[0] == '/' ? "" : "/", path);
+	char *url = xasprintf("%s%s", h->origin, uri);
+	bool fresh_conn = false;
+	int64_t ms = 0, start = http_net_now_ms();
 	int r;
 
 	reset_answer(h);
-	wipe(&h->tls, sizeof(h->tls));
-	h->too_big = false;
-	h->errbuf[0] = '\0';
-	h->alert_received = h->alert_sent = -1;
-	r = prepare(h, url, headers, body, body_len);
-	if (r < 0)
-		goto out;
-	c = lc.easy_perform(h->curl);
-	if (c != CURLE_OK) {
-		r = transfer_error(h, c, url);
+	h->err[0] = '\0';
+	http_tls_forget_alerts(h->tls);
+	r = exchange_timeout(h, &ms);
+	if (r < 0) {
+		set_error(h, "retry_timeout reached, not sent");
+		log_warn("%s: %s", url, h->err);
 		goto out;
 	}
-	h->errbuf[0] = '\0';
-	lc.easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
-	lc.easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &conns);
+	h->deadline = ms ? http_net_now_ms() + ms : 0;
+	r = run(h, uri, content_type, extra_headers, body, body_len, &fresh_conn);
+	if (r < 0) {
+		r = map_and_log(h, r, url, start);
+		goto out;
+	}
+	h->err[0] = '\0';
 	log_debug("%s %s: HTTP %ld, %zu bytes (%s, %s connection)", body ? "POST" : "GET", url,
-		  status, h->body_len, h->tls.version ? h->tls.version : "?",
-		  conns ? "new" : "reused");
+		  h->head.status, h->body_len,
+		  http_tls_conn_version(h->tls) ? http_tls_conn_version(h->tls) : "closed",
+		  fresh_conn ? "new" : "reused");
 	if (!h->body)
 		h->body = xzalloc(1);
 	*out_resp = (struct http_response){
-		.status = status,
-		.content_type = h->content_type,
-		.retry_after = h->retry_after,
+		.status = h->head.status,
+		.content_type = h->head.content_type,
+		.retry_after = h->head.retry_after,
 		.body = h->body,
 		.body_len = h->body_len,
 	};
-	h->content_type = h->retry_after = NULL;
+	h->head.content_type = h->head.retry_after = NULL;
 	h->body = NULL;
 	h->body_len = h->body_cap = 0;
 out:
-	if (r < 0)
-		reset_answer(h);
-	/* The list is freed here: leave libcurl no pointer to it. */
-	lc.easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
-	lc.slist_free_all(headers);
+	reset_answer(h);
+	/* What was read is in the answer now, or dropped with its connection (exchange() closes
+	 * one with bytes left over): no copy of a key stays behind. */
+	wipe(h->rbuf, h->rlen);
+	h->rpos = h->rlen = 0;
 	free(url);
+	free(uri);
 	return r;
 }
 
@@ -900,41 +564,28 @@ void http_response_clear(struct http_response *r)
 int http_channel_binding(struct http *h, bool exporter, unsigned char *buf, size_t buflen,
 			 size_t *out_len)
 {
-	const unsigned char *src;
-	size_t n;
-
-	if (!connected(h))
+	/* Only from a connection still open: the one the next request will use. */
+	if (!http_tls_open(h->tls))
 		return -ENOTCONN;
-	src = exporter ? h->tls.exporter : h->tls.unique;
-	n = exporter ? (h->tls.has_exporter ? EXPORTER_LEN : 0) : h->tls.unique_len;
-	if (!n)
-		return -EPROTO;
-	if (n > buflen)
-		return -ENOBUFS;
-	memcpy(buf, src, n);
-	*out_len = n;
-	return 0;
+	return http_tls_binding(h->tls, exporter, buf, buflen, out_len);
 }
 
 const char *http_tls_version(struct http *h)
 {
-	return connected(h) ? h->tls.version : NULL;
+	return http_tls_open(h->tls) ? http_tls_conn_version(h->tls) : NULL;
 }
 
 bool http_client_cert_refused(struct http *h)
 {
-	int desc = h->alert_received;
-
-	return h->o.client_pem && alert_is_final(desc) && desc != SSL_AD_PROTOCOL_VERSION &&
-	       desc != SSL_AD_HANDSHAKE_FAILURE && desc != SSL_AD_INSUFFICIENT_SECURITY;
+	return http_tls_cert_refused(h->tls);
 }
 
 int http_tls_alert(struct http *h)
 {
-	return h->alert_received;
+	return http_tls_last_alert(h->tls);
 }
 
 const char *http_last_error(struct http *h)
 {
-	return h->errbuf;
+	return h->err;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* HTTPS exchanges with the EST server: the only libcurl user. */
+/* HTTPS exchanges with the EST server: HTTP/1.1 over TLS, est-enroll's own client. */
 #pragma once
 
 #include <stdbool.h>
@@ -64,7 +64,8 @@ void http_free(struct http *h);
  *                 change (protocol_version, handshake_failure, bad_certificate, unknown_ca,
  *                 certificate_required, ...; see http_tls_alert): for good,
  *   -EFBIG        body larger than HTTP_MAX_BODY,
- *   -EPROTO       anything else libcurl reports.
+ *   -EPROTO       anything else: a malformed answer (headers over HTTP_MAX_HEAD), an
+ *                 unusable proxy URL, ...
  * Each failure is logged once, naming the cause and, for TLS, the trust anchors used.
  * Caller frees with http_response_clear().
  */
@@ -86,5 +87,5 @@ const char *http_tls_version(struct http *h);
 int http_tls_alert(struct http *h);
 /* True when that alert turned down the TLS client certificate we presented. */
 bool http_client_cert_refused(struct http *h);
-/* libcurl's words on why the last http_request failed ("" if it did not); owned by h. */
+/* Why the last http_request failed, in words ("" if it did not); owned by h. */
 const char *http_last_error(struct http *h);

@@ -7,8 +7,7 @@ enum log_level {
 	LOG_LEVEL_WARN = 4,
 	LOG_LEVEL_INFO = 6,
 	LOG_LEVEL_DEBUG = 7,
-	LOG_LEVEL_TRACE =
-		8, /* -vv: libcurl's account of the connection, the TLS chain; journal <7> */
+	LOG_LEVEL_TRACE = 8, /* -vv: the account of the connection, the TLS chain; journal <7> */
 };
 
 /* verbosity: -1 quiet (errors only), 0 default (warnings + info), 1 debug, 2+ trace. */

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# -vv adds to -v: libcurl's account of the connection, the trust anchors, the chain the server
-# sent and the anchor that verified it; never the password or an Authorization header.
+# -vv adds to -v: the client's account of the connection (resolving, connecting, TLS version and
+# cipher), the trust anchors, the chain the server sent and the anchor that verified it; never
+# the password or an Authorization header.
 . "$(dirname "$0")/helpers.sh"
 
 start_server --intermediate --auth basic --user dev --password 'Sec-ret-42'
@@ -22,7 +23,9 @@ is "-vv: exit 0" "$RC" 0
 cp "$T/err" "$T/vv.log"
 check "-vv logs more than -v" test "$(wc -l <"$T/vv.log")" -gt "$(wc -l <"$T/v.log")"
 check "-vv keeps the debug messages" grep -q "debug:" "$T/vv.log"
-check "-vv: libcurl's account of the connection" grep -q "trace: curl: .*Connected to" "$T/vv.log"
+check "-vv: the connection, address and port" \
+	grep -q "trace: connected to localhost (.*) port $PORT" "$T/vv.log"
+check "-vv: the TLS version and cipher" grep -q "trace: TLS: TLSv1\.3 with TLS_" "$T/vv.log"
 check "-vv: the trust anchors of the bootstrap (ca_root)" \
 	grep -q "trace: TLS: trust anchor 0: CN=EST Test Root CA" "$T/vv.log"
 check "-vv: the chain the server sent" grep -q "trace: TLS: server certificate 0: CN=localhost" "$T/vv.log"
