@@ -11,10 +11,12 @@
 
 #include <openssl/x509.h>
 
+#include "certinfo.h"
 #include "crypto.h"
 #include "export.h"
 #include "keystore.h"
 #include "log.h"
+#include "pem.h"
 #include "util.h"
 
 /*
@@ -45,6 +47,54 @@ static void parts_clear(struct parts *p)
 	*p = (struct parts){0};
 }
 
+/*
+ * The split of a pair the record vouches for (keystore_pair_vouched), when its blocks are as
+ * this tool writes them: a PKCS#8 key, then certificates, each as OpenSSL's PEM writer puts it.
+ * Their texts are then what parsing and re-encoding would give, without OpenSSL's decoders and
+ * encoders (an idle pass with an [export] section would otherwise load them all). 1 done, 0 not
+ * that case.
+ */
+static int split_pair(const char *pem, size_t len, struct parts *p)
+{
+	struct pem_block b = {0};
+	struct pem_reader rd;
+	struct certinfo ci;
+	char *cert = NULL;
+	size_t clen = 0;
+	int n = 0, r;
+
+	pem_reader_init(&rd, pem, len);
+	while ((r = pem_next(&rd, &b)) == 1) {
+		bool key = n++ == 0;
+
+		if (!pem_is_canonical(&b) ||
+		    (key ? strcmp(b.name, "PRIVATE KEY") != 0
+			 : !pem_is_certificate(&b) || strcmp(b.name, "CERTIFICATE") != 0 ||
+				     certinfo_parse(b.data, b.len, &ci) < 0 || ci.der_len != b.len))
+			break;
+		if (key) {
+			p->key = xstrndup(b.text, b.text_len);
+			p->key_len = b.text_len;
+			continue;
+		}
+		cert = xrealloc(cert, clen + b.text_len + 1);
+		memcpy(cert + clen, b.text, b.text_len);
+		clen += b.text_len;
+		cert[clen] = '\0';
+	}
+	pem_block_clear(&b);
+	if (r == 0 && n >= 2) {
+		p->cert = cert;
+		p->cert_len = clen;
+		return 1;
+	}
+	free(cert);
+	wipe_free(p->key, p->key_len);
+	p->key = NULL;
+	p->key_len = 0;
+	return 0;
+}
+
 /* The private key (PKCS#8) and the certificates, leaf first, of est-enrolled-key-pair. */
 static int read_pair(struct keystore *ks, struct parts *p)
 {
@@ -59,6 +109,10 @@ static int read_pair(struct keystore *ks, struct parts *p)
 		return 0;
 	if (r < 0)
 		return r;
+	if (keystore_pair_vouched(ks, pem, len) && split_pair(pem, len, p)) {
+		wipe_free(pem, len);
+		return 0;
+	}
 	r = crypto_key_from_pem(pem, len, &key);
 	if (r == 0)
 		r = crypto_certs_from_pem(pem, len, &certs);

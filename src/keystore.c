@@ -10,6 +10,7 @@
 
 #include "keystore_backend.h"
 #include "log.h"
+#include "sha256.h"
 #include "util.h"
 
 #define ALIAS_MAX 200
@@ -202,6 +203,22 @@ static int file_get(struct keystore *ks, const char *alias, char **out_data, siz
 	    ksf_read_staged(ks, alias, out_data, out_len) == 0)
 		return 0;
 	return ksf_read(ks, alias, out_data, out_len);
+}
+
+bool keystore_pair_vouched(struct keystore *ks, const char *pair, size_t len)
+{
+	char *state = NULL, *want, fp[65];
+	size_t slen = 0;
+	bool same;
+
+	if (keystore_get(ks, KS_ALIAS_STATE, &state, &slen) < 0)
+		return false;
+	want = kv_value(state, "pair_sha256");
+	sha256_hex(pair, len, fp);
+	same = want && !strcmp(want, fp);
+	free(want);
+	free(state);
+	return same;
 }
 
 int keystore_get(struct keystore *ks, const char *alias, char **out_data, size_t *out_len)

@@ -24,24 +24,6 @@
 #include "sha256.h"
 #include "util.h"
 
-/* The stored pair's digest, as the record vouches for it: 1 the same, 0 not, -errno. */
-static int pair_vouched(struct pass *p, char *pair, size_t len)
-{
-	char *state = NULL, *want = NULL, fp[65];
-	size_t slen = 0;
-	int r;
-
-	r = keystore_get(p->ks, KS_ALIAS_STATE, &state, &slen);
-	if (r < 0)
-		return r;
-	want = kv_value(state, "pair_sha256");
-	sha256_hex(pair, len, fp);
-	r = want && !strcmp(want, fp);
-	free(want);
-	free(state);
-	return r;
-}
-
 struct due {
 	const struct config *cfg;
 	time_t now;
@@ -92,7 +74,7 @@ bool pass_idle(struct pass *p)
 
 	if (!pass_state_matches(p, NULL) || keystore_get(p->ks, KS_ALIAS_ENROLLED, &pair, &len) < 0)
 		return false;
-	if (pair_vouched(p, pair, len) != 1 || certinfo_first_pem(pair, len, &nb, &na) < 0)
+	if (!keystore_pair_vouched(p->ks, pair, len) || certinfo_first_pem(pair, len, &nb, &na) < 0)
 		goto out;
 	if (cfg->renew && now >= enroll_due_time(cfg, nb, na))
 		goto out;
@@ -111,7 +93,7 @@ void pass_record_pair(struct pass *p)
 
 	if (!p->anchors || !pass_state_matches(p, NULL) ||
 	    keystore_get(p->ks, KS_ALIAS_ENROLLED, &pair, &len) < 0 ||
-	    pair_vouched(p, pair, len) != 0)
+	    keystore_pair_vouched(p->ks, pair, len))
 		goto out;
 	if (crypto_key_from_pem(pair, len, &key) < 0 ||
 	    crypto_certs_from_pem(pair, len, &certs) < 0 ||

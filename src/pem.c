@@ -117,9 +117,23 @@ int pem_next(struct pem_reader *r, struct pem_block *b)
 			pem_block_clear(b);
 			return rc;
 		}
+		b->text = line;
+		b->text_len = (size_t)(r->p - line);
 		return 1;
 	}
 	return 0;
+}
+
+bool pem_is_canonical(const struct pem_block *b)
+{
+	char *b64 = base64_encode(b->data, b->len);
+	char *want =
+		xasprintf(BEGIN "%s" DASHES "\n%s" END "%s" DASHES "\n", b->name, b64, b->name);
+	bool same = strlen(want) == b->text_len && !memcmp(want, b->text, b->text_len);
+
+	wipe_str(b64);
+	wipe_str(want);
+	return same;
 }
 
 bool pem_is_certificate(const struct pem_block *b)

@@ -14,6 +14,8 @@ struct pem_block {
 	char *header;	     /* RFC 1421 header lines ("Proc-Type: 4,ENCRYPTED"), or NULL */
 	unsigned char *data; /* the DER */
 	size_t len;
+	const char *text; /* the block in the input, BEGIN line to END line and its newline */
+	size_t text_len;
 };
 
 void pem_reader_init(struct pem_reader *r, const char *data, size_t len);
@@ -21,6 +23,9 @@ void pem_reader_init(struct pem_reader *r, const char *data, size_t len);
  * damaged one (no END line, another label at the END, not base64). Text around blocks is
  * skipped. */
 int pem_next(struct pem_reader *r, struct pem_block *b);
+/* True when b's text is as OpenSSL's PEM writers put it: no headers, base64 in lines of 64,
+ * LF line ends. Such a text is what re-encoding its DER would give. */
+bool pem_is_canonical(const struct pem_block *b);
 /* Frees b, wiping the DER (it may be a key). */
 void pem_block_clear(struct pem_block *b);
 /* "CERTIFICATE", "X509 CERTIFICATE" or "TRUSTED CERTIFICATE" (the certificate, then aux data). */

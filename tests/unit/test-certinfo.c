@@ -359,6 +359,37 @@ static void test_pem(void)
 	pem_block_clear(&b);
 }
 
+static void test_canonical(void)
+{
+	EVP_PKEY *key = NULL;
+	X509_NAME *n = name_of("CN=canonical");
+	X509 *c;
+	char *pem, *cr;
+	struct pem_reader r;
+	struct pem_block b = {0};
+
+	crypto_keygen(KEY_ALG_EC, "prime256v1", &key);
+	c = make_cert(key, n, "08", 1000000000, 2000000000);
+	pem = pem_of(c);
+	pem_reader_init(&r, pem, strlen(pem));
+	ok(pem_next(&r, &b) == 1 && pem_is_canonical(&b) && b.text == pem &&
+		   b.text_len == strlen(pem),
+	   "canonical: OpenSSL's PEM writer's text, the whole block");
+	cr = crlf(pem);
+	pem_reader_init(&r, cr, strlen(cr));
+	ok(pem_next(&r, &b) == 1 && !pem_is_canonical(&b), "canonical: not with CRLF");
+	free(cr);
+	cr = xstrndup(pem, strlen(pem) - 1);
+	pem_reader_init(&r, cr, strlen(cr));
+	ok(pem_next(&r, &b) == 1 && !pem_is_canonical(&b), "canonical: not without the last LF");
+	free(cr);
+	pem_block_clear(&b);
+	free(pem);
+	X509_free(c);
+	X509_NAME_free(n);
+	EVP_PKEY_free(key);
+}
+
 static void test_sha256(void)
 {
 	char fp[65];
@@ -399,6 +430,7 @@ int main(void)
 	test_fields();
 	test_refusals();
 	test_certs_digest();
+	test_canonical();
 	test_dn_print();
 	return tap_done();
 }
