@@ -449,15 +449,25 @@ static int attempt(struct pass *p, unsigned int steps, bool fresh)
 	return r < 0 ? r : rc;
 }
 
-static uint64_t retry_wait(const struct pass *p)
+/*
+ * The wait before the next attempt, in ms: the server's Retry-After (a floor) or retry_interval,
+ * plus a random 0-50% of it at millisecond grain, so a fleet failing together (a server outage,
+ * a site power cut) does not come back in step: bench/RESULTS.md measures what that spreads.
+ */
+uint64_t enroll_jittered_ms(uint64_t wait_s, uint64_t random)
 {
-	uint64_t wait = p->retry_after ? p->retry_after : p->cfg->retry_interval, jitter = 0;
+	if (wait_s > UINT64_MAX / 2000)
+		return UINT64_MAX / 2;
+	return wait_s * 1000 + random % (wait_s * 500 + 1);
+}
 
-	/* Up to 10% jitter on top (Retry-After is a floor), so a fleet restarted together does
-	 * not retry in step. */
-	if (getrandom(&jitter, sizeof(jitter), 0) != sizeof(jitter))
-		jitter = (uint64_t)getpid();
-	return wait + (wait >= 10 ? jitter % (wait / 10 + 1) : 0);
+static uint64_t retry_wait_ms(const struct pass *p)
+{
+	uint64_t wait = p->retry_after ? p->retry_after : p->cfg->retry_interval, r = 0;
+
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (uint64_t)getpid() * 2654435761u;
+	return enroll_jittered_ms(wait, r);
 }
 
 static bool has_credentials(const struct config *cfg)
@@ -522,18 +532,18 @@ static int run_steps(struct pass *p, enum enroll_action action)
 			return r;
 		if (p->once)
 			return -EAGAIN;
-		wait = retry_wait(p);
-		if (wait > IN_PASS_WAIT_MAX) {
+		wait = retry_wait_ms(p);
+		if (wait / 1000 > IN_PASS_WAIT_MAX) {
 			log_info("the server asked to wait %s: a later pass goes on",
-				 format_duration(wait, buf, sizeof(buf)));
+				 format_duration(wait / 1000, buf, sizeof(buf)));
 			return -EAGAIN;
 		}
-		if (p->deadline && time(NULL) + (time_t)wait >= p->deadline) {
+		if (p->deadline && time(NULL) + (time_t)((wait + 999) / 1000) >= p->deadline) {
 			log_err("giving up: retry_timeout reached");
 			return -EAGAIN;
 		}
-		log_info("retrying in %s", format_duration(wait, buf, sizeof(buf)));
-		sleep((unsigned int)wait);
+		log_info("retrying in %.1fs", (double)wait / 1000);
+		sleep_ms(wait);
 	}
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "config.h"
@@ -38,3 +39,6 @@ int enroll_pass(const struct config *cfg, enum enroll_action action, bool once,
 #define ENROLL_SHORT_LIVED_DIVISOR 3
 /* When cert is due for renewal by expiration_check (a duration or a percentage of its lifetime). */
 time_t enroll_due_time(const struct config *cfg, time_t not_before, time_t not_after);
+/* The wait before a retry within a pass, in ms: wait_s (a Retry-After is a floor) plus
+ * random's share of 0-50% of it. */
+uint64_t enroll_jittered_ms(uint64_t wait_s, uint64_t random);

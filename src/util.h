@@ -76,3 +76,5 @@ char *hex_encode(const unsigned char *p, size_t n);
 char *escape_for_log(const char *s, size_t len, size_t max);
 /* Formats a duration in seconds as e.g. "3d 4h" into buf. Returns buf. */
 const char *format_duration(uint64_t seconds, char *buf, size_t len);
+/* Sleeps ms milliseconds, through interruptions by signals. */
+void sleep_ms(uint64_t ms);

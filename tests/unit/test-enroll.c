@@ -2,6 +2,8 @@
 /* Unit tests for enroll.c: when a certificate is due, short-lived certificates included. */
 #include "autoconf.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -37,8 +39,32 @@ static void test_due_time(void)
 	   "a percentage applies to any lifetime");
 }
 
+static void test_jitter(void)
+{
+	uint64_t lo = UINT64_MAX, hi = 0, v, r;
+	unsigned int below = 0, buckets[5] = {0}, i;
+	bool spread = true;
+
+	for (r = 0; r < 100000; r++) {
+		v = enroll_jittered_ms(60, r * 2654435761u);
+		lo = v < lo ? v : lo;
+		hi = v > hi ? v : hi;
+		below += v < 60000;
+		buckets[(v - 60000) * 5 / 30001]++;
+	}
+	ok(below == 0 && lo == 60000, "jitter: never under the wait (a Retry-After is a floor)");
+	ok(hi <= 90000 && hi > 89900, "jitter: up to half the wait on top (max %llu ms)",
+	   (unsigned long long)hi);
+	for (i = 0; i < 5; i++)
+		spread &= buckets[i] > 15000 && buckets[i] < 25000;
+	ok(spread, "jitter: spread evenly over the 30 s");
+	ok(enroll_jittered_ms(1, 7) == 1007, "jitter: millisecond grain under 10 s too");
+	ok(enroll_jittered_ms(0, 12345) == 0, "jitter: no wait stays none");
+}
+
 int main(void)
 {
+	test_jitter();
 	test_due_time();
 	return tap_done();
 }
