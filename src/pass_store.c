@@ -396,8 +396,10 @@ static int store_request_key(struct pass *p, time_t not_before)
 	memcpy(item, tag, tlen);
 	memcpy(item + tlen, pem, len + 1);
 	r = keystore_put(p->ks, KS_ALIAS_REQUEST, item, tlen + len);
-	if (r < 0)
+	if (r < 0) {
 		log_err("storing " KS_ALIAS_REQUEST ": %s", strerror(-r));
+		goto out;
+	}
 	/* Kept for the bundle (pass_stage_issued): OpenSSL 3 encodes a key at a high cost. */
 	wipe_free(p->req_pem, p->req_pem_len);
 	p->req_pem = pem;
@@ -410,12 +412,21 @@ out:
 	return r;
 }
 
+/* req_key is about to change: the PEM kept for it must not outlive it. */
+static void drop_req_pem(struct pass *p)
+{
+	wipe_free(p->req_pem, p->req_pem_len);
+	p->req_pem = NULL;
+	p->req_pem_len = 0;
+}
+
 /* Generates the request key and commits it, before anything is sent. */
 static int new_request_key(struct pass *p, bool renew)
 {
 	const struct config *cfg = p->cfg;
 	int r;
 
+	drop_req_pem(p);
 	r = crypto_keygen(cfg->key_algorithm, cfg->key_params, &p->req_key);
 	p->req_renew = renew;
 	if (r == 0)
@@ -459,6 +470,7 @@ int pass_request_key(struct pass *p, bool fresh, bool renew)
 
 	if (p->req_key)
 		return 0;
+	drop_req_pem(p);
 	if (!fresh && keystore_get(p->ks, KS_ALIAS_REQUEST, &pem, &len) == 0) {
 		why = request_unfit(p, pem, len, &p->req_key);
 		wipe_free(pem, len);
