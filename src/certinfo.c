@@ -87,6 +87,14 @@ static int digits(const unsigned char *s, int n)
 	return v;
 }
 
+static int days_in_month(int year, int mon)
+{
+	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+	return days[mon] + (mon == 1 && leap);
+}
+
 /* A Time as RFC 5280 4.1.2.5 has it in a certificate: UTCTime YYMMDDHHMMSSZ (years 1950-2049)
  * or GeneralizedTime YYYYMMDDHHMMSSZ. */
 static bool read_time(const struct tlv *t, time_t *out)
@@ -111,9 +119,10 @@ static bool read_time(const struct tlv *t, time_t *out)
 	tm.tm_hour = digits(c + 4, 2);
 	tm.tm_min = digits(c + 6, 2);
 	tm.tm_sec = digits(c + 8, 2);
-	if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-	    tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 ||
-	    tm.tm_sec > 60)
+	/* As OpenSSL checks it (ossl_asn1_time_to_tm): real days of the month, seconds to 59. */
+	if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 ||
+	    tm.tm_mday > days_in_month(year, tm.tm_mon) || tm.tm_hour < 0 || tm.tm_hour > 23 ||
+	    tm.tm_min < 0 || tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 59)
 		return false;
 	*out = timegm(&tm);
 	return true;

@@ -514,7 +514,7 @@ static int run_steps(struct pass *p, enum enroll_action action)
 
 		if (!steps) {
 			if (action == ENROLL_ACTION_RUN)
-				pass_record_pair(p);
+				pass_record_digests(p);
 			log_info("nothing due");
 			return 0;
 		}
@@ -613,18 +613,28 @@ out:
 	sk_X509_pop_free(certs, X509_free);
 }
 
+/* What a pass needs before real work: openssl.cnf, and a subject whose values suit their types
+ * (exit 2 before anything in the store is touched). */
+static int pass_prepare_work(struct pass *p)
+{
+	crypto_load_config();
+	return config_check_subject(p->cfg);
+}
+
 static int pass_init(struct pass *p, enum enroll_action action)
 {
 	const struct config *cfg = p->cfg;
+	bool run = action == ENROLL_ACTION_RUN;
 	int r;
 
 	r = read_ca_root(p);
+	if (r == 0 && !run)
+		r = pass_prepare_work(p);
 	if (r < 0)
 		return r;
 	/* A timer or hook pass gives way at once; a command typed by hand waits its turn. */
 	r = keystore_open(config_keystore(cfg, cfg->keystore),
-			  action == ENROLL_ACTION_RUN ? KEYSTORE_WRITE_TRY : KEYSTORE_WRITE,
-			  &p->ks);
+			  run ? KEYSTORE_WRITE_TRY : KEYSTORE_WRITE, &p->ks);
 	if (r == -EBUSY) {
 		log_info("another pass holds the lock on keystore %s: try later", cfg->keystore);
 		return r;
@@ -633,17 +643,15 @@ static int pass_init(struct pass *p, enum enroll_action action)
 		log_err("keystore %s: %s", cfg->keystore, strerror(-r));
 		return r;
 	}
-	r = heal(p);
-	if (r < 0)
-		return r;
-	if (action == ENROLL_ACTION_RUN && pass_idle(p)) {
-		p->idle = true;
-		return 0;
-	}
-	crypto_load_config();
-	r = config_check_subject(cfg);
+	/* The file copy decides (pass_idle reads it); the keyring is then healed from it. */
+	p->idle = run && pass_idle(p);
+	if (run && !p->idle)
+		r = pass_prepare_work(p);
 	if (r == 0)
-		r = pass_load_anchors(p);
+		r = heal(p);
+	if (r < 0 || p->idle)
+		return r;
+	r = pass_load_anchors(p);
 	if (r == 0)
 		adopt_state(p);
 	if (cfg->retry_timeout)

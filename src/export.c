@@ -113,6 +113,7 @@ static int read_pair(struct keystore *ks, struct parts *p)
 		wipe_free(pem, len);
 		return 0;
 	}
+	crypto_load_config(); /* load and an idle pass come here without it */
 	r = crypto_key_from_pem(pem, len, &key);
 	if (r == 0)
 		r = crypto_certs_from_pem(pem, len, &certs);

@@ -475,6 +475,13 @@ static int run(struct http *h, const char *uri, const char *content_type,
 		wipe_str(authz);
 		r = exchange(h, req, req_len, out_new);
 		wipe_free(req, req_len + 1);
+		/*
+		 * Sent again once when the kept connection turned out closed before any byte of
+		 * an answer (a server's keep-alive timeout). RFC 9112 9.3.1 leaves retrying a
+		 * POST to the client: a server that did take it would issue a second certificate
+		 * for the same key and CSR, which the next pass would ask for anyway; nothing
+		 * is stored until an answer is read whole.
+		 */
 		if (r == -EAGAIN && !retried) {
 			log_debug("%s%s: the kept connection had closed, reconnecting", h->origin,
 				  uri);
@@ -543,8 +550,9 @@ int http_request(struct http *h, const char *path, const char *content_type,
 out:
 	reset_answer(h);
 	/* What was read is in the answer now, or dropped with its connection (exchange() closes
-	 * one with bytes left over): no copy of a key stays behind. */
-	wipe(h->rbuf, h->rlen);
+	 * one with bytes left over): no copy of a key stays behind, nor of an earlier, longer
+	 * answer further in the buffer. */
+	wipe(h->rbuf, sizeof(h->rbuf));
 	h->rpos = h->rlen = 0;
 	free(url);
 	free(uri);

@@ -143,9 +143,10 @@ static int header_line(struct http_head *h, struct head_flags *f, const char *s,
 	else if (IS("Content-Length"))
 		return content_length(h, v, vlen);
 	else if (IS("Transfer-Encoding")) {
-		/* We send no TE header: chunked is the only coding a server may use. */
+		/* We send no TE header: chunked alone is the only coding a server may use (a
+		 * gzip under it would reach the caller undecoded). */
 		f->te = true;
-		if (!has_token(v, vlen, "chunked", true))
+		if (vlen != strlen("chunked") || strncasecmp(v, "chunked", vlen) != 0)
 			return -EPROTO;
 		h->chunked = true;
 	} else if (IS("Connection")) {

@@ -257,6 +257,10 @@ static STACK_OF(X509) *read_certs(const char *pem, size_t len)
 static int load_trust(struct http_tls *t)
 {
 	X509_STORE *store = lssl.SSL_CTX_get_cert_store(t->ctx);
+
+	/* An intermediate among the anchors is enough (RFC 7030 explicit trust anchors), as in
+	 * crypto_verify_chain and as libcurl had it. */
+	X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
 	STACK_OF(X509) *certs = read_certs(t->o->trust_pem, t->o->trust_len);
 	bool trace = log_enabled(LOG_LEVEL_TRACE);
 	char buf[600];

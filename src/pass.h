@@ -26,8 +26,10 @@ struct pass {
 	size_t anchors_len;
 	bool anchors_staged;  /* anchors come from this attempt's /cacerts, not from the store */
 	bool anchors_changed; /* and differ from those stored (reported as ENROLL_EVENT_CACERTS) */
-	char *retired_pem;    /* previous anchors_pem, alive while http uses it */
-	char *client_pem;     /* secret: TLS client key pair for this attempt */
+	char anchors_fp[65];  /* SHA-256 of the staged est-cacerts_N items, when anchors_staged */
+	unsigned int anchors_gen; /* changes whenever anchors do */
+	char *retired_pem;	  /* previous anchors_pem, alive while http uses it */
+	char *client_pem;	  /* secret: TLS client key pair for this attempt */
 	size_t client_len;
 	char *ca_root_pem;
 	size_t ca_root_len;
@@ -40,6 +42,7 @@ struct pass {
 	STACK_OF(X509) *issued_chain;
 	const char *issued_what; /* "enrolled", "renewed", ... for the log once committed */
 	bool issued_renewal;	 /* the staged pair came from /simplereenroll */
+	unsigned int issued_gen; /* anchors_gen when issued was verified against the anchors */
 	char pair_fp[65];	 /* SHA-256 of the bundle staged with issued, "" before */
 	bool state_staged;	 /* this attempt staged a new bootstrap record */
 	enum enroll_event event; /* what the committed changes amount to */
@@ -70,11 +73,12 @@ bool pass_state_matches(struct pass *p, bool *out_absent);
 /* Stages the bootstrap record for the config's server, label and ca_root. */
 int pass_stage_state(struct pass *p);
 /*
- * Stages the record again with pair_fp, the SHA-256 of the pair it vouches for (checked: key
- * and certificate match, chain to the anchors), keeping its bootstrap time unless this attempt
- * bootstrapped. pass_idle() trusts a stored pair with that digest without parsing it.
+ * Stages the record again, vouching for pair_fp (the SHA-256 of the pair) and cacerts_fp (of the
+ * est-cacerts_N items, in order), each checked before: key and certificate match, chain to the
+ * CA certificates (pass_commit). NULL keeps what the stored record says. The bootstrap time
+ * stays unless this attempt bootstrapped. pass_idle() trusts stored bytes with those digests.
  */
-int pass_stage_pair_record(struct pass *p, const char *pair_fp);
+int pass_stage_record(struct pass *p, const char *pair_fp, const char *cacerts_fp);
 
 /* The key to request a certificate for: the pending one if it is fit for this request (resume),
  * else a new one, stored (committed at once) before the request is sent. renew: for a renewal. */
@@ -88,11 +92,11 @@ int pass_stage_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs, cons
 		      bool renewal);
 
 /* True when, from the stored bytes alone, a run has nothing to do (pass_idle.c): the record
- * matches and vouches for the stored pair, and neither it nor an anchor is due. */
+ * matches and vouches for the stored pair and CA set, and no certificate of them is due. */
 bool pass_idle(struct pass *p);
-/* A stored pair the record does not vouch for, but that reads, matches its key and chains to
- * the anchors: the record gets its digest (an upgrade, an import), so later passes are idle. */
-void pass_record_pair(struct pass *p);
+/* A stored pair and CA set the record does not vouch for, but that read, match and chain: the
+ * record gets their digests (an upgrade, an import), so later passes are idle. */
+void pass_record_digests(struct pass *p);
 
 /* Commits what this attempt staged, after checking that the store will hold an identity that
  * chains to its anchors. 0 or -errno; nothing changes on error. */

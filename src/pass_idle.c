@@ -3,10 +3,11 @@
  * Most passes a timer starts find nothing due. They can tell from the stored bytes alone, without
  * OpenSSL's providers, its configuration or a parsed key: the bootstrap record names the server,
  * label and ca_root (its certificates' DER digest, certinfo.c); it also holds the SHA-256 of the
- * pair it was committed with, which pass_commit checked (key and certificate match, chain to
- * the anchors). A stored pair with that digest is that pair, so its validity and the anchors'
- * are all a pass needs to read. Anything else (no record, another digest, a pair or an anchor
- * due or unreadable) goes the whole way, in enroll.c, which decides the same from parsed data.
+ * pair and of the CA certificates it was committed with, which pass_commit checked (key and
+ * certificate match, chain to the CA certificates). Stored bytes with those digests are what was
+ * checked, so their validity is all a pass needs to read. Anything else (no record, another
+ * digest, a certificate due or unreadable) goes the whole way, in enroll.c, which decides the
+ * same from parsed data.
  */
 #include "autoconf.h"
 
@@ -39,36 +40,60 @@ static int cert_due(const struct certinfo *ci, void *ctx)
 	return 0;
 }
 
-/* True when every stored CA certificate reads and (with ca_rollover) none is due; at least one. */
-static bool anchors_quiet(struct pass *p, time_t now)
+/* The est-cacerts_N items as stored, their SHA-256 (as pass_stage_anchors takes it) into fp and
+ * whether any certificate of them is due into d. Certificates read, or -errno. */
+static int read_anchors(struct pass *p, struct due *d, char fp[65])
 {
-	struct due d = {.cfg = p->cfg, .now = now};
+	struct sha256 s;
 	char *alias, *pem = NULL;
 	size_t len = 0;
-	int i, n = 0, r;
+	int i, n = 0, r = 0;
 
+	sha256_init(&s);
 	for (i = 0;; i++) {
 		alias = xasprintf(KS_ALIAS_CACERTS_PREFIX "%d", i);
 		r = keystore_get(p->ks, alias, &pem, &len);
 		free(alias);
-		if (r == -ENOKEY)
+		if (r == -ENOKEY) {
+			r = 0;
 			break;
+		}
 		if (r < 0)
-			return false;
-		r = certinfo_each_pem(pem, len, cert_due, &d);
+			break;
+		sha256_update(&s, pem, len);
+		r = d ? certinfo_each_pem(pem, len, cert_due, d) : 1;
 		free(pem);
-		if (r <= 0)
-			return false;
+		if (r <= 0) {
+			r = r < 0 ? r : -EBADMSG;
+			break;
+		}
 		n += r;
 	}
-	return n > 0 && (!p->cfg->ca_rollover || !d.due);
+	sha256_final_hex(&s, fp);
+	return r < 0 ? r : n;
+}
+
+/* The stored record's value of key equals want. */
+static bool record_says(struct pass *p, const char *key, const char *want)
+{
+	char *state = NULL, *v = NULL;
+	size_t len = 0;
+	bool same;
+
+	if (keystore_get(p->ks, KS_ALIAS_STATE, &state, &len) == 0)
+		v = kv_value(state, key);
+	same = v && !strcmp(v, want);
+	free(v);
+	free(state);
+	return same;
 }
 
 bool pass_idle(struct pass *p)
 {
 	const struct config *cfg = p->cfg;
-	time_t now = time(NULL), nb, na;
-	char *pair = NULL;
+	struct due d = {.cfg = cfg, .now = time(NULL)};
+	time_t nb, na;
+	char *pair = NULL, fp[65];
 	size_t len = 0;
 	bool idle = false;
 
@@ -76,36 +101,41 @@ bool pass_idle(struct pass *p)
 		return false;
 	if (!keystore_pair_vouched(p->ks, pair, len) || certinfo_first_pem(pair, len, &nb, &na) < 0)
 		goto out;
-	if (cfg->renew && now >= enroll_due_time(cfg, nb, na))
+	if (cfg->renew && d.now >= enroll_due_time(cfg, nb, na))
 		goto out;
-	idle = anchors_quiet(p, now);
+	/* At least one CA certificate, the set the record vouches for, none due (ca_rollover). */
+	if (read_anchors(p, &d, fp) <= 0 || !record_says(p, "cacerts_sha256", fp))
+		goto out;
+	idle = !cfg->ca_rollover || !d.due;
 out:
 	wipe_free(pair, len);
 	return idle;
 }
 
-void pass_record_pair(struct pass *p)
+void pass_record_digests(struct pass *p)
 {
 	STACK_OF(X509) *certs = NULL;
 	EVP_PKEY *key = NULL;
-	char *pair = NULL, fp[65];
+	char *pair = NULL, fp[65], cas_fp[65];
 	size_t len = 0;
 
 	if (!p->anchors || !pass_state_matches(p, NULL) ||
 	    keystore_get(p->ks, KS_ALIAS_ENROLLED, &pair, &len) < 0 ||
-	    keystore_pair_vouched(p->ks, pair, len))
+	    read_anchors(p, NULL, cas_fp) <= 0)
 		goto out;
-	if (crypto_key_from_pem(pair, len, &key) < 0 ||
-	    crypto_certs_from_pem(pair, len, &certs) < 0 ||
+	if (keystore_pair_vouched(p->ks, pair, len) && record_says(p, "cacerts_sha256", cas_fp))
+		goto out;
+	/* p->anchors were parsed from these items (pass_load_anchors); the pair is checked here. */
+	if (pass_load_enrolled(p, &key, &certs) < 0 ||
 	    !crypto_cert_matches_key(sk_X509_value(certs, 0), key))
 		goto out;
 	sha256_hex(pair, len, fp);
 	p->txn = keystore_txn_new(p->ks);
 	p->state_staged = false;
 	/* pass_commit checks that the pair chains to the anchors before the record says so. */
-	if (pass_stage_pair_record(p, fp) == 0 && pass_commit(p) == 0)
-		log_info("recorded the stored pair's SHA-256 with the bootstrap: idle passes read "
-			 "no more than its validity");
+	if (pass_stage_record(p, fp, cas_fp) == 0 && pass_commit(p) == 0)
+		log_info("recorded the SHA-256 of the stored pair and CA certificates with the "
+			 "bootstrap: idle passes read no more than their validity");
 	keystore_txn_free(p->txn);
 	p->txn = NULL;
 out:

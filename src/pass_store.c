@@ -109,6 +109,7 @@ static int parsed_certs(struct pass *p, const char *data, size_t len,
 
 void pass_drop_anchors(struct pass *p)
 {
+	p->anchors_gen++;
 	sk_X509_pop_free(p->anchors, X509_free);
 	p->anchors = NULL;
 	p->anchors_staged = false;
@@ -126,6 +127,7 @@ static int add_anchors(struct pass *p, STACK_OF(X509) *certs)
 {
 	int r = 0;
 
+	p->anchors_gen++;
 	if (!p->anchors)
 		p->anchors = sk_X509_new_null();
 	while (r == 0 && sk_X509_num(certs) > 0) {
@@ -212,6 +214,14 @@ int pass_stage_anchors(struct pass *p, STACK_OF(X509) *certs)
 	if (r < 0) {
 		log_err("staging CA certificates: %s", strerror(-r));
 		goto out;
+	}
+	if (r == 0) {
+		struct sha256 d;
+
+		sha256_init(&d);
+		for (i = 0; i < n; i++)
+			sha256_update(&d, pems[i], lens[i]);
+		sha256_final_hex(&d, p->anchors_fp);
 	}
 	/* Once committed, the next pass_load_anchors reads these bytes: no need to parse them. */
 	for (i = 0; i < n && r == 0; i++)
@@ -308,14 +318,17 @@ out:
 	return same;
 }
 
-static int stage_record(struct pass *p, time_t bootstrapped, const char *pair_fp)
+static int stage_record(struct pass *p, time_t bootstrapped, const char *pair_fp,
+			const char *cacerts_fp)
 {
 	const struct config *cfg = p->cfg;
 	char *state = xasprintf("server=%s\nlabel=%s\nca_root_certs_sha256=%s\nbootstrapped=%lld\n"
-				"%s%s%s",
+				"%s%s%s%s%s%s",
 				cfg->server, cfg->label ? cfg->label : "", p->ca_root_fp,
 				(long long)bootstrapped, pair_fp ? "pair_sha256=" : "",
-				pair_fp ? pair_fp : "", pair_fp ? "\n" : "");
+				pair_fp ? pair_fp : "", pair_fp ? "\n" : "",
+				cacerts_fp ? "cacerts_sha256=" : "", cacerts_fp ? cacerts_fp : "",
+				cacerts_fp ? "\n" : "");
 	int r;
 
 	r = keystore_txn_put(p->txn, KS_ALIAS_STATE, state, strlen(state));
@@ -326,21 +339,36 @@ static int stage_record(struct pass *p, time_t bootstrapped, const char *pair_fp
 int pass_stage_state(struct pass *p)
 {
 	p->state_staged = true;
-	return stage_record(p, time(NULL), NULL);
+	return stage_record(p, time(NULL), NULL, NULL);
 }
 
-int pass_stage_pair_record(struct pass *p, const char *pair_fp)
+int pass_stage_record(struct pass *p, const char *pair_fp, const char *cacerts_fp)
 {
-	time_t at = time(NULL);
-	char *state = NULL, *v = NULL;
+	char *state = NULL, *at = NULL, *pair = NULL, *cas = NULL;
+	time_t when = time(NULL);
 	size_t len = 0;
+	int r;
 
-	if (!p->state_staged && keystore_get(p->ks, KS_ALIAS_STATE, &state, &len) == 0 &&
-	    (v = kv_value(state, "bootstrapped")))
-		at = (time_t)strtoll(v, NULL, 10);
-	free(v);
+	if (keystore_get(p->ks, KS_ALIAS_STATE, &state, &len) == 0) {
+		at = kv_value(state, "bootstrapped");
+		pair = kv_value(state, "pair_sha256");
+		cas = kv_value(state, "cacerts_sha256");
+	}
+	if (!p->state_staged && at)
+		when = (time_t)strtoll(at, NULL, 10);
+	/* A new bootstrap vouches only for what it stages itself. */
+	r = stage_record(p, when,
+			 pair_fp	   ? pair_fp
+			 : p->state_staged ? NULL
+					   : pair,
+			 cacerts_fp	   ? cacerts_fp
+			 : p->state_staged ? NULL
+					   : cas);
+	free(at);
+	free(pair);
+	free(cas);
 	free(state);
-	return stage_record(p, at, pair_fp);
+	return r;
 }
 
 /* What the request key was made for, before its PEM (PEM readers skip leading text). */
@@ -585,6 +613,7 @@ int pass_stage_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs, cons
 		p->issued_chain = X509_chain_up_ref(certs);
 		p->issued_what = what;
 		p->issued_renewal = renewal;
+		p->issued_gen = p->anchors_gen;
 	} else {
 		log_err("staging " KS_ALIAS_ENROLLED ": %s", strerror(-r));
 	}
@@ -611,6 +640,9 @@ static int check_identity(struct pass *p)
 		leaf = sk_X509_value(certs, 0);
 		chain = certs;
 	}
+	/* pass_stage_issued verified it against these very anchors, now: once is enough. */
+	if (leaf == p->issued && p->issued_gen == p->anchors_gen)
+		goto out;
 	if (crypto_cert_validity(leaf, &nb, &na) == 0 && (now < nb || now >= na))
 		now = nb + (na - nb) / 2;
 	r = p->anchors ? crypto_verify_chain(leaf, chain, p->anchors, now) : -EBADMSG;
@@ -629,8 +661,11 @@ int pass_commit(struct pass *p)
 
 	if (!p->txn || keystore_txn_empty(p->txn))
 		return 0;
-	/* The record vouches for the pair it goes with (pass_idle.c). */
-	r = p->issued ? pass_stage_pair_record(p, p->pair_fp) : 0;
+	/* The record vouches for the pair and the CA certificates it goes with (pass_idle.c). */
+	r = p->issued || p->anchors_staged
+		    ? pass_stage_record(p, p->issued ? p->pair_fp : NULL,
+					p->anchors_staged ? p->anchors_fp : NULL)
+		    : 0;
 	if (r == 0)
 		r = check_identity(p);
 	if (r == 0)

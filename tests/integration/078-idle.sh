@@ -32,6 +32,18 @@ pair_sum() {
 }
 is "the file copy's est-state records the pair's SHA-256" "$(pair_digest file)" "$(pair_sum)"
 is "so does the keyring's" "$(pair_digest keyring)" "$(pair_sum)"
+# cacerts_digest: what est-state records of the CA certificates; cacerts_sum: their items' SHA-256.
+cacerts_digest() {
+	file_pipe est-state | sed -n 's/^cacerts_sha256=//p'
+}
+cacerts_sum() {
+	local i=0
+	while [ -f "$T/store/est-cacerts_$i.pem" ]; do
+		cat "$T/store/est-cacerts_$i.pem"
+		i=$((i + 1))
+	done | sha256sum | cut -d' ' -f1
+}
+is "est-state records the CA certificates' SHA-256" "$(cacerts_digest)" "$(cacerts_sum)"
 
 # An openssl.cnf that does not parse: only a pass that reads it says so.
 printf 'openssl_conf = init\n[init\nx = y\n' >"$T/bad.cnf"
@@ -70,17 +82,18 @@ is "the key file is 0600" "$(stat -c %a "$T/exp/key.pem")" 600
 
 # An upgrade: a record without the digest. The pair is checked once and its digest recorded.
 state_without_digest() {
-	sed -i '/^pair_sha256=/d' "$T/store/est-state.pem"
+	sed -i '/^pair_sha256=/d; /^cacerts_sha256=/d' "$T/store/est-state.pem"
 }
 state_without_digest
 n=$(requests_count)
 est run --once
 is "record without the digest: exit 0" "$RC" 0
 check "record without the digest: the digest is recorded" \
-	grep -q "recorded the stored pair's SHA-256" "$T/err"
+	grep -q "recorded the SHA-256 of the stored pair and CA certificates" "$T/err"
 is "record without the digest: no request" "$(requests_count)" "$n"
 is "record without the digest: the file copy has it again" "$(pair_digest file)" "$(pair_sum)"
 is "record without the digest: the keyring too" "$(pair_digest keyring)" "$(pair_sum)"
+is "record without the digest: and the CA certificates' digest" "$(cacerts_digest)" "$(cacerts_sum)"
 check "record without the digest: openssl.cnf was read for that check" complained
 est run --once
 is "the next pass: exit 0" "$RC" 0
@@ -100,6 +113,25 @@ is "damaged pair: one new enrollment" "$(requests_to simpleenroll)" "$((e + 1))"
 check "damaged pair: the new pair fits" pair_fits file
 check "damaged pair: both copies agree" copies_agree
 is "damaged pair: the record vouches for the new pair" "$(pair_digest file)" "$(pair_sum)"
+
+# A damaged CA certificate (still PEM, bytes of its DER changed): not the set the record
+# vouches for, so the whole way reads it and says what is wrong (it does not parse, or the pair
+# no longer chains to it), and nothing is recorded for it.
+good=$(cacerts_digest)
+cp "$T/store/est-cacerts_0.pem" "$T/ca-before.pem"
+awk 'NR == 3 { $0 = (substr($0, 1, 10) == "AAAAAAAAAA" ? "BBBBBBBBBB" : "AAAAAAAAAA") substr($0, 11) } { print }' \
+	"$T/ca-before.pem" >"$T/store/est-cacerts_0.pem"
+est run --once
+check "damaged CA certificate: not passed as idle" not grep -q "^est-enroll: nothing due$" "$T/err"
+check "damaged CA certificate: the pass says what is wrong with it" \
+	grep -Eq "est-cacerts_0 is not a certificate|do not chain" "$T/err"
+is "damaged CA certificate: the record still vouches for the set it was given" \
+	"$(cacerts_digest)" "$good"
+cp "$T/ca-before.pem" "$T/store/est-cacerts_0.pem"
+est run --once
+is "CA certificate restored: exit 0" "$RC" 0
+check "CA certificate restored: the idle way again, nothing said" \
+	not grep -q "do not chain\|recorded" "$T/err"
 
 # A renewal records its pair's digest and keeps the bootstrap time.
 at=$(file_pipe est-state | sed -n 's/^bootstrapped=//p')

@@ -30,6 +30,9 @@ char *path_in_dir(const char *name);
 double now_s(void);
 /* Makes the directory, the CAs and keys. 0, or -EIO (no openssl CLI). */
 int make_certs(void);
+/* The environment and the certificates a test of the HTTP client needs; false when it printed
+ * a SKIP plan instead (no openssl CLI). */
+bool test_setup(void);
 /* Removes the directory. */
 void remove_dir(void);
 

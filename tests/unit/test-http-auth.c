@@ -247,16 +247,8 @@ int main(void)
 	struct server_conf strict = {AF_INET, "srv.pem", "srv.key", 0, true};
 	struct server_conf strict12 = {AF_INET, "srv.pem", "srv.key", TLS1_2_VERSION, true};
 
-	unsetenv("JOURNAL_STREAM");
-	unsetenv("https_proxy");
-	unsetenv("HTTPS_PROXY");
-	unsetenv("all_proxy");
-	unsetenv("ALL_PROXY");
-	if (make_certs() < 0) {
-		printf("1..0 # SKIP cannot make test certificates with the openssl CLI\n");
-		remove_dir();
+	if (!test_setup())
 		return 0;
-	}
 	ca_pem = pem("ca.pem", &ca_len);
 	if (start_server(&srv, &all) < 0 || start_server(&srv_strict, &strict) < 0 ||
 	    start_server(&srv_strict12, &strict12) < 0) {
