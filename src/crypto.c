@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "crypto.h"
+#include "key_der.h"
 #include "log.h"
 #include "pem.h"
 #include "sha256.h"
@@ -324,10 +325,14 @@ static int bio_take(BIO *bio, char **out, size_t *out_len)
 
 int crypto_key_to_pem(EVP_PKEY *key, char **out_pem, size_t *out_len)
 {
-	/* secmem: the buffer is wiped when it grows and when it is freed. */
-	BIO *bio = BIO_new(BIO_s_secmem());
-	int r = -EIO;
+	BIO *bio;
+	int r = key_der_ec_pkcs8_pem(key, out_pem, out_len);
 
+	if (r != -ENOTSUP)
+		return r;
+	/* secmem: the buffer is wiped when it grows and when it is freed. */
+	bio = BIO_new(BIO_s_secmem());
+	r = -EIO;
 	if (!bio) {
 		crypto_log_errors("cannot encode the private key");
 		r = -ENOMEM;
@@ -453,7 +458,8 @@ static int csr_fill(X509_REQ *req, const struct csr_params *p, const EVP_MD *md)
 	int r = -EIO;
 
 	if (X509_REQ_set_version(req, 0) != 1 || X509_REQ_set_subject_name(req, p->subject) != 1 ||
-	    X509_REQ_set_pubkey(req, p->key) != 1) {
+	    (key_der_ec_set_spki(X509_REQ_get_X509_PUBKEY(req), p->key) < 0 &&
+	     X509_REQ_set_pubkey(req, p->key) != 1)) {
 		crypto_log_errors("cannot set the CSR subject and key");
 		goto out;
 	}
