@@ -130,27 +130,25 @@ static int read_pair(struct keystore *ks, struct parts *p)
 	return r;
 }
 
+static int append_ca(int index, const char *pem, size_t len, void *ctx)
+{
+	struct parts *p = ctx;
+	char *all = xasprintf("%s%s%.*s", p->ca ? p->ca : "",
+			      p->ca_len && p->ca[p->ca_len - 1] != '\n' ? "\n" : "", (int)len, pem);
+
+	(void)index;
+	free(p->ca);
+	p->ca = all;
+	p->ca_len = strlen(all);
+	return 0;
+}
+
 /* est-cacerts_0, _1, ... concatenated. */
 static int read_cas(struct keystore *ks, struct parts *p)
 {
-	char *alias, *pem = NULL, *all;
-	size_t len = 0;
-	int i, r = 0;
+	int r = keystore_each_in_set(ks, KS_ALIAS_CACERTS_PREFIX, append_ca, p);
 
-	for (i = 0; r == 0; i++) {
-		alias = xasprintf(KS_ALIAS_CACERTS_PREFIX "%d", i);
-		r = keystore_get(ks, alias, &pem, &len);
-		free(alias);
-		if (r < 0)
-			break;
-		all = xasprintf("%s%s%s", p->ca ? p->ca : "",
-				p->ca_len && p->ca[p->ca_len - 1] != '\n' ? "\n" : "", pem);
-		free(p->ca);
-		p->ca = all;
-		p->ca_len = strlen(all);
-		free(pem);
-	}
-	return r == -ENOKEY ? 0 : r;
+	return r < 0 ? r : 0;
 }
 
 /* True when path holds exactly data, with mode, uid and gid. */

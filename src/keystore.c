@@ -205,6 +205,27 @@ static int file_get(struct keystore *ks, const char *alias, char **out_data, siz
 	return ksf_read(ks, alias, out_data, out_len);
 }
 
+int keystore_each_in_set(struct keystore *ks, const char *prefix,
+			 int (*fn)(int index, const char *data, size_t len, void *ctx), void *ctx)
+{
+	char *alias, *data = NULL;
+	size_t len = 0;
+	int i, r = 0;
+
+	for (i = 0; r == 0; i++) {
+		alias = xasprintf("%s%d", prefix, i);
+		r = keystore_get(ks, alias, &data, &len);
+		free(alias);
+		if (r == -ENOKEY)
+			return i;
+		if (r < 0)
+			return r;
+		r = fn(i, data, len, ctx);
+		free(data);
+	}
+	return r;
+}
+
 bool keystore_pair_vouched(struct keystore *ks, const char *pair, size_t len)
 {
 	char *state = NULL, *want, fp[65];

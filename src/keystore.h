@@ -37,6 +37,10 @@ int keystore_open(const struct keystore_conf *kc, enum keystore_mode mode,
 		  struct keystore **out_ks);
 void keystore_free(struct keystore *ks);
 
+/* Calls fn with PREFIX0, PREFIX1, ... (a set such as est-cacerts_N) while they exist, stopping
+ * at fn's first non-zero return (returned). The number of items, or -errno. Not for secrets. */
+int keystore_each_in_set(struct keystore *ks, const char *prefix,
+			 int (*fn)(int index, const char *data, size_t len, void *ctx), void *ctx);
 /* True when est-state records the SHA-256 of pair (pair_sha256) as the pair committed with it,
  * which was checked then: key and certificate match and chain to the CA certificates. */
 bool keystore_pair_vouched(struct keystore *ks, const char *pair, size_t len);

@@ -40,37 +40,37 @@ static int cert_due(const struct certinfo *ci, void *ctx)
 	return 0;
 }
 
+struct anchors_read {
+	struct sha256 sum;
+	struct due *due; /* NULL: the digest only */
+	int certs;
+};
+
+static int read_item(int index, const char *pem, size_t len, void *ctx)
+{
+	struct anchors_read *a = ctx;
+	int r;
+
+	(void)index;
+	sha256_update(&a->sum, pem, len);
+	r = a->due ? certinfo_each_pem(pem, len, cert_due, a->due) : 1;
+	if (r <= 0)
+		return r < 0 ? r : -EBADMSG;
+	a->certs += r;
+	return 0;
+}
+
 /* The est-cacerts_N items as stored, their SHA-256 (as pass_stage_anchors takes it) into fp and
  * whether any certificate of them is due into d. Certificates read, or -errno. */
 static int read_anchors(struct pass *p, struct due *d, char fp[65])
 {
-	struct sha256 s;
-	char *alias, *pem = NULL;
-	size_t len = 0;
-	int i, n = 0, r = 0;
+	struct anchors_read a = {.due = d};
+	int r;
 
-	sha256_init(&s);
-	for (i = 0;; i++) {
-		alias = xasprintf(KS_ALIAS_CACERTS_PREFIX "%d", i);
-		r = keystore_get(p->ks, alias, &pem, &len);
-		free(alias);
-		if (r == -ENOKEY) {
-			r = 0;
-			break;
-		}
-		if (r < 0)
-			break;
-		sha256_update(&s, pem, len);
-		r = d ? certinfo_each_pem(pem, len, cert_due, d) : 1;
-		free(pem);
-		if (r <= 0) {
-			r = r < 0 ? r : -EBADMSG;
-			break;
-		}
-		n += r;
-	}
-	sha256_final_hex(&s, fp);
-	return r < 0 ? r : n;
+	sha256_init(&a.sum);
+	r = keystore_each_in_set(p->ks, KS_ALIAS_CACERTS_PREFIX, read_item, &a);
+	sha256_final_hex(&a.sum, fp);
+	return r < 0 ? r : a.certs;
 }
 
 /* The stored record's value of key equals want. */

@@ -139,38 +139,29 @@ static int add_anchors(struct pass *p, STACK_OF(X509) *certs)
 	return r;
 }
 
+static int load_item(int index, const char *pem, size_t len, void *ctx)
+{
+	struct pass *p = ctx;
+	STACK_OF(X509) *certs = NULL;
+	int r = parsed_certs(p, pem, len, NULL, &certs);
+
+	if (r < 0) {
+		log_err("stored " KS_ALIAS_CACERTS_PREFIX "%d is not a certificate", index);
+		return r;
+	}
+	r = add_anchors(p, certs);
+	sk_X509_free(certs);
+	return r;
+}
+
 int pass_load_anchors(struct pass *p)
 {
-	STACK_OF(X509) *certs = NULL;
-	char *alias = NULL, *pem = NULL;
-	size_t len = 0;
-	int i, r = 0;
+	int r;
 
 	pass_drop_anchors(p);
 	p->anchors_changed = false;
-	for (i = 0;; i++) {
-		alias = xasprintf(KS_ALIAS_CACERTS_PREFIX "%d", i);
-		r = keystore_get(p->ks, alias, &pem, &len);
-		free(alias);
-		if (r == -ENOKEY) {
-			r = 0;
-			break;
-		}
-		if (r < 0)
-			break;
-		r = parsed_certs(p, pem, len, NULL, &certs);
-		free(pem);
-		if (r < 0) {
-			log_err("stored " KS_ALIAS_CACERTS_PREFIX "%d is not a certificate", i);
-			break;
-		}
-		r = add_anchors(p, certs);
-		sk_X509_free(certs);
-		certs = NULL;
-		if (r < 0)
-			break;
-	}
-	return r;
+	r = keystore_each_in_set(p->ks, KS_ALIAS_CACERTS_PREFIX, load_item, p);
+	return r < 0 ? r : 0;
 }
 
 /* True when pems, concatenated, are the current anchors (encoded the same way). */
