@@ -226,18 +226,21 @@ int keystore_each_in_set(struct keystore *ks, const char *prefix,
 	return r;
 }
 
+bool keystore_state_vouches(const char *state, const char *pair, size_t len)
+{
+	char fp[65];
+
+	sha256_hex(pair, len, fp);
+	return kv_is(state, "pair_sha256", fp);
+}
+
 bool keystore_pair_vouched(struct keystore *ks, const char *pair, size_t len)
 {
-	char *state = NULL, *want, fp[65];
+	char *state = NULL;
 	size_t slen = 0;
-	bool same;
+	bool same = keystore_get(ks, KS_ALIAS_STATE, &state, &slen) == 0 &&
+		    keystore_state_vouches(state, pair, len);
 
-	if (keystore_get(ks, KS_ALIAS_STATE, &state, &slen) < 0)
-		return false;
-	want = kv_value(state, "pair_sha256");
-	sha256_hex(pair, len, fp);
-	same = want && !strcmp(want, fp);
-	free(want);
 	free(state);
 	return same;
 }

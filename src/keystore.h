@@ -44,6 +44,8 @@ int keystore_each_in_set(struct keystore *ks, const char *prefix,
 /* True when est-state records the SHA-256 of pair (pair_sha256) as the pair committed with it,
  * which was checked then: key and certificate match and chain to the CA certificates. */
 bool keystore_pair_vouched(struct keystore *ks, const char *pair, size_t len);
+/* The same against est-state's text already read. */
+bool keystore_state_vouches(const char *state, const char *pair, size_t len);
 /* Reads alias from the committed store into a NUL-terminated buffer; -ENOKEY when absent.
  * Caller wipe_free()s. */
 int keystore_get(struct keystore *ks, const char *alias, char **out_data, size_t *out_len);

@@ -70,6 +70,8 @@ int pass_load_enrolled(struct pass *p, EVP_PKEY **out_key, STACK_OF(X509) **out_
 /* True when the recorded bootstrap matches server, label and ca_root of the config; *out_absent
  * (may be NULL) tells whether there is no record at all. */
 bool pass_state_matches(struct pass *p, bool *out_absent);
+/* The same of a record's text already read. */
+bool pass_record_matches(const struct pass *p, const char *state);
 /* Stages the bootstrap record for the config's server, label and ca_root. */
 int pass_stage_state(struct pass *p);
 /*

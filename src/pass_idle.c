@@ -73,42 +73,42 @@ static int read_anchors(struct pass *p, struct due *d, char fp[65])
 	return r < 0 ? r : a.certs;
 }
 
-/* The stored record's value of key equals want. */
-static bool record_says(struct pass *p, const char *key, const char *want)
+/* The stored record, when it matches the configuration (server, label, ca_root). Caller
+ * frees. */
+static char *matching_record(struct pass *p)
 {
-	char *state = NULL, *v = NULL;
+	char *state = NULL;
 	size_t len = 0;
-	bool same;
 
-	if (keystore_get(p->ks, KS_ALIAS_STATE, &state, &len) == 0)
-		v = kv_value(state, key);
-	same = v && !strcmp(v, want);
-	free(v);
+	if (keystore_get(p->ks, KS_ALIAS_STATE, &state, &len) == 0 && pass_record_matches(p, state))
+		return state;
 	free(state);
-	return same;
+	return NULL;
 }
 
 bool pass_idle(struct pass *p)
 {
 	const struct config *cfg = p->cfg;
 	struct due d = {.cfg = cfg, .now = time(NULL)};
+	char *state = matching_record(p), *pair = NULL, fp[65];
 	time_t nb, na;
-	char *pair = NULL, fp[65];
 	size_t len = 0;
 	bool idle = false;
 
-	if (!pass_state_matches(p, NULL) || keystore_get(p->ks, KS_ALIAS_ENROLLED, &pair, &len) < 0)
-		return false;
-	if (!keystore_pair_vouched(p->ks, pair, len) || certinfo_first_pem(pair, len, &nb, &na) < 0)
+	if (!state || keystore_get(p->ks, KS_ALIAS_ENROLLED, &pair, &len) < 0)
+		goto out;
+	if (!keystore_state_vouches(state, pair, len) ||
+	    certinfo_first_pem(pair, len, &nb, &na) < 0)
 		goto out;
 	if (cfg->renew && d.now >= enroll_due_time(cfg, nb, na))
 		goto out;
 	/* At least one CA certificate, the set the record vouches for, none due (ca_rollover). */
-	if (read_anchors(p, &d, fp) <= 0 || !record_says(p, "cacerts_sha256", fp))
+	if (read_anchors(p, &d, fp) <= 0 || !kv_is(state, "cacerts_sha256", fp))
 		goto out;
 	idle = !cfg->ca_rollover || !d.due;
 out:
 	wipe_free(pair, len);
+	free(state);
 	return idle;
 }
 
@@ -116,14 +116,13 @@ void pass_record_digests(struct pass *p)
 {
 	STACK_OF(X509) *certs = NULL;
 	EVP_PKEY *key = NULL;
-	char *pair = NULL, fp[65], cas_fp[65];
+	char *state = p->anchors ? matching_record(p) : NULL, *pair = NULL, fp[65], cas_fp[65];
 	size_t len = 0;
 
-	if (!p->anchors || !pass_state_matches(p, NULL) ||
-	    keystore_get(p->ks, KS_ALIAS_ENROLLED, &pair, &len) < 0 ||
+	if (!state || keystore_get(p->ks, KS_ALIAS_ENROLLED, &pair, &len) < 0 ||
 	    read_anchors(p, NULL, cas_fp) <= 0)
 		goto out;
-	if (keystore_pair_vouched(p->ks, pair, len) && record_says(p, "cacerts_sha256", cas_fp))
+	if (keystore_state_vouches(state, pair, len) && kv_is(state, "cacerts_sha256", cas_fp))
 		goto out;
 	/* p->anchors were parsed from these items (pass_load_anchors); the pair is checked here. */
 	if (pass_load_enrolled(p, &key, &certs) < 0 ||
@@ -142,4 +141,5 @@ out:
 	EVP_PKEY_free(key);
 	sk_X509_pop_free(certs, X509_free);
 	wipe_free(pair, len);
+	free(state);
 }

@@ -273,38 +273,33 @@ out:
 	return r;
 }
 
-static bool value_is(const char *text, const char *key, const char *want)
-{
-	char *v = kv_value(text, key);
-	bool same = v && !strcmp(v, want ? want : "");
-
-	free(v);
-	return same;
-}
-
-bool pass_state_matches(struct pass *p, bool *out_absent)
+bool pass_record_matches(const struct pass *p, const char *state)
 {
 	const struct config *cfg = p->cfg;
-	char *state = NULL, *fp;
-	size_t len = 0;
-	bool same = false;
+	char *fp;
+	bool same;
 
-	int r = keystore_get(p->ks, KS_ALIAS_STATE, &state, &len);
-
-	if (out_absent)
-		*out_absent = r == -ENOKEY;
-	if (r < 0)
+	if (!kv_is(state, "server", cfg->server) || !kv_is(state, "label", cfg->label))
 		return false;
-	if (!value_is(state, "server", cfg->server) || !value_is(state, "label", cfg->label))
-		goto out;
 	/* The certificates count, not their encoding: a comment in ca_root re-enrolls no one. */
 	fp = kv_value(state, "ca_root_certs_sha256");
 	if (fp)
 		same = !strcmp(fp, p->ca_root_fp);
 	else
-		same = value_is(state, "ca_root_sha256", p->ca_root_file_fp);
+		same = kv_is(state, "ca_root_sha256", p->ca_root_file_fp);
 	free(fp);
-out:
+	return same;
+}
+
+bool pass_state_matches(struct pass *p, bool *out_absent)
+{
+	char *state = NULL;
+	size_t len = 0;
+	int r = keystore_get(p->ks, KS_ALIAS_STATE, &state, &len);
+	bool same = r == 0 && pass_record_matches(p, state);
+
+	if (out_absent)
+		*out_absent = r == -ENOKEY;
 	free(state);
 	return same;
 }
@@ -387,8 +382,7 @@ static const char *request_unfit(struct pass *p, const char *pem, size_t len, EV
 		return "it is unreadable";
 	if (!crypto_key_fits(key, cfg->key_algorithm, cfg->key_params))
 		why = "it was made for other key parameters";
-	else if (tag &&
-		 (!value_is(tag, "server", cfg->server) || !value_is(tag, "label", cfg->label)))
+	else if (tag && (!kv_is(tag, "server", cfg->server) || !kv_is(tag, "label", cfg->label)))
 		why = "it was made for another server or label";
 	else if (pass_load_enrolled(p, &cur, &certs) == 0 && crypto_keys_equal(key, cur))
 		why = "it is the enrolled key";

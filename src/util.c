@@ -464,6 +464,15 @@ char *kv_value(const char *text, const char *key)
 	return NULL;
 }
 
+bool kv_is(const char *text, const char *key, const char *want)
+{
+	char *v = kv_value(text, key);
+	bool same = v && !strcmp(v, want ? want : "");
+
+	free(v);
+	return same;
+}
+
 void sleep_ms(uint64_t ms)
 {
 	struct timespec ts = {.tv_sec = (time_t)(ms / 1000),

@@ -66,6 +66,8 @@ int parse_uint_octal(const char *s, unsigned long *out);
 /* The value of KEY=VALUE in text whose fields are separated by spaces or newlines (est-state,
  * the request key's tag), or NULL. Caller frees. */
 char *kv_value(const char *text, const char *key);
+/* True when KEY's value in text is want (NULL: the empty string). */
+bool kv_is(const char *text, const char *key, const char *want);
 /* Hex-encode n bytes into a newly allocated lowercase string; caller frees. */
 char *hex_encode(const unsigned char *p, size_t n);
 /*
