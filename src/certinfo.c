@@ -29,50 +29,10 @@
 
 #include "certinfo.h"
 #include "crypto.h"
+#include "der.h"
 #include "dn_print.h"
 #include "pem.h"
 #include "sha256.h"
-
-struct tlv {
-	const unsigned char *start; /* the whole TLV */
-	long len;
-	const unsigned char *content;
-	long content_len;
-};
-
-/* Reads the TLV at *p (not beyond end) if it has tag and class (V_ASN1_UNIVERSAL or
- * V_ASN1_CONTEXT_SPECIFIC) and a definite length in DER (X.690 8.1.3: short form, or long form
- * of up to 4 octets); moves *p past it. Low tag numbers only, which is all a certificate's
- * outline uses. Not ASN1_get_object: the validity path stays out of libcrypto's ASN.1 code. */
-static bool next_tlv(const unsigned char **p, const unsigned char *end, int tag, int cls,
-		     struct tlv *t)
-{
-	const unsigned char *q = *p;
-	size_t len = 0, n, avail;
-
-	if (q >= end || end - q < 2 || (q[0] & 0x1f) == 0x1f || (q[0] & 0x1f) != tag ||
-	    (q[0] & 0xc0) != cls)
-		return false;
-	q++;
-	if (*q < 0x80) {
-		len = *q++;
-	} else {
-		n = *q++ & 0x7f;
-		if (n == 0 || n > 4 || (size_t)(end - q) < n)
-			return false; /* indefinite (BER) or absurd */
-		while (n--)
-			len = len << 8 | *q++;
-	}
-	avail = (size_t)(end - q);
-	if (len > avail)
-		return false;
-	t->start = *p;
-	t->content = q;
-	t->content_len = (long)len;
-	t->len = (long)(q - *p) + (long)len;
-	*p = q + len;
-	return true;
-}
 
 /* n decimal digits at s, or -1. */
 static int digits(const unsigned char *s, int n)
@@ -97,11 +57,11 @@ static int days_in_month(int year, int mon)
 
 /* A Time as RFC 5280 4.1.2.5 has it in a certificate: UTCTime YYMMDDHHMMSSZ (years 1950-2049)
  * or GeneralizedTime YYYYMMDDHHMMSSZ. */
-static bool read_time(const struct tlv *t, time_t *out)
+static bool read_time(const struct der *t, time_t *out)
 {
 	const unsigned char *c = t->content;
 	bool utc = t->start[0] == V_ASN1_UTCTIME;
-	long want = utc ? 13 : 15;
+	size_t want = utc ? 13 : 15;
 	struct tm tm = {0};
 	int year;
 
@@ -131,32 +91,32 @@ static bool read_time(const struct tlv *t, time_t *out)
 int certinfo_parse(const unsigned char *der, size_t len, struct certinfo *ci)
 {
 	const unsigned char *p = der, *end = der + len, *tend, *vend;
-	struct tlv cert, tbs, t, nb, na;
+	struct der cert, tbs, t, nb, na;
 
 	memset(ci, 0, sizeof(*ci));
-	if (len > LONG_MAX || !next_tlv(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &cert))
+	if (len > LONG_MAX || !der_next(&p, end, 0x30, &cert))
 		return -EBADMSG;
 	ci->der = cert.start;
-	ci->der_len = (size_t)cert.len;
+	ci->der_len = cert.len;
 	p = cert.content;
 	end = cert.content + cert.content_len;
-	if (!next_tlv(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &tbs))
+	if (!der_next(&p, end, 0x30, &tbs))
 		return -EBADMSG;
 	p = tbs.content;
 	tend = tbs.content + tbs.content_len;
-	if (p < tend && *p == 0xa0 && !next_tlv(&p, tend, 0, V_ASN1_CONTEXT_SPECIFIC, &t))
+	if (p < tend && *p == 0xa0 && !der_next(&p, tend, 0xa0, &t))
 		return -EBADMSG; /* [0] EXPLICIT Version */
-	if (!next_tlv(&p, tend, V_ASN1_INTEGER, V_ASN1_UNIVERSAL, &t))
+	if (!der_next(&p, tend, 0x02, &t))
 		return -EBADMSG;
 	ci->serial = t.start;
-	ci->serial_len = t.len;
-	if (!next_tlv(&p, tend, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &t))
+	ci->serial_len = (long)t.len;
+	if (!der_next(&p, tend, 0x30, &t))
 		return -EBADMSG; /* signature AlgorithmIdentifier */
-	if (!next_tlv(&p, tend, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &t))
+	if (!der_next(&p, tend, 0x30, &t))
 		return -EBADMSG;
 	ci->issuer = t.start;
-	ci->issuer_len = t.len;
-	if (!next_tlv(&p, tend, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &t))
+	ci->issuer_len = (long)t.len;
+	if (!der_next(&p, tend, 0x30, &t))
 		return -EBADMSG;
 	vend = t.content + t.content_len;
 	{
@@ -164,23 +124,23 @@ int certinfo_parse(const unsigned char *der, size_t len, struct certinfo *ci)
 		int tag = v < vend && *v == V_ASN1_GENERALIZEDTIME ? V_ASN1_GENERALIZEDTIME
 								   : V_ASN1_UTCTIME;
 
-		if (!next_tlv(&v, vend, tag, V_ASN1_UNIVERSAL, &nb))
+		if (!der_next(&v, vend, (unsigned char)tag, &nb))
 			return -EBADMSG;
 		tag = v < vend && *v == V_ASN1_GENERALIZEDTIME ? V_ASN1_GENERALIZEDTIME
 							       : V_ASN1_UTCTIME;
-		if (!next_tlv(&v, vend, tag, V_ASN1_UNIVERSAL, &na) || v != vend)
+		if (!der_next(&v, vend, (unsigned char)tag, &na) || v != vend)
 			return -EBADMSG;
 	}
 	if (!read_time(&nb, &ci->not_before) || !read_time(&na, &ci->not_after))
 		return -EBADMSG;
-	if (!next_tlv(&p, tend, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &t))
+	if (!der_next(&p, tend, 0x30, &t))
 		return -EBADMSG;
 	ci->subject = t.start;
-	ci->subject_len = t.len;
-	if (!next_tlv(&p, tend, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &t))
+	ci->subject_len = (long)t.len;
+	if (!der_next(&p, tend, 0x30, &t))
 		return -EBADMSG;
 	ci->spki = t.start;
-	ci->spki_len = t.len;
+	ci->spki_len = (long)t.len;
 	return 0;
 }
 
@@ -331,10 +291,8 @@ static char *integer_hex(const unsigned char *c, size_t len)
 char *certinfo_serial(const struct certinfo *ci)
 {
 	const unsigned char *q = ci->serial, *end = ci->serial + ci->serial_len;
-	struct tlv t;
-	char *own = next_tlv(&q, end, V_ASN1_INTEGER, V_ASN1_UNIVERSAL, &t)
-			    ? integer_hex(t.content, (size_t)t.content_len)
-			    : NULL;
+	struct der t;
+	char *own = der_next(&q, end, 0x02, &t) ? integer_hex(t.content, t.content_len) : NULL;
 
 	if (own)
 		return own;
@@ -367,7 +325,7 @@ static const struct {
 	{NID_secp521r1, 5, {0x2b, 0x81, 0x04, 0x00, 0x23}},
 };
 
-static int object_nid(const struct tlv *t)
+static int object_nid(const struct der *t)
 {
 	const unsigned char *q = t->start;
 	ASN1_OBJECT *o;
@@ -378,7 +336,7 @@ static int object_nid(const struct tlv *t)
 		if (known_oids[i].len == t->content_len &&
 		    !memcmp(known_oids[i].oid, t->content, known_oids[i].len))
 			return known_oids[i].nid;
-	o = d2i_ASN1_OBJECT(NULL, &q, t->len);
+	o = d2i_ASN1_OBJECT(NULL, &q, (long)t->len);
 	nid = o ? OBJ_obj2nid(o) : NID_undef;
 	ASN1_OBJECT_free(o);
 	if (nid == NID_undef)
@@ -390,11 +348,11 @@ static int object_nid(const struct tlv *t)
 static void ec_curve(const unsigned char *p, const unsigned char *end, int *bits, char *curve,
 		     size_t curve_len)
 {
-	struct tlv t;
+	struct der t;
 	EC_GROUP *g;
 	int nid;
 
-	if (!next_tlv(&p, end, V_ASN1_OBJECT, V_ASN1_UNIVERSAL, &t))
+	if (!der_next(&p, end, 0x06, &t))
 		return;
 	nid = object_nid(&t);
 	if (nid == NID_undef)
@@ -412,40 +370,38 @@ static void ec_curve(const unsigned char *p, const unsigned char *end, int *bits
 }
 
 /* RSA: bits of the modulus, the first INTEGER of the RSAPublicKey in the BIT STRING. */
-static int rsa_bits(const struct tlv *bits)
+static int rsa_bits(const struct der *bits)
 {
 	const unsigned char *p = bits->content + 1, *end = bits->content + bits->content_len;
-	struct tlv seq, n;
+	struct der seq, n;
 
-	if (bits->content_len < 1 || bits->content[0] != 0 ||
-	    !next_tlv(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &seq))
+	if (bits->content_len < 1 || bits->content[0] != 0 || !der_next(&p, end, 0x30, &seq))
 		return 0;
 	p = seq.content;
-	if (!next_tlv(&p, seq.content + seq.content_len, V_ASN1_INTEGER, V_ASN1_UNIVERSAL, &n))
+	if (!der_next(&p, seq.content + seq.content_len, 0x02, &n))
 		return 0;
-	return integer_bits(n.content, n.content_len);
+	return integer_bits(n.content, (long)n.content_len);
 }
 
 void certinfo_key(const struct certinfo *ci, const char **type, int *bits, char *curve,
 		  size_t curve_len)
 {
 	const unsigned char *p = ci->spki, *end = ci->spki + ci->spki_len, *a, *aend;
-	struct tlv spki, alg, oid, key;
+	struct der spki, alg, oid, key;
 	int nid;
 
 	*type = "";
 	*bits = 0;
 	curve[0] = '\0';
-	if (!next_tlv(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &spki))
+	if (!der_next(&p, end, 0x30, &spki))
 		return;
 	p = spki.content;
 	end = spki.content + spki.content_len;
-	if (!next_tlv(&p, end, V_ASN1_SEQUENCE, V_ASN1_UNIVERSAL, &alg) ||
-	    !next_tlv(&p, end, V_ASN1_BIT_STRING, V_ASN1_UNIVERSAL, &key))
+	if (!der_next(&p, end, 0x30, &alg) || !der_next(&p, end, 0x03, &key))
 		return;
 	a = alg.content;
 	aend = alg.content + alg.content_len;
-	if (!next_tlv(&a, aend, V_ASN1_OBJECT, V_ASN1_UNIVERSAL, &oid))
+	if (!der_next(&a, aend, 0x06, &oid))
 		return;
 	nid = object_nid(&oid);
 	switch (nid) {

@@ -16,6 +16,7 @@
 
 #include <openssl/crypto.h>
 
+#include "der.h"
 #include "dn_print.h"
 
 /* Attribute types by the content octets of their OID, with OpenSSL's short names. */
@@ -60,32 +61,6 @@ struct ava {
 	int rdn; /* which RDN it belongs to */
 };
 
-/* The TLV at *p with tag, DER definite length; content in *c, *clen; *p past it. */
-static bool tlv(const unsigned char **p, const unsigned char *end, unsigned char tag,
-		const unsigned char **c, size_t *clen)
-{
-	const unsigned char *q = *p;
-	size_t len = 0, n;
-
-	if (end - q < 2 || *q++ != tag)
-		return false;
-	if (*q < 0x80) {
-		len = *q++;
-	} else {
-		n = *q++ & 0x7f;
-		if (n == 0 || n > 3 || (size_t)(end - q) < n)
-			return false;
-		while (n--)
-			len = len << 8 | *q++;
-	}
-	if (len > (size_t)(end - q))
-		return false;
-	*c = q;
-	*clen = len;
-	*p = q + len;
-	return true;
-}
-
 static const char *type_name(const unsigned char *oid, size_t len)
 {
 	size_t i;
@@ -99,27 +74,28 @@ static const char *type_name(const unsigned char *oid, size_t len)
 /* One AttributeTypeAndValue into a, if it is of the kind printed here. */
 static bool read_ava(const unsigned char **p, const unsigned char *end, struct ava *a)
 {
-	const unsigned char *c, *q, *oid, *v;
-	size_t clen, olen, vlen, i;
+	const unsigned char *q, *cend;
+	struct der seq, oid, v;
+	size_t i;
 	unsigned char tag;
 
-	if (!tlv(p, end, TAG_SEQUENCE, &c, &clen))
+	if (!der_next(p, end, TAG_SEQUENCE, &seq))
 		return false;
-	q = c;
-	if (!tlv(&q, c + clen, TAG_OID, &oid, &olen) || !(a->sn = type_name(oid, olen)))
-		return false;
-	if (q >= c + clen)
+	q = seq.content;
+	cend = seq.content + seq.content_len;
+	if (!der_next(&q, cend, TAG_OID, &oid) ||
+	    !(a->sn = type_name(oid.content, oid.content_len)) || q >= cend)
 		return false;
 	tag = *q;
 	if ((tag != TAG_UTF8 && tag != TAG_PRINTABLE && tag != TAG_IA5) ||
-	    !tlv(&q, c + clen, tag, &v, &vlen) || q != c + clen)
+	    !der_next(&q, cend, tag, &v) || q != cend)
 		return false;
 	/* Printable ASCII only: OpenSSL escapes control bytes and converts the others. */
-	for (i = 0; i < vlen; i++)
-		if (v[i] < 0x20 || v[i] > 0x7e)
+	for (i = 0; i < v.content_len; i++)
+		if (v.content[i] < 0x20 || v.content[i] > 0x7e)
 			return false;
-	a->value = v;
-	a->len = vlen;
+	a->value = v.content;
+	a->len = v.content_len;
 	return true;
 }
 
@@ -143,15 +119,20 @@ char *dn_print_der(const unsigned char *der, size_t len)
 {
 	const unsigned char *p = der, *end = der + len, *name, *set, *q;
 	size_t nlen, slen, n = 0, cap = 1, i, k;
+	struct der t;
 	struct ava *avas = NULL, *grown;
 	int rdn = 0;
 	char *s = NULL;
 
-	if (!tlv(&p, end, TAG_SEQUENCE, &name, &nlen) || p != end)
+	if (!der_next(&p, end, TAG_SEQUENCE, &t) || p != end)
 		return NULL;
+	name = t.content;
+	nlen = t.content_len;
 	for (p = name; p < name + nlen; rdn++) {
-		if (!tlv(&p, name + nlen, TAG_SET, &set, &slen) || slen == 0)
+		if (!der_next(&p, name + nlen, TAG_SET, &t) || t.content_len == 0)
 			goto out;
+		set = t.content;
+		slen = t.content_len;
 		for (q = set; q < set + slen; n++) {
 			grown = OPENSSL_realloc(avas, sizeof(*avas) * (n + 1));
 			if (!grown)
