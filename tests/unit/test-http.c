@@ -56,119 +56,24 @@ static void test_new_invalid(void)
 	ok(1, "http_free(NULL) and http_response_clear(NULL) are no-ops");
 }
 
-/* The head as a server sends it, parsed into h. */
-static int head(const char *s, struct http_head *h)
+static void test_parts(void)
 {
-	return http_head_parse(s, strlen(s), h);
-}
-
-static void test_head_parsing(void)
-{
-	static const char big[] = "HTTP/1.1 200 OK\r\nX: y\r\n\r\nbody";
-	struct http_head h = {0};
-	struct http x = {0};
 	unsigned char chunk[1 << 16] = {0};
+	struct http x = {0};
 	size_t i, taken = 0;
+	char masked[] = "proxy 'http://us%65r:p%40ss@[::1]:3128/' and socks5h://u:p@h:1080 ok "
+			"https://host/a@b";
 
-	ok(http_tls_load() == 0 && http_tls_load() == 0, "libssl bound at run time, once");
-	ok(http_head_len(big, sizeof(big) - 1) == sizeof(big) - 5 && http_head_len(big, 20) == 0,
-	   "the head ends at its empty line; 0 while incomplete");
-	ok(head("HTTP/1.1 401 Unauthorized\r\ncontent-type:text/html\r\n"
-		"RETRY-AFTER:  \t 120 \r\n\r\n",
-		&h) == 0 &&
-		   h.status == 401,
-	   "status line and headers");
-	ok(h.content_type && !strcmp(h.content_type, "text/html"), "lower case, no space");
-	ok(h.retry_after && !strcmp(h.retry_after, "120"), "upper case, blanks trimmed");
-	http_head_clear(&h);
-	ok(head("HTTP/1.1 200 OK\nContent-Typed: x\nX-Content-Type: y\nRetry-After:\n"
-		"Content-Type: a\nContent-Type: b\n\n",
-		&h) == 0,
-	   "bare LF line ends");
-	ok(h.retry_after && !*h.retry_after && h.content_type && !strcmp(h.content_type, "b"),
-	   "look-alikes ignored, empty value kept as \"\", the last of repeated headers wins");
-	ok(!h.close && !h.chunked && !h.has_length, "keep-alive, no framing given");
-	http_head_clear(&h);
-	ok(head("HTTP/1.0 200 OK\r\nContent-Length: 12\r\n\r\n", &h) == 0 && h.close &&
-		   h.has_length && h.length == 12,
-	   "HTTP/1.0 closes; Content-Length");
-	http_head_clear(&h);
-	ok(head("HTTP/1.1 200 OK\r\nConnection: Keep-Alive, CLOSE\r\nContent-Length: 3\r\n"
-		"Transfer-Encoding: Chunked\r\n\r\n",
-		&h) == 0 &&
-		   h.close && h.chunked && !h.has_length,
-	   "Connection: close among tokens; chunked overrides Content-Length");
-	http_head_clear(&h);
-	ok(head("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", &h) == -EPROTO,
-	   "a coding under chunked is refused: nothing here would decode it");
-	ok(head("HTTP/1.1 200 OK\r\nWWW-Authenticate: Basic realm=x\r\n"
-		"WWW-Authenticate: Digest nonce=1\r\n\r\n",
-		&h) == 0 &&
-		   h.www_authenticate &&
-		   !strcmp(h.www_authenticate, "Basic realm=x, Digest nonce=1"),
-	   "challenges joined");
-	http_head_clear(&h);
-	ok(head("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", &h) == -EPROTO,
-	   "two Content-Lengths: -EPROTO");
-	ok(head("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", &h) == -EPROTO &&
-		   head("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", &h) == -EPROTO &&
-		   head("HTTP/1.1 20 OK\r\n\r\n", &h) == -EPROTO &&
-		   head("HTTP/2 200\r\n\r\n", &h) == -EPROTO &&
-		   head("HTTP/1.1 200 OK\r\nNo colon\r\n\r\n", &h) == -EPROTO &&
-		   head("HTTP/1.1 200 OK\r\nX : y\r\n\r\n", &h) == -EPROTO,
-	   "bad length, unknown coding, bad status lines and header lines: -EPROTO");
-	ok(!h.content_type && !h.status, "a refused head leaves nothing");
+	ok(dlopen_curl() == 0 && dlopen_curl() == 0, "libcurl bound at run time, once");
 	for (i = 0; i < HTTP_MAX_BODY / sizeof(chunk); i++)
-		taken += append_body(&x, chunk, sizeof(chunk)) == 0 ? sizeof(chunk) : 0;
+		taken += on_body((char *)chunk, 1, sizeof(chunk), &x);
 	ok(taken == HTTP_MAX_BODY, "the body takes HTTP_MAX_BODY bytes");
-	ok(append_body(&x, chunk, 1) == -EFBIG, "and refuses one byte more");
+	ok(on_body((char *)chunk, 1, 1, &x) == 0 && x.too_big, "and refuses one byte more");
 	reset_answer(&x);
-}
-
-/* Decodes s fed in pieces of step bytes; the data into out. */
-static int unchunk(const char *s, size_t step, char *out, size_t outlen)
-{
-	unsigned char buf[256];
-	struct http_chunked c = {0};
-	size_t len = strlen(s), pos = 0, have = 0, used, data, o = 0;
-	int r = 0;
-
-	while (r == 0 && (pos < len || have)) {
-		while (have < sizeof(buf) && pos < len && have < step)
-			buf[have++] = (unsigned char)s[pos++];
-		r = http_chunked_decode(&c, buf, have, &used, &data);
-		if (r < 0)
-			return r;
-		if (o + data < outlen) {
-			memcpy(out + o, buf, data);
-			o += data;
-		}
-		memmove(buf, buf + used, have - used);
-		have -= used;
-		if (r == 0 && pos == len)
-			break;
-	}
-	out[o] = '\0';
-	return r;
-}
-
-static void test_chunked_parsing(void)
-{
-	static const char body[] = "6;name=\"v\"\r\nhello \r\n5\nworld\n0\r\nX-T: 1\r\n\r\n";
-	char out[64];
-	size_t step;
-	bool all = true;
-
-	for (step = 1; step <= sizeof(body); step++)
-		all &= unchunk(body, step, out, sizeof(out)) == 1 && !strcmp(out, "hello world");
-	ok(all, "chunked: extensions, bare LF, trailers, whatever the pieces");
-	ok(unchunk("0\r\n\r\n", 64, out, sizeof(out)) == 1 && !*out, "empty chunked body");
-	ok(unchunk("5\r\nhel", 64, out, sizeof(out)) == 0 && !strcmp(out, "hel"),
-	   "an incomplete body asks for more");
-	ok(unchunk("x\r\n", 64, out, sizeof(out)) == -EPROTO &&
-		   unchunk("3\r\nabcX\r\n", 64, out, sizeof(out)) == -EPROTO &&
-		   unchunk("1000000000000000\r\n", 64, out, sizeof(out)) == -EPROTO,
-	   "bad size, missing CRLF after data, absurd size: -EPROTO");
+	mask_userinfo(masked);
+	ok(!strcmp(masked, "proxy 'http://***@[::1]:3128/' and socks5h://***@h:1080 ok "
+			   "https://host/a@b"),
+	   "credentials of URLs masked, an @ in a path kept (%s)", masked);
 }
 
 static void test_get(void)
@@ -454,42 +359,37 @@ static void test_proxy_rules(void)
 {
 	struct http_opts o = opts(ca_pem, ca_len, "127.0.0.1", srv.port);
 	struct http_response resp = {0};
-	struct http_route rt = {0};
-	char err[256] = "", *proxy, *logged;
-	unsigned int port = 0;
+	char *proxy, *logged;
+	unsigned int port = 0, dead;
+	int fd = loopback_socket(AF_INET, false, &dead), r;
 	pid_t pid = refusing_proxy(&port);
-	int r;
 
-	ok(http_net_no_proxy("example.com", "EST.Example.COM") &&
-		   http_net_no_proxy(" other, .example.com", "est.example.com") &&
-		   http_net_no_proxy("example.com", "example.com") &&
-		   !http_net_no_proxy("example.com", "badexample.com") &&
-		   !http_net_no_proxy("est.example.com", "example.com") &&
-		   http_net_no_proxy("*", "anything") && !http_net_no_proxy("", "x") &&
-		   http_net_no_proxy("10.0.0.1,[::1]", "::1") &&
-		   !http_net_no_proxy("0.0.1", "10.0.0.1"),
-	   "no_proxy: names, domain suffixes on label boundaries, IPs whole, *");
+	proxy = xasprintf("http://127.0.0.1:%u", dead);
+	setenv("https_proxy", proxy, 1);
+	setenv("no_proxy", "10.0.0.0/8, 127.0.0.0/8", 1);
+	r = fetch(&o, "/hello", &resp);
+	ok(r == 0 && resp.status == 200, "no_proxy: a CIDR range matches an address (%d)", r);
+	http_response_clear(&resp);
+	o.host = "localhost";
+	setenv("no_proxy", "example.org, localhost.", 1);
+	r = fetch(&o, "/hello", &resp);
+	ok(r == 0 && resp.status == 200, "no_proxy: a trailing-dot name matches (%d)", r);
+	http_response_clear(&resp);
+	o.host = "127.0.0.1";
+	unsetenv("no_proxy");
 	unsetenv("https_proxy");
-	setenv("HTTPS_PROXY", "http://us%65r:p%40ss@[::1]/", 1);
-	r = http_net_route(NULL, "est", &rt, err, sizeof(err));
-	ok(r == 0 && rt.proxy_host && !strcmp(rt.proxy_host, "::1") && rt.proxy_port == 1080 &&
-		   rt.proxy_auth && !strcmp(rt.proxy_auth, "Basic dXNlcjpwQHNz"),
-	   "HTTPS_PROXY: IPv6, port 1080 by default, credentials as Proxy-Authorization");
-	http_net_route_clear(&rt);
-	setenv("HTTPS_PROXY", "socks5://127.0.0.1:1", 1);
-	r = http_net_route(NULL, "est", &rt, err, sizeof(err));
-	ok(r == -EPROTO && !rt.proxy_host && strstr(err, "http://"), "socks: -EPROTO (%s)", err);
-	unsetenv("HTTPS_PROXY");
+	free(proxy);
 	proxy = xasprintf("http://127.0.0.1:%u", port);
 	o.proxy = proxy;
 	r = fetch(&o, "/hello", &resp);
 	ok(r == -ECONNREFUSED, "a proxy refusing the tunnel: -ECONNREFUSED (r=%d)", r);
 	logged = fetch_logged_at(&o, "/hello", 0, &r);
-	ok(r == -ECONNREFUSED && strstr(logged, "warning:") && strstr(logged, "proxy 127.0.0.1") &&
+	ok(r == -ECONNREFUSED && strstr(logged, "warning:") && strstr(logged, "proxy") &&
 		   strstr(logged, "HTTP 403"),
 	   "the warning names the proxy and its answer");
 	free(logged);
 	free(proxy);
+	close(fd);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 }
@@ -597,8 +497,8 @@ static void test_framing(void)
 	ok(r == 0 && h->connects == 5, "and kept when it is not (%u)", h->connects);
 	http_response_clear(&resp);
 	r = http_request(h, "/bighead", NULL, NULL, NULL, 0, &resp);
-	ok(r == -EPROTO && strstr(http_last_error(h), "headers larger than"),
-	   "headers over %u bytes: -EPROTO (%s)", HTTP_MAX_HEAD, http_last_error(h));
+	ok(r < 0 && strcasestr(http_last_error(h), "header"),
+	   "400 KiB of headers, over libcurl's cap: refused (%d: %s)", r, http_last_error(h));
 	r = http_request(h, "/hello", NULL, NULL, NULL, 0, &resp);
 	ok(r == 0 && resp.status == 200, "the handle recovers after it");
 	http_response_clear(&resp);
@@ -655,8 +555,7 @@ int main(void)
 		return 99;
 	}
 	test_new_invalid();
-	test_head_parsing();
-	test_chunked_parsing();
+	test_parts();
 	test_get();
 	test_partial_chain();
 	test_post();
