@@ -539,7 +539,7 @@ static struct config *config_new(const char *file)
 	cfg->timeout = 30;
 	cfg->tls_client_alias = xstrdup("client-auth-certs");
 	cfg->http_auth = HTTP_AUTH_NONE;
-	cfg->pop_binding = POP_BINDING_TLS_UNIQUE;
+	cfg->pop_binding = POP_BINDING_AUTO;
 	cfg->renew = true;
 	cfg->renew_rekey = true;
 	cfg->key_algorithm = KEY_ALG_EC;
@@ -641,7 +641,7 @@ void config_free(struct config *cfg)
 	free(cfg->label);
 	free(cfg->ca_root);
 	free(cfg->ca_root_pem);
-	free(cfg->proxy);
+	wipe_str(cfg->proxy); /* may hold the proxy's password */
 	free(cfg->tls_client_keystore);
 	free(cfg->tls_client_alias);
 	free(cfg->username);

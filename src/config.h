@@ -25,6 +25,7 @@ enum key_source {
 };
 
 enum pop_binding {
+	POP_BINDING_AUTO, /* tls-unique, on TLS 1.2 when PoP is needed; tls-exporter without it */
 	POP_BINDING_TLS_UNIQUE,
 	POP_BINDING_TLS_EXPORTER,
 };
@@ -83,7 +84,7 @@ struct config {
 	size_t ca_root_len;
 	char ca_root_der_fp[65];
 	enum server_trust server_trust;
-	char *proxy; /* NULL: the environment's https_proxy/no_proxy; "": none; else http://h:p */
+	char *proxy; /* NULL: the environment's; "": none; else a URL (may hold a password) */
 	bool ca_rollover;
 	uint64_t expiration_check;	   /* seconds, when expiration_check_pct == 0 */
 	unsigned int expiration_check_pct; /* 1..99 when given as a percentage */

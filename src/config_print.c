@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "config.h"
 #include "config_parse.h"
@@ -34,6 +35,21 @@ static void kv(FILE *f, const char *key, const char *value)
 		fprintf(f, "%s =\n", key);
 }
 
+/* proxy, its password masked: scheme://user:********@host:port. */
+static void print_proxy(FILE *f, const char *proxy)
+{
+	const char *rest = proxy ? strstr(proxy, "://") : NULL;
+	const char *at = rest ? strrchr(rest, '@') : NULL, *colon;
+
+	if (!at) {
+		kv(f, "proxy", proxy && !*proxy ? "none" : proxy);
+		return;
+	}
+	colon = memchr(rest + 3, ':', (size_t)(at - rest - 3));
+	fprintf(f, "proxy = %.*s%s@%s\n", (int)((colon ? colon : at) - proxy), proxy,
+		colon ? ":********" : "", at + 1);
+}
+
 static const char *bool_str(bool b)
 {
 	return b ? "true" : "false";
@@ -50,7 +66,7 @@ static void print_est(const struct config *cfg, FILE *f)
 	kv(f, "label", cfg->label);
 	kv(f, "ca_root", cfg->ca_root);
 	kv(f, "server_trust", config_server_trust_names[cfg->server_trust]);
-	kv(f, "proxy", cfg->proxy && !*cfg->proxy ? "none" : cfg->proxy);
+	print_proxy(f, cfg->proxy);
 	kv(f, "ca_rollover", bool_str(cfg->ca_rollover));
 	if (cfg->expiration_check_pct)
 		snprintf(buf, sizeof(buf), "%u%%", cfg->expiration_check_pct);

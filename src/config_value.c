@@ -49,6 +49,7 @@ const char *const config_key_source_names[] = {
 	[KEY_SOURCE_SERVER] = "server",
 };
 const char *const config_pop_binding_names[] = {
+	[POP_BINDING_AUTO] = "",
 	[POP_BINDING_TLS_UNIQUE] = "tls-unique",
 	[POP_BINDING_TLS_EXPORTER] = "tls-exporter",
 };
@@ -157,15 +158,21 @@ static void set_server_trust(struct parse_state *st, const char *key, const char
 		st->cfg->server_trust = (enum server_trust)i;
 }
 
-/* Empty: the environment decides; "none": never; else http://host:port (a trailing / is ok). */
+/* The proxy URL schemes libcurl is given: CONNECT over HTTP or TLS, SOCKS5 resolving there. */
+static const char *const proxy_schemes[] = {"http://", "https://", "socks5h://"};
+
+/*
+ * Empty: the environment decides; "none": never; else SCHEME://[user:password@]host[:port][/].
+ * The credentials are libcurl's to percent-decode; only their place is checked here.
+ */
 static void set_proxy(struct parse_state *st, const char *key, const char *v)
 {
-	const char *why = NULL;
+	const char *why = NULL, *rest = NULL, *at;
 	unsigned long port = 0;
 	char *hp = NULL, *host = NULL;
-	size_t n;
+	size_t i, n;
 
-	free(st->cfg->proxy);
+	wipe_str(st->cfg->proxy);
 	st->cfg->proxy = NULL;
 	if (!*v)
 		return;
@@ -173,18 +180,28 @@ static void set_proxy(struct parse_state *st, const char *key, const char *v)
 		st->cfg->proxy = xstrdup("");
 		return;
 	}
-	if (strncasecmp(v, "http://", 7) != 0) {
-		config_key_error(st, key, "must be empty, none, or http://host:port");
+	for (i = 0; i < ARRAY_SIZE(proxy_schemes) && !rest; i++)
+		if (!strncasecmp(v, proxy_schemes[i], strlen(proxy_schemes[i])))
+			rest = v + strlen(proxy_schemes[i]);
+	if (!rest) {
+		config_key_error(st, key,
+				 "must be empty, none, or an http://, https:// or socks5h:// URL");
 		return;
 	}
-	hp = xstrdup(v + 7);
+	at = strrchr(rest, '@');
+	if (at && (at == rest || *rest == ':'))
+		why = "no user name before the @ of the proxy URL";
+	hp = xstrdup(at ? at + 1 : rest);
 	n = strlen(hp);
 	if (n && hp[n - 1] == '/')
 		hp[n - 1] = '\0';
-	if (strchr(hp, '@'))
-		why = "no user name or password in the proxy URL";
+	if (why)
+		;
 	else if (strchr(hp, '/'))
-		why = "must be http://host:port without a path";
+		why = "must be SCHEME://[user:password@]host[:port] without a path";
+	else if (*hp == '[' ? !strstr(hp, "]:") : !strchr(hp, ':'))
+		/* libcurl's default, 1080, is no proxy's port one would guess: ask for it. */
+		why = "missing :port";
 	else
 		why = host_port(hp, &host, &port);
 	if (why)
@@ -268,7 +285,7 @@ static void set_pop_binding(struct parse_state *st, const char *key, const char 
 	int i = lookup(config_pop_binding_names, ARRAY_SIZE(config_pop_binding_names), v);
 
 	if (i < 0)
-		config_key_error(st, key, "must be tls-unique or tls-exporter");
+		config_key_error(st, key, "must be empty, tls-unique or tls-exporter");
 	else
 		st->cfg->pop_binding = (enum pop_binding)i;
 }

@@ -21,7 +21,7 @@
 /* RFC 7030 3.5: the channel binding of this connection, base64, as challengePassword. */
 static int pop_challenge(const struct csr_input *in, char **out_challenge)
 {
-	bool exporter = in->cfg->pop_binding == POP_BINDING_TLS_EXPORTER;
+	bool exporter = in->pop == CSR_POP_TLS_EXPORTER;
 	struct http_response resp = {0};
 	unsigned char cb[64];
 	size_t cb_len = 0;
@@ -41,7 +41,7 @@ static int pop_challenge(const struct csr_input *in, char **out_challenge)
 	if (r < 0) {
 		log_err("pop: no %s channel binding on this %s connection%s",
 			exporter ? "tls-exporter" : "tls-unique", http_tls_version(in->http),
-			in->cfg->pop ? "" : " (set pop = true so the connection is made for it)");
+			exporter ? " (pop_binding = tls-exporter needs TLS 1.3)" : "");
 		return -EPROTO;
 	}
 	b64 = base64_encode(cb, cb_len);
@@ -144,7 +144,7 @@ int csr_make(const struct csr_input *in, unsigned char **out_der, size_t *out_le
 		template_subject(in, &subject);
 		cp.subject = subject;
 	}
-	if (in->cfg->pop || (in->attrs && in->attrs->challenge_password)) {
+	if (in->pop != CSR_POP_NONE) {
 		r = pop_challenge(in, &challenge);
 		if (r < 0)
 			goto out;

@@ -19,6 +19,11 @@ struct csr_input {
 	EVP_PKEY *key;
 	X509 *current; /* renewal: subject and subjectAltName come from it; NULL otherwise */
 	const struct csrattrs *attrs; /* the server's /csrattrs, or NULL */
+	enum csr_pop {
+		CSR_POP_NONE,
+		CSR_POP_TLS_UNIQUE,   /* RFC 5929, TLS <= 1.2 */
+		CSR_POP_TLS_EXPORTER, /* RFC 9266, TLS 1.3 */
+	} pop; /* the channel binding put in challengePassword (RFC 7030 3.5) */
 };
 
 /* Builds and signs the CSR; DER out, caller OPENSSL_free()s. 0 or -errno (logged). */

@@ -156,77 +156,6 @@ out:
 	return steps;
 }
 
-/* Reads the TLS client key pair for a first enrollment (tls_client_auth). */
-static int load_client_auth(struct pass *p)
-{
-	const struct config *cfg = p->cfg;
-	const struct keystore_conf *kc = config_keystore(cfg, cfg->tls_client_keystore);
-	struct keystore *ks = NULL;
-	int r;
-
-	/* Reading only, so the pass's own store (it may be the same) is not locked twice. */
-	r = keystore_open(kc, KEYSTORE_READ, &ks);
-	if (r < 0) {
-		log_err("keystore %s: %s", kc->name, strerror(-r));
-		goto out;
-	}
-	r = keystore_get(ks, cfg->tls_client_alias, &p->client_pem, &p->client_len);
-	if (r == -ENOKEY)
-		log_err("tls_client_auth: no key pair '%s' in keystore %s", cfg->tls_client_alias,
-			kc->name);
-	else if (r < 0)
-		log_err("tls_client_auth: %s: %s", cfg->tls_client_alias, strerror(-r));
-out:
-	keystore_free(ks);
-	return r == -ENOKEY ? -ENOENT : r;
-}
-
-static int open_http(struct pass *p, bool bootstrap, bool tls12_only)
-{
-	const struct config *cfg = p->cfg;
-	/* server_trust: ca_root vouches for the server after the bootstrap too (the default). */
-	bool also_root = !bootstrap && cfg->server_trust == SERVER_TRUST_CACERTS_CA_ROOT;
-	struct http_opts o = {
-		.host = cfg->host,
-		.port = cfg->port,
-		.trust_pem = bootstrap ? p->ca_root_pem : p->anchors_pem,
-		.trust_len = bootstrap ? p->ca_root_len : p->anchors_len,
-		.extra_trust_pem = also_root ? p->ca_root_pem : NULL,
-		.extra_trust_len = also_root ? p->ca_root_len : 0,
-		.trust_name = bootstrap	  ? "ca_root"
-			      : also_root ? "stored CA certificates and ca_root"
-					  : "stored CA certificates",
-		.proxy = cfg->proxy,
-		.client_pem = p->client_pem,
-		.client_len = p->client_len,
-		.auth = cfg->http_auth,
-		.username = cfg->username,
-		.password = cfg->password,
-		.timeout = cfg->timeout,
-		.deadline = p->deadline,
-		.tls12_only = tls12_only,
-		/* Before any key is made: a server without TLS 1.3 fails the first request. */
-		.tls13_only = cfg->pop && cfg->pop_binding == POP_BINDING_TLS_EXPORTER,
-		.version_why = cfg->pop
-				       ? (tls12_only ? "pop = true with pop_binding = tls-unique"
-						     : "pop = true with pop_binding = tls-exporter")
-				       : NULL,
-	};
-
-	return http_new(&o, &p->http);
-}
-
-static void close_http(struct pass *p)
-{
-	http_free(p->http);
-	p->http = NULL;
-	free(p->retired_pem);
-	p->retired_pem = NULL;
-	wipe_free(p->client_pem, p->client_len);
-	p->client_pem = NULL;
-	p->client_len = 0;
-}
-
 static int step_bootstrap(struct pass *p)
 {
 	STACK_OF(X509) *certs = NULL;
@@ -263,9 +192,9 @@ static int fetch_csrattrs(struct pass *p, struct csrattrs **out_attrs)
 }
 
 /* key_source = server: a throwaway key signs the CSR, the server returns key and certificate. */
-static int server_keygen(struct pass *p, const struct csrattrs *attrs)
+static int server_keygen(struct pass *p, const struct csrattrs *attrs, enum csr_pop pop)
 {
-	struct csr_input in = {.cfg = p->cfg, .http = p->http, .attrs = attrs};
+	struct csr_input in = {.cfg = p->cfg, .http = p->http, .attrs = attrs, .pop = pop};
 	STACK_OF(X509) *certs = NULL;
 	unsigned char *csr = NULL;
 	EVP_PKEY *key = NULL;
@@ -299,11 +228,14 @@ static int step_enroll(struct pass *p, X509 *current, EVP_PKEY *current_key, boo
 	int r;
 
 	r = fetch_csrattrs(p, &attrs);
+	if (r == 0)
+		r = pass_pop_connection(p, attrs && attrs->challenge_password, &in.pop);
 	if (r < 0)
 		goto out;
 	in.attrs = attrs;
+	in.http = p->http; /* a new connection when PoP wanted another TLS version */
 	if (p->cfg->key_source == KEY_SOURCE_SERVER && !reenroll) {
-		r = server_keygen(p, attrs);
+		r = server_keygen(p, attrs, in.pop);
 		goto out;
 	}
 	if (reenroll && !p->cfg->renew_rekey) {
@@ -385,10 +317,9 @@ static int run_steps_of(struct pass *p, unsigned int *steps, bool fresh, STACK_O
 	if (*steps & STEP_RENEW)
 		r = prepare_renew(p, steps, cur_key, cur);
 	if (r == 0 && (*steps & STEP_ENROLL) && cfg->tls_client_auth)
-		r = load_client_auth(p);
+		r = pass_load_client_auth(p);
 	if (r == 0)
-		r = open_http(p, *steps & STEP_BOOTSTRAP,
-			      cfg->pop && cfg->pop_binding == POP_BINDING_TLS_UNIQUE);
+		r = pass_open_http(p, *steps & STEP_BOOTSTRAP);
 	if (r == 0 && (*steps & STEP_BOOTSTRAP))
 		r = step_bootstrap(p);
 	if (r == 0 && (*steps & STEP_CACERTS))
@@ -426,9 +357,11 @@ static int attempt(struct pass *p, unsigned int steps, bool fresh)
 	p->txn = keystore_txn_new(p->ks);
 	p->state_staged = false;
 	p->pair_fp[0] = '\0';
+	p->pop_tls12 = pass_record_pop(p) && !p->pop_forget;
 	r = run_steps_of(p, &steps, fresh, &cur, &cur_key);
 	p->cert_refused = p->http && http_client_cert_refused(p->http);
-	close_http(p);
+	p->pop_forget = pass_pop_guess_refused(p, r);
+	pass_close_http(p);
 	if (r == -EAGAIN && p->retry_after)
 		defer(p);
 	/* A failed bootstrap changes nothing; a refresh that came with a failed renewal stands. */
@@ -522,6 +455,8 @@ static int run_steps(struct pass *p, enum enroll_action action)
 		if (r < 0)
 			return r;
 		r = attempt(p, steps, fresh);
+		if (p->pop_forget)
+			r = attempt(p, steps, fresh); /* at once, without the stale TLS 1.2 cap */
 		if ((steps & STEP_RENEW) && client_cert_refused(p, r) && has_credentials(p->cfg)) {
 			log_warn(
 				"the server refused the re-enrollment authenticated by the current "
@@ -661,7 +596,7 @@ static int pass_init(struct pass *p, enum enroll_action action)
 
 static void pass_clear(struct pass *p)
 {
-	close_http(p);
+	pass_close_http(p);
 	pass_drop_anchors(p);
 	EVP_PKEY_free(p->req_key);
 	wipe_free(p->req_pem, p->req_pem_len);

@@ -44,9 +44,9 @@
 /* The dlopen()ed libraries, for packaging tools (systemd's ELF .note.dlopen, FDO type
  * 0x407c0c0a): a JSON list of features and their sonames. */
 #define DLOPEN_NOTE_JSON                                                                           \
-	"[{\"feature\":\"curl\",\"description\":\"HTTPS transport to the EST server\","           \
+	"[{\"feature\":\"curl\",\"description\":\"HTTPS transport to the EST server\","            \
 	"\"priority\":\"required\",\"soname\":[\"" LIBCURL_SONAME "\"]},"                          \
-	"{\"feature\":\"ssl\",\"description\":\"TLS state of libcurl's connections\","            \
+	"{\"feature\":\"ssl\",\"description\":\"TLS state of libcurl's connections\","             \
 	"\"priority\":\"required\",\"soname\":[\"" LIBSSL_SONAME "\"]}]"
 __attribute__((used, section(".note.dlopen"), aligned(4))) static const struct {
 	uint32_t n_namesz, n_descsz, n_type;
@@ -171,8 +171,8 @@ static int dlopen_curl(void)
 			state = -ELIBACC;
 		}
 		if (state == 0)
-			state = bind_library(LIBSSL_SONAME, ssl_syms, ARRAY_SIZE(ssl_syms), &l,
-					     why, sizeof(why));
+			state = bind_library(LIBSSL_SONAME, ssl_syms, ARRAY_SIZE(ssl_syms), &l, why,
+					     sizeof(why));
 		if (state == 0 && c.curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 			snprintf(why, sizeof(why),
 				 LIBCURL_SONAME ": cannot load: curl_global_init failed");
@@ -384,7 +384,8 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
 	size_t n = size * nmemb;
 
 	if (n >= 5 && !memcmp(line, "HTTP/", 5)) {
-		/* A new answer (after a 1xx, a 401 challenge, a proxy's CONNECT): forget the last. */
+		/* A new answer (after a 1xx, a 401 challenge, a proxy's CONNECT): forget the last.
+		 */
 		reset_answer(h);
 		capture_tls(h);
 		return n;
@@ -400,8 +401,7 @@ static bool connected(struct http *h)
 	curl_socket_t s = CURL_SOCKET_BAD;
 	struct pollfd p;
 
-	if (!h->tls.valid ||
-	    lc.curl_easy_getinfo(h->curl, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
+	if (!h->tls.valid || lc.curl_easy_getinfo(h->curl, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
 	    s == CURL_SOCKET_BAD)
 		return false;
 	/*
@@ -438,8 +438,8 @@ static int use_client_pair(struct http *h, SSL_CTX *ctx)
 	    lssl.SSL_CTX_check_private_key(ctx) != 1)
 		return -EPROTO;
 	for (i = 1; i < sk_X509_num(h->client_certs); i++)
-		if (lssl.SSL_CTX_ctrl(ctx, SSL_CTRL_CHAIN_CERT, 1, sk_X509_value(h->client_certs, i)) !=
-		    1)
+		if (lssl.SSL_CTX_ctrl(ctx, SSL_CTRL_CHAIN_CERT, 1,
+				      sk_X509_value(h->client_certs, i)) != 1)
 			return -EPROTO;
 	return 0;
 }
@@ -915,12 +915,15 @@ static int tls_refusal(struct http *h, CURLcode c)
 	if (c == CURLE_PEER_FAILED_VERIFICATION) {
 		lc.curl_easy_getinfo(h->curl, CURLINFO_SSL_VERIFYRESULT, &verify);
 		if (verify != X509_V_OK && verify != X509_V_ERR_UNSPECIFIED)
-			set_error(h,
-				  "TLS: the server's certificate does not verify against the %.60s: "
-				  "%.200s",
-				  h->o.trust_name, X509_verify_cert_error_string(verify));
+			set_error(
+				h,
+				"TLS: the server's certificate does not verify against the %.60s: "
+				"%.200s",
+				h->o.trust_name, X509_verify_cert_error_string(verify));
 		else
-			set_error(h, "TLS: the server's certificate is refused: %.200s (trust: the %.60s)",
+			set_error(h,
+				  "TLS: the server's certificate is refused: %.200s (trust: the "
+				  "%.60s)",
 				  h->errbuf, h->o.trust_name);
 		return -EPERM;
 	}
@@ -952,10 +955,11 @@ static int proxy_refusal(struct http *h)
 	    code < 300)
 		return 0;
 	if (code == 407) {
-		set_error(h, "the proxy refused %s (HTTP 407)",
-			  h->o.proxy && strchr(h->o.proxy, '@')
-				  ? "the user name and password of the proxy URL"
-				  : "to connect without credentials (give user:password@ in proxy)");
+		set_error(
+			h, "the proxy refused %s (HTTP 407)",
+			h->o.proxy && strchr(h->o.proxy, '@')
+				? "the user name and password of the proxy URL"
+				: "to connect without credentials (give user:password@ in proxy)");
 		return -EACCES;
 	}
 	set_error(h, "the proxy refused the tunnel to the server (HTTP %ld)", code);
@@ -979,9 +983,9 @@ static int transfer_error(struct http *h, CURLcode c, const char *url, int64_t m
 		if (r == -EFBIG)
 			set_error(h, "answer larger than %u bytes", HTTP_MAX_BODY);
 		else if (r == -ETIMEDOUT)
-			set_error(h, "timed out after %lld ms (%s; %zu bytes of the answer received)",
-				  (long long)ms, h->errbuf[0] ? h->errbuf : "no answer",
-				  h->body_len);
+			set_error(
+				h, "timed out after %lld ms (%s; %zu bytes of the answer received)",
+				(long long)ms, h->errbuf[0] ? h->errbuf : "no answer", h->body_len);
 		else
 			set_error(h, "%s", h->errbuf[0] ? h->errbuf : lc.curl_easy_strerror(c));
 	}
@@ -1093,6 +1097,11 @@ bool http_client_cert_refused(struct http *h)
 	int desc = h->alert_received;
 
 	return h->client_key && alert_is_final(desc) && !alert_is_version(desc);
+}
+
+bool http_version_refused(struct http *h)
+{
+	return alert_is_version(h->alert_received) || alert_is_version(h->alert_sent);
 }
 
 int http_tls_alert(struct http *h)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* HTTPS exchanges with the EST server: HTTP/1.1 over TLS, est-enroll's own client. */
+/* HTTPS exchanges with the EST server, over libcurl (bound at run time): one handle per pass. */
 #pragma once
 
 #include <stdbool.h>
@@ -23,7 +23,8 @@ struct http_opts {
 	size_t extra_trust_len;
 	/* What the anchors are, for messages: "ca_root", "stored CA certificates", ... */
 	const char *trust_name;
-	/* NULL: the environment's https_proxy and no_proxy; "": never a proxy; else its URL. */
+	/* NULL: the environment's https_proxy and no_proxy; "": never a proxy; else its URL
+	 * (http://, https://, socks5h://, credentials allowed): then no_proxy does not apply. */
 	const char *proxy;
 	/* Optional TLS client key pair: PEM key and PEM certificate chain (may be the same buffer).
 	 */
@@ -85,6 +86,8 @@ int http_channel_binding(struct http *h, bool exporter, unsigned char *buf, size
 const char *http_tls_version(struct http *h);
 /* The TLS alert (SSL_AD_*) the server sent to end the last failed request, or -1. */
 int http_tls_alert(struct http *h);
+/* True when the last failed request's handshake found no TLS version in common. */
+bool http_version_refused(struct http *h);
 /* True when that alert turned down the TLS client certificate we presented. */
 bool http_client_cert_refused(struct http *h);
 /* Why the last http_request failed, in words ("" if it did not); owned by h. */

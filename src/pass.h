@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 
 #include "config.h"
+#include "csr.h"
 #include "enroll.h"
 #include "http.h"
 #include "keystore.h"
@@ -21,6 +22,10 @@ struct pass {
 	struct keystore *ks;
 	struct keystore_txn *txn; /* this attempt's changes, committed together at its end */
 	struct http *http;
+	bool http_bootstrap; /* http trusts ca_root alone (a bootstrap) */
+	bool http_tls12;     /* http is capped at TLS 1.2 */
+	bool pop_tls12;	     /* the server asks for PoP: start with TLS 1.2 (est-state's pop=) */
+	bool pop_forget;     /* the last attempt found pop_tls12 wrong: the server has no TLS 1.2 */
 	STACK_OF(X509) *anchors; /* trust anchors: stored, or staged by this attempt */
 	char *anchors_pem;
 	size_t anchors_len;
@@ -55,6 +60,27 @@ struct pass {
 	time_t deadline; /* 0 = no retry budget */
 	struct pass_parsed *parsed;
 };
+
+/* pass_http.c: the TLS client key pair of tls_client_auth into p->client_pem. 0, -ENOENT
+ * (none stored) or -errno, logged. */
+int pass_load_client_auth(struct pass *p);
+/* Opens p->http to the server, trusting ca_root (bootstrap) or the anchors (and ca_root), with
+ * the TLS versions PoP needs as far as known. 0 or -errno. */
+int pass_open_http(struct pass *p, bool bootstrap);
+/* Frees p->http and the client key pair. */
+void pass_close_http(struct pass *p);
+/*
+ * The binding the CSR carries (*out_pop) when pop is set or the server asked (asked: its
+ * /csrattrs lists challengePassword), and a connection that has it: on TLS 1.3, reconnects once
+ * with TLS 1.2 for tls-unique (then sets p->pop_tls12), or keeps TLS 1.3 for tls-exporter when
+ * the server has no TLS 1.2. 0 or -errno.
+ */
+int pass_pop_connection(struct pass *p, bool asked, enum csr_pop *out_pop);
+/* True (and p->pop_tls12 cleared) when r is a handshake refused for want of TLS 1.2 on a
+ * connection capped only because est-state said the server asks for PoP. */
+bool pass_pop_guess_refused(struct pass *p, int r);
+/* True when the stored est-state says its server asks for PoP (pop=tls-unique). */
+bool pass_record_pop(struct pass *p);
 
 /* Frees what the pass parsed (pass_load_anchors, pass_load_enrolled keep it by its bytes). */
 void pass_parsed_clear(struct pass *p);

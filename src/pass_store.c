@@ -309,17 +309,28 @@ static int stage_record(struct pass *p, time_t bootstrapped, const char *pair_fp
 {
 	const struct config *cfg = p->cfg;
 	char *state = xasprintf("server=%s\nlabel=%s\nca_root_certs_sha256=%s\nbootstrapped=%lld\n"
-				"%s%s%s%s%s%s",
+				"%s%s%s%s%s%s%s",
 				cfg->server, cfg->label ? cfg->label : "", p->ca_root_fp,
 				(long long)bootstrapped, pair_fp ? "pair_sha256=" : "",
 				pair_fp ? pair_fp : "", pair_fp ? "\n" : "",
 				cacerts_fp ? "cacerts_sha256=" : "", cacerts_fp ? cacerts_fp : "",
-				cacerts_fp ? "\n" : "");
+				cacerts_fp ? "\n" : "", p->pop_tls12 ? "pop=tls-unique\n" : "");
 	int r;
 
 	r = keystore_txn_put(p->txn, KS_ALIAS_STATE, state, strlen(state));
 	free(state);
 	return r;
+}
+
+bool pass_record_pop(struct pass *p)
+{
+	char *state = NULL;
+	size_t len = 0;
+	bool pop = keystore_get(p->ks, KS_ALIAS_STATE, &state, &len) == 0 &&
+		   pass_record_matches(p, state) && kv_is(state, "pop", "tls-unique");
+
+	free(state);
+	return pop;
 }
 
 int pass_stage_state(struct pass *p)

@@ -10,9 +10,10 @@ nothing_stored() {
 	is "$1: the file copy holds nothing" "$(est_aliases file)" ""
 }
 
-# A TLS 1.3-only server and a PoP pass capped at TLS 1.2 for tls-unique: no version in common.
+# A TLS 1.3-only server and a PoP pass capped at TLS 1.2 for a forced tls-unique: no version in
+# common.
 start_server --tls 1.3
-write_config "pop = true" "retry_interval = 1s" "retry_timeout = 10s"
+write_config "pop = true" "pop_binding = tls-unique" "retry_interval = 1s" "retry_timeout = 10s"
 start=$(date +%s)
 est run
 end=$(date +%s)
@@ -34,7 +35,7 @@ is "TLS 1.3 without PoP: exit 0" "$RC" 0
 bundle=$(file_pipe est-enrolled-key-pair | sha256sum)
 cas=$(anchors file | sha256sum)
 sent=$(requests_count)
-write_config "pop = true"
+write_config "pop = true" "pop_binding = tls-unique"
 est renew --once
 is "renewal capped at TLS 1.2 against TLS 1.3 only: exit 1" "$RC" 1
 check "renewal: the message names the stored CA certificates" \
@@ -44,6 +45,14 @@ is "renewal: the file copy keeps the pair" "$(file_pipe est-enrolled-key-pair | 
 check "renewal: the keyring keeps the same pair" both_same est-enrolled-key-pair
 is "renewal: the CA certificates are kept" "$(anchors file | sha256sum)" "$cas"
 check "renewal: the copies agree" copies_agree
+
+# With pop_binding left to the pass, a server without TLS 1.2 gets tls-exporter instead.
+write_config "pop = true"
+est renew --once
+is "pop = true, pop_binding empty, TLS 1.3-only server: renewed" "$RC" 0
+check "pop_binding empty: tls-exporter was used, saying why" \
+	grep -q 'offers no TLS 1.2: proof of possession with tls-exporter' "$T/err"
+check "pop_binding empty: the copies agree" copies_agree
 stop_server
 kctl clear "$(keyring_id)"
 rm -rf "$T/store" "$T/srv"

@@ -36,6 +36,48 @@ is "csrattrs asks for challengePassword: PoP is done (exit 0)" "$RC" 0
 is "csrattrs was fetched before the CSR" "$(request_field 2 path)" "/.well-known/est/csrattrs"
 reset
 
+# The server asks (challengePassword in /csrattrs), pop = false, and checks tls-unique on a
+# server with TLS 1.2 and 1.3: one reconnection capped at TLS 1.2, remembered in est-state.
+start_server --csrattrs-preset pop --pop
+write_config
+est run --once
+is "csrattrs asks, TLS 1.2+1.3: enrolled with tls-unique (exit 0)" "$RC" 0
+n=$(requests_count)
+is "csrattrs asks: the first request went over TLS 1.3" "$(request_field 1 tls_version)" "TLSv1.3"
+is "csrattrs asks: the enrollment went over TLS 1.2" "$(request_field "$n" tls_version)" "TLSv1.2"
+check "csrattrs asks: the reconnection was logged" grep -q "reconnecting with TLS 1.2" "$T/err"
+check "csrattrs asks: est-state remembers that the server asks" \
+	bash -c "grep -q '^pop=tls-unique\$' <<<'$(file_pipe est-state)'"
+check "csrattrs asks: the keyring's est-state says the same" \
+	bash -c "keyctl pipe $(key_serial est-state) | grep -q '^pop=tls-unique\$'"
+est renew --once
+is "csrattrs asks, forced renewal: exit 0" "$RC" 0
+first=$((n + 1))
+n=$(requests_count)
+same=1
+for i in $(seq "$first" "$n"); do
+	[ "$(request_field "$i" tls_version)" = TLSv1.2 ] || same=0
+	[ "$(request_field "$i" tls_unique)" = "$(request_field "$first" tls_unique)" ] || same=0
+done
+is "remembered: every request of the renewal on one TLS 1.2 connection" "$same" 1
+check "remembered: no reconnection this time" bash -c "! grep -q 'reconnecting with TLS 1.2' '$T/err'"
+reset
+
+# The server asks and has TLS 1.3 only, checking tls-exporter: forced by pop_binding, or chosen
+# by the pass when its TLS 1.2 attempt is refused.
+start_server --csrattrs-preset pop --pop --pop-binding tls-exporter --tls 1.3
+write_config "pop_binding = tls-exporter"
+est run --once
+is "csrattrs asks, TLS 1.3 only, pop_binding = tls-exporter: enrolled (exit 0)" "$RC" 0
+is "tls-exporter: the enrollment went over TLS 1.3" "$(request_field "$(requests_count)" tls_version)" "TLSv1.3"
+write_config
+est enroll --once
+is "csrattrs asks, TLS 1.3 only, pop_binding empty: enrolled with tls-exporter (exit 0)" "$RC" 0
+check "pop_binding empty: the fallback was logged" grep -q "offers no TLS 1.2" "$T/err"
+check "pop_binding empty: est-state does not claim TLS 1.2" \
+	bash -c "! grep -q '^pop=' <<<'$(file_pipe est-state)'"
+reset
+
 start_server --csrattrs-preset ext
 write_config
 est run --once

@@ -118,6 +118,7 @@ printf '[est]\nserver = localhost:1\nca_root = %s\nsubject = CN=x\n' "$P/ca.pem"
 for key in enabled ca_rollover expiration_check retry_timeout timeout tls_client_auth \
 	tls_client_alias http_auth pop pop_binding renew renew_rekey key_algorithm key_source; do
 	v=$(sed -n "s/^$key = //p" "$T/config" | head -1)
+	[ -n "$v" ] || v=empty # the page says (empty) where check-config prints "key ="
 	check "est-enroll.conf(5): $key defaults to '$v' as check-config says" \
 		grep -q "^\.BR $key \" ($v)\"" "$conf5"
 done

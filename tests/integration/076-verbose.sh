@@ -24,7 +24,7 @@ cp "$T/err" "$T/vv.log"
 check "-vv logs more than -v" test "$(wc -l <"$T/vv.log")" -gt "$(wc -l <"$T/v.log")"
 check "-vv keeps the debug messages" grep -q "debug:" "$T/vv.log"
 check "-vv: the connection, address and port" \
-	grep -q "trace: connected to localhost (.*) port $PORT" "$T/vv.log"
+	grep -q "trace: curl: Connected to localhost (.*) port $PORT" "$T/vv.log"
 check "-vv: the TLS version and cipher" grep -q "trace: TLS: TLSv1\.3 with TLS_" "$T/vv.log"
 check "-vv: the trust anchors of the bootstrap (ca_root)" \
 	grep -q "trace: TLS: trust anchor 0: CN=EST Test Root CA" "$T/vv.log"

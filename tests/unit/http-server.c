@@ -355,12 +355,11 @@ static bool route_digest_checked(struct conn *c)
 	req_header(c, "Authorization", auth, sizeof(auth));
 	if (strncmp(auth, "Digest ", 7)) {
 		/* A Basic challenge first, then ours (libcurl answers the first Digest one). */
-		hdr = xasprintf(
-			"WWW-Authenticate: Basic realm=\"x\"\r\n"
-			"WWW-Authenticate: Digest realm=\"est\", nonce=\"n-1\", "
-			"%salgorithm=%s, opaque=\"op\"\r\n%s",
-			qop ? "qop=\"auth,auth-int\", " : "", name,
-			close_it ? "Connection: close\r\n" : "");
+		hdr = xasprintf("WWW-Authenticate: Basic realm=\"x\"\r\n"
+				"WWW-Authenticate: Digest realm=\"est\", nonce=\"n-1\", "
+				"%salgorithm=%s, opaque=\"op\"\r\n%s",
+				qop ? "qop=\"auth,auth-int\", " : "", name,
+				close_it ? "Connection: close\r\n" : "");
 		ok = respond(c, 401, hdr, "text/html", "denied", 6);
 		free(hdr);
 		return ok && !close_it;

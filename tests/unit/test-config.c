@@ -249,6 +249,17 @@ static bool no_proxy(const struct config *c)
 	return c->proxy && !*c->proxy;
 }
 
+static bool proxy_creds(const struct config *c)
+{
+	/* Kept as written: libcurl percent-decodes. */
+	return c->proxy && !strcmp(c->proxy, "http://us%65r:p%40ss@p.example:3128");
+}
+
+static bool pop_auto(const struct config *c)
+{
+	return c->pop_binding == POP_BINDING_AUTO;
+}
+
 static bool proxy_v6(const struct config *c)
 {
 	return c->proxy && !strcmp(c->proxy, "http://[::1]:3128/");
@@ -299,6 +310,13 @@ static const struct good_case {
 	{"a proxy on IPv6", BASE "proxy = http://[::1]:3128/\n", "proxy = http://[::1]:3128/",
 	 proxy_v6},
 	{"the environment's proxy", BASE "proxy =\n", "proxy =", NULL},
+	{"a proxy with credentials, masked", BASE "proxy = http://us%65r:p%40ss@p.example:3128\n",
+	 "proxy = http://us%65r:********@p.example:3128\n", proxy_creds},
+	{"an https proxy", BASE "proxy = HTTPS://p.example:443/\n",
+	 "proxy = HTTPS://p.example:443/", NULL},
+	{"a socks5h proxy, user only", BASE "proxy = socks5h://u@[::1]:1080\n",
+	 "proxy = socks5h://u@[::1]:1080", NULL},
+	{"pop binding chosen by the pass", BASE, "pop_binding =\n", pop_auto},
 	{"rsa default params", BASE "key_algorithm = rsa\n",
 	 "key_algorithm = RSA\nkey_params = 2048", NULL},
 	{"rsa 3072", BASE "key_params = 3072\nkey_algorithm = RSA\n", "key_params = 3072",
@@ -384,7 +402,7 @@ static void test_defaults(void)
 	   "default http_auth none, no credentials");
 	ok(cfg->server_trust == SERVER_TRUST_CACERTS_CA_ROOT && !cfg->proxy,
 	   "default server_trust cacerts+ca_root, proxy from the environment");
-	ok(!cfg->pop && cfg->pop_binding == POP_BINDING_TLS_UNIQUE && cfg->renew &&
+	ok(!cfg->pop && cfg->pop_binding == POP_BINDING_AUTO && cfg->renew &&
 		   cfg->renew_rekey,
 	   "default pop, pop_binding, renew, renew_rekey");
 	ok(cfg->key_algorithm == KEY_ALG_EC && !strcmp(cfg->key_params, "prime256v1") &&
@@ -473,15 +491,17 @@ static const struct bad_case {
 	{"[est]\nserver = h:8443/est\n" REQ, "2: server: must be host:port without a path", 1},
 	{BASE "server_trust = strict\n", "5: server_trust: must be cacerts+ca_root or cacerts", 1},
 	{BASE "server_trust =\n", "5: server_trust: must be cacerts+ca_root or cacerts", 1},
-	{BASE "proxy = https://p.example:3128\n",
-	 "5: proxy: must be empty, none, or http://host:port", 1},
-	{BASE "proxy = socks5://p.example:1080\n", "5: proxy: must be empty, none, or http://", 1},
-	{BASE "proxy = p.example:3128\n", "5: proxy: must be empty, none, or http://", 1},
+	{BASE "proxy = ftp://p.example:3128\n",
+	 "5: proxy: must be empty, none, or an http://, https:// or socks5h:// URL", 1},
+	{BASE "proxy = socks5://p.example:1080\n", "5: proxy: must be empty, none, or an http://",
+	 1},
+	{BASE "proxy = p.example:3128\n", "5: proxy: must be empty, none, or an http://", 1},
 	{BASE "proxy = http://p.example\n", "5: proxy: missing :port", 1},
 	{BASE "proxy = http://p.example:99999\n", "5: proxy: port must be a number", 1},
-	{BASE "proxy = http://user:pw@p.example:3128\n", "5: proxy: no user name or password", 1},
+	{BASE "proxy = http://:pw@p.example:3128\n", "5: proxy: no user name before the @", 1},
+	{BASE "proxy = http://u:pw@p.example\n", "5: proxy: missing :port", 1},
 	{BASE "proxy = http://p.example:3128/x\n",
-	 "5: proxy: must be http://host:port without a path", 1},
+	 "5: proxy: must be SCHEME://[user:password@]host[:port] without a path", 1},
 	{BASE "proxy = http://::1:3128\n", "5: proxy: an IPv6 address goes in brackets", 1},
 	{BASE "label = a/b\n", "5: label: must be one path segment", 1},
 	{BASE "label = ..\n", "5: label: must be one path segment", 1},
@@ -502,7 +522,7 @@ static const struct bad_case {
 	{BASE "keystore =\n", "5: keystore: must not be empty", 1},
 	{BASE "tls_client_alias =\n", "5: tls_client_alias: must not be empty", 1},
 	{BASE "tls_client_auth = sometimes\n", "5: tls_client_auth: not a boolean", 1},
-	{BASE "pop_binding = tls-server-end-point\n", "5: pop_binding: must be tls-unique or", 1},
+	{BASE "pop_binding = tls-server-end-point\n", "5: pop_binding: must be empty, tls-unique or", 1},
 	{BASE "key_source = client\n", "5: key_source: must be local or server", 1},
 	{BASE "hooks = hooks.d\n", "5: hooks: must be an absolute path", 1},
 	{BASE "[export x]\nkey = /k\nwho = me\n", "7: who: unknown key", 1},
