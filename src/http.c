@@ -112,7 +112,9 @@ static int bind_library(const char *soname, const struct sym *syms, size_t n, vo
 	void *dl, *fn;
 	size_t i;
 
-	dl = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+	/* Lazy: libcurl's many dependencies are bound as used, not all before the first request
+	 * (those linked with -z now are bound at once anyway). */
+	dl = dlopen(soname, RTLD_LAZY | RTLD_LOCAL);
 	if (!dl) {
 		e = dlerror();
 		snprintf(why, why_len, "%s: cannot load: %s", soname, e ? e : "dlopen failed");

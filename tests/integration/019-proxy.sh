@@ -44,9 +44,9 @@ is "proxy down: nothing reached the server" "$(requests_count)" "$sent"
 is "proxy down: the file copy keeps the pair" "$(file_pipe est-enrolled-key-pair | sha256sum)" "$bundle"
 check "proxy down: the keyring keeps the same pair" both_same est-enrolled-key-pair
 
-write_config "proxy = https://127.0.0.1:$PROXY_PORT"
+write_config "proxy = ftp://127.0.0.1:$PROXY_PORT"
 est check-config
-is "proxy = https://...: configuration error (exit 2)" "$RC" 2
-check "proxy = https://...: FILE:LINE: proxy: reason" grep -q "est.conf:[0-9]*: proxy: must be" "$T/err"
+is "proxy = ftp://...: configuration error (exit 2)" "$RC" 2
+check "proxy = ftp://...: FILE:LINE: proxy: reason" grep -q "est.conf:[0-9]*: proxy: must be" "$T/err"
 
 done_testing
