@@ -15,7 +15,7 @@ Usage:
                 [--csrattrs-file DER | --csrattrs-preset NAME]
                 [--enroll-chain] [--crlf] [--reuse-ca]
                 [--no-client-cert] [--expired-client-cert-ok] [--verbose]
-                [--conn-log FILE] [--nodelay]
+                [--conn-log FILE] [--nodelay] [--san NAME]...
   est-server.py --print-csrattrs NAME     (the preset's DER on stdout, then exit)
 Defaults: 127.0.0.1, --tls any, --auth none, user estuser / password estpwd,
 365-day certs, base64 wrapped at 64 columns with "\n", CTE header sent.
@@ -26,7 +26,8 @@ At start it writes into DIR (created 0700 if missing; keys 0600):
   intermediate.pem/.key        with --intermediate: the issuing CA
   ca-chain.pem                 issuing CA chain, issuing CA first, root last
   server.pem, server.key       TLS cert CN=localhost, SAN DNS:localhost,
-                               IP:127.0.0.1, IP:::1 (+ chain in server.pem)
+                               IP:127.0.0.1, IP:::1 and a DNS name for each
+                               --san NAME (+ chain in server.pem)
   untrusted-ca.pem             with --server-cert-untrusted: the unrelated CA
                                that signed server.pem instead of root.pem
   tls-ca.pem                   with --tls-ca: the same, as a deployment has it:
@@ -469,7 +470,8 @@ class PKI:
         server_ca = self.untrusted or self.issuing
         san = x509.SubjectAlternativeName([
             x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            x509.IPAddress(ipaddress.ip_address("::1"))])
+            x509.IPAddress(ipaddress.ip_address("::1"))]
+            + [x509.DNSName(name) for name in self.opts.san])
         exts = [x509.Extension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME, False, san),
                 x509.Extension(ExtensionOID.KEY_USAGE, True, key_usage(digital_signature=True)),
                 x509.Extension(ExtensionOID.EXTENDED_KEY_USAGE, False,
@@ -1262,6 +1264,8 @@ def parse_args(argv):
                          "TLS alert)")
     ap.add_argument("--conn-log", help="one JSON line per TCP connection (bench/)")
     ap.add_argument("--nodelay", action="store_true", help="TCP_NODELAY on accepted sockets")
+    ap.add_argument("--san", action="append", default=[], metavar="NAME",
+                    help="one more DNS name in the TLS server certificate (repeatable)")
     ap.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
     opts = ap.parse_args(argv)
     if opts.print_csrattrs is None and opts.dir is None:
