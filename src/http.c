@@ -635,6 +635,8 @@ static bool setup_transport(struct http *h)
 
 	bad |= setopt_failed(h, CURLOPT_ERRORBUFFER, h->errbuf);
 	bad |= setopt_failed(h, CURLOPT_NOSIGNAL, 1L);
+	/* A resolver that never answers: do not wait for its thread past the timeout (7.87). */
+	bad |= setopt_failed(h, CURLOPT_QUICK_EXIT, 1L);
 	bad |= setopt_failed(h, CURLOPT_PROTOCOLS_STR, "https");
 	/* RFC 7030 3.2.1: redirects are the caller's to see, never followed to elsewhere. */
 	bad |= setopt_failed(h, CURLOPT_FOLLOWLOCATION, 0L);
