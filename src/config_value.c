@@ -158,6 +158,24 @@ static void set_server_trust(struct parse_state *st, const char *key, const char
 		st->cfg->server_trust = (enum server_trust)i;
 }
 
+/* RFC 3986 userinfo: unreserved, sub-delims, ":" and %XX, nothing else. */
+static bool userinfo_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '%') {
+			if (i + 2 >= n || !isxdigit((unsigned char)s[i + 1]) ||
+			    !isxdigit((unsigned char)s[i + 2]))
+				return false;
+			i += 2;
+		} else if (!isalnum((unsigned char)s[i]) && !strchr("-._~!$&'()*+,;=:", s[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* The proxy URL schemes libcurl is given: CONNECT over HTTP or TLS, SOCKS5 resolving there. */
 static const char *const proxy_schemes[] = {"http://", "https://", "socks5h://"};
 
@@ -188,9 +206,12 @@ static void set_proxy(struct parse_state *st, const char *key, const char *v)
 				 "must be empty, none, or an http://, https:// or socks5h:// URL");
 		return;
 	}
-	at = strrchr(rest, '@');
+	at = strchr(rest, '@');
 	if (at && (at == rest || *rest == ':'))
 		why = "no user name before the @ of the proxy URL";
+	else if (at && !userinfo_ok(rest, (size_t)(at - rest)))
+		why = "user:password@ holds a character to write as %XX (e.g. %40 for @, %2F for "
+		      "/)";
 	hp = xstrdup(at ? at + 1 : rest);
 	n = strlen(hp);
 	if (n && hp[n - 1] == '/')

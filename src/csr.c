@@ -22,25 +22,18 @@
 static int pop_challenge(const struct csr_input *in, char **out_challenge)
 {
 	bool exporter = in->pop == CSR_POP_TLS_EXPORTER;
-	struct http_response resp = {0};
+	const char *version = http_tls_version(in->http);
 	unsigned char cb[64];
 	size_t cb_len = 0;
-	char *path, *b64;
+	char *b64;
 	int r;
 
-	if (!http_tls_version(in->http)) {
-		/* No connection yet: open it with a harmless request so there is a binding. */
-		path = est_path(in->cfg->label, "csrattrs");
-		r = http_request(in->http, path, NULL, NULL, NULL, 0, &resp);
-		http_response_clear(&resp);
-		free(path);
-		if (r < 0)
-			return r;
-	}
+	/* The pass opened the connection for it (pass_pop_connection). */
 	r = http_channel_binding(in->http, exporter, cb, sizeof(cb), &cb_len);
 	if (r < 0) {
-		log_err("pop: no %s channel binding on this %s connection%s",
-			exporter ? "tls-exporter" : "tls-unique", http_tls_version(in->http),
+		log_err("pop: no %s channel binding on %s%s",
+			exporter ? "tls-exporter" : "tls-unique",
+			version ? version : "a connection the server closed",
 			exporter ? " (pop_binding = tls-exporter needs TLS 1.3)" : "");
 		return -EPROTO;
 	}

@@ -357,7 +357,8 @@ static int attempt(struct pass *p, unsigned int steps, bool fresh)
 	p->txn = keystore_txn_new(p->ks);
 	p->state_staged = false;
 	p->pair_fp[0] = '\0';
-	p->pop_tls12 = pass_record_pop(p) && !p->pop_forget;
+	p->pop_known = p->pop_forget ? CSR_POP_NONE : pass_record_pop(p);
+	p->pop_read = true;
 	r = run_steps_of(p, &steps, fresh, &cur, &cur_key);
 	p->cert_refused = p->http && http_client_cert_refused(p->http);
 	p->pop_forget = pass_pop_guess_refused(p, r);
@@ -605,23 +606,8 @@ static void pass_clear(struct pass *p)
 	keystore_free(p->ks);
 }
 
-const char *enroll_event_name(enum enroll_event e)
-{
-	switch (e) {
-	case ENROLL_EVENT_NONE:
-		return NULL;
-	case ENROLL_EVENT_CACERTS:
-		return "cacerts";
-	case ENROLL_EVENT_ENROLLED:
-		return "enrolled";
-	case ENROLL_EVENT_RENEWED:
-		return "renewed";
-	}
-	return NULL;
-}
-
 int enroll_pass(const struct config *cfg, enum enroll_action action, bool once,
-		enum enroll_event *out_event)
+		enum enroll_event *out_event, bool *out_pending)
 {
 	struct pass p = {.cfg = cfg, .once = once};
 	int r;
@@ -635,6 +621,8 @@ int enroll_pass(const struct config *cfg, enum enroll_action action, bool once,
 		log_info("nothing due");
 	else if (r == 0)
 		r = run_steps(&p, action);
+	if (out_pending)
+		*out_pending = p.ks && pass_events_pending(&p);
 	pass_clear(&p);
 	if (out_event)
 		*out_event = p.event;

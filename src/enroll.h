@@ -25,15 +25,19 @@ enum enroll_event {
 
 /* "enrolled", "renewed", "cacerts", or NULL for none: EST_ENROLL_EVENT of the hooks. */
 const char *enroll_event_name(enum enroll_event e);
+/* The event of such a name (a line of est-events), or ENROLL_EVENT_NONE. */
+enum enroll_event enroll_event_from_name(const char *name, size_t len);
 
 /*
  * Runs one pass under the keystore's lock. once: one attempt, no in-process retry.
  * *out_event (may be NULL): what the pass changed, also when it failed after a change.
+ * *out_pending (may be NULL): the store records changes the hooks have not heard of
+ * (est-events: this pass's, or an earlier one's that died after its commit).
  * Returns 0, -EBUSY (run: lock held), -EAGAIN/-ETIMEDOUT (temporary), -EKEYREJECTED (auth),
  * -EINVAL (bad setup), or another -errno (failed).
  */
 int enroll_pass(const struct config *cfg, enum enroll_action action, bool once,
-		enum enroll_event *out_event);
+		enum enroll_event *out_event, bool *out_pending);
 /* A certificate living no longer than expiration_check is renewed when 1/this of its life is
  * left. */
 #define ENROLL_SHORT_LIVED_DIVISOR 3

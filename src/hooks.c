@@ -222,3 +222,62 @@ void hooks_run(const struct config *cfg, enum enroll_event event)
 	for (i = 0; i < (int)ARRAY_SIZE(vars); i++)
 		free(vars[i]);
 }
+
+/* Takes the delivered lines off the front of est-events, under the lock. */
+static void acknowledge(const struct keystore_conf *kc, const char *told, size_t told_len)
+{
+	struct keystore *ks = NULL;
+	char *now = NULL;
+	size_t len = 0;
+	int r;
+
+	/* Busy: the pass holding the lock tells them (again: at least once) when it ends. */
+	r = keystore_open(kc, KEYSTORE_WRITE_TRY, &ks);
+	if (r == 0)
+		r = keystore_get(ks, KS_ALIAS_EVENTS, &now, &len);
+	if (r == 0 && (len < told_len || memcmp(now, told, told_len) != 0))
+		r = -ESTALE; /* not ours to change: a load or import rewrote the store */
+	else if (r == 0 && len == told_len)
+		r = keystore_remove(ks, KS_ALIAS_EVENTS);
+	else if (r == 0)
+		r = keystore_put(ks, KS_ALIAS_EVENTS, now + told_len, len - told_len);
+	if (r < 0 && r != -EBUSY && r != -ENOKEY)
+		log_warn("hooks: keystore %s: cannot mark the changes as told (%s): the next pass "
+			 "runs the hooks for them again",
+			 kc->name, strerror(-r));
+	free(now);
+	keystore_free(ks);
+}
+
+void hooks_deliver(const struct config *cfg)
+{
+	const struct keystore_conf *kc = config_keystore(cfg, cfg->keystore);
+	struct keystore *ks = NULL;
+	char *events = NULL, *line, *end;
+	size_t len = 0;
+	int r;
+
+	/* A hook that runs est-enroll (load, run): the command that ran the hook tells the
+	 * changes; telling them again from inside would run the hooks within themselves. */
+	if (getenv("EST_ENROLL_EVENT")) {
+		log_debug("hooks: run by a hook: its command runs the hooks");
+		return;
+	}
+	r = keystore_open(kc, KEYSTORE_READ, &ks);
+	if (r == 0)
+		r = keystore_get(ks, KS_ALIAS_EVENTS, &events, &len);
+	keystore_free(ks);
+	if (r < 0)
+		return;
+	for (line = events; (end = strchr(line, '\n')); line = end + 1) {
+		enum enroll_event e = enroll_event_from_name(line, (size_t)(end - line));
+
+		if (e == ENROLL_EVENT_NONE)
+			log_warn("hooks: keystore %s: unknown change '%.*s' in " KS_ALIAS_EVENTS
+				 ", skipped",
+				 kc->name, (int)(end - line) > 32 ? 32 : (int)(end - line), line);
+		hooks_run(cfg, e);
+	}
+	acknowledge(kc, events, (size_t)(line - events));
+	free(events);
+}

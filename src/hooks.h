@@ -13,3 +13,11 @@
  * killed or runs out of time is a warning, nothing more.
  */
 void hooks_run(const struct config *cfg, enum enroll_event event);
+
+/*
+ * Runs the hooks once for each change est-events records (in order), then takes those lines out
+ * of it under the store's lock, leaving any a pass committed meanwhile. At least once: a crash
+ * before that leaves them for the next command that takes the lock (run, load). Call it
+ * without the lock held.
+ */
+void hooks_deliver(const struct config *cfg);

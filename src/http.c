@@ -27,17 +27,15 @@
 /* Plain prototypes: the calls go through the table, not through curl.h's type-checking macros. */
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
-#include <openssl/err.h>
-#include <openssl/pem.h>
-#include <openssl/ssl.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "http.h"
+#include "http_ssl.h"
+#include "redact.h"
 #include "log.h"
 #include "util.h"
 
-#define TLS_UNIQUE_MAX 64 /* a Finished message's verify_data: 12 bytes in practice */
-#define EXPORTER_LEN 32	  /* RFC 9266 section 2 */
-#define EXPORTER_LABEL "EXPORTER-Channel-Binding"
 #define LIBCURL_SONAME "libcurl.so.4"
 #define LIBSSL_SONAME "libssl.so.3"
 
@@ -66,37 +64,10 @@ __attribute__((used, section(".note.dlopen"), aligned(4))) static const struct {
 	X(curl_slist_free_all)                                                                     \
 	X(curl_version_info)
 
-#define SSL_FUNCTIONS(X)                                                                           \
-	X(SSL_CTX_get_cert_store)                                                                  \
-	X(SSL_CTX_use_certificate)                                                                 \
-	X(SSL_CTX_use_PrivateKey)                                                                  \
-	X(SSL_CTX_check_private_key)                                                               \
-	X(SSL_CTX_ctrl)                                                                            \
-	X(SSL_CTX_get_ex_data)                                                                     \
-	X(SSL_CTX_set_ex_data)                                                                     \
-	X(SSL_CTX_set_info_callback)                                                               \
-	X(SSL_CTX_set_options)                                                                     \
-	X(SSL_alert_desc_string_long)                                                              \
-	X(SSL_export_keying_material)                                                              \
-	X(SSL_get0_verified_chain)                                                                 \
-	X(SSL_get_SSL_CTX)                                                                         \
-	X(SSL_get_current_cipher)                                                                  \
-	X(SSL_CIPHER_get_name)                                                                     \
-	X(SSL_get_finished)                                                                        \
-	X(SSL_get_peer_cert_chain)                                                                 \
-	X(SSL_get_peer_finished)                                                                   \
-	X(SSL_get_verify_result)                                                                   \
-	X(SSL_get_version)                                                                         \
-	X(SSL_session_reused)                                                                      \
-	X(SSL_version)
-
 #define FIELD(name) typeof(name) *name;
 static struct libcurl {
 	CURL_FUNCTIONS(FIELD)
 } lc;
-static struct libssl {
-	SSL_FUNCTIONS(FIELD)
-} lssl;
 #undef FIELD
 
 struct sym {
@@ -144,7 +115,7 @@ static bool curl_uses_openssl(const struct libcurl *c)
 }
 
 /*
- * Binds libcurl and libssl and initialises libcurl, once a process (never unloaded:
+ * Binds libcurl and libssl (http_ssl.c) and initialises libcurl, once a process (never unloaded:
  * curl_global_cleanup is left to exit). 0, or -ELIBACC with the reason logged (each call).
  */
 static int dlopen_curl(void)
@@ -152,13 +123,9 @@ static int dlopen_curl(void)
 #define SYM(name) {#name, offsetof(struct libcurl, name)},
 	static const struct sym curl_syms[] = {CURL_FUNCTIONS(SYM)};
 #undef SYM
-#define SYM(name) {#name, offsetof(struct libssl, name)},
-	static const struct sym ssl_syms[] = {SSL_FUNCTIONS(SYM)};
-#undef SYM
 	static int state;     /* 0 not tried, 1 loaded, < 0 failed */
 	static char why[512]; /* what failed */
 	struct libcurl c = {0};
-	struct libssl l = {0};
 
 	if (state == 0) {
 		state = bind_library(LIBCURL_SONAME, curl_syms, ARRAY_SIZE(curl_syms), &c, why,
@@ -173,8 +140,7 @@ static int dlopen_curl(void)
 			state = -ELIBACC;
 		}
 		if (state == 0)
-			state = bind_library(LIBSSL_SONAME, ssl_syms, ARRAY_SIZE(ssl_syms), &l, why,
-					     sizeof(why));
+			state = http_ssl_bind(why, sizeof(why));
 		if (state == 0 && c.curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 			snprintf(why, sizeof(why),
 				 LIBCURL_SONAME ": cannot load: curl_global_init failed");
@@ -182,7 +148,6 @@ static int dlopen_curl(void)
 		}
 		if (state == 0) {
 			lc = c;
-			lssl = l;
 			state = 1;
 		}
 	}
@@ -191,25 +156,11 @@ static int dlopen_curl(void)
 	return state < 0 ? state : 0;
 }
 
-/*
- * What the bindings and messages need of a connection. libcurl shows the SSL * only while a
- * transfer has the connection (CURLINFO_TLS_SSL_PTR), so it is read from the header callback.
- */
-struct tls_facts {
-	bool valid;
-	const char *version; /* static string owned by OpenSSL */
-	unsigned char unique[TLS_UNIQUE_MAX];
-	size_t unique_len; /* 0: no tls-unique (TLS 1.3) */
-	unsigned char exporter[EXPORTER_LEN];
-	bool has_exporter; /* TLS 1.3 only */
-};
-
 struct http {
 	CURL *curl;
 	struct http_opts o;
-	STACK_OF(X509) *anchors;       /* trust_pem and extra_trust_pem */
-	EVP_PKEY *client_key;	       /* the TLS client key pair, when given */
-	STACK_OF(X509) *client_certs;  /* leaf first */
+	struct http_ssl *ssl;	       /* trust, key pair, what is read of the connection */
+	char **secrets;		       /* what never goes into a log line, NULL-terminated */
 	char *origin;		       /* "https://host:port" */
 	char errbuf[CURL_ERROR_SIZE];  /* libcurl's words on the last failure */
 	char err[2 * CURL_ERROR_SIZE]; /* ours: what http_last_error says */
@@ -220,16 +171,9 @@ struct http {
 	bool too_big;
 	char *content_type;
 	char *retry_after;
-	struct tls_facts tls;
-	/* Fatal TLS alerts of the request in flight, -1 when none: from the server, from us. */
-	int alert_received, alert_sent;
-	bool ctx_failed;	/* the trust or the key pair could not be set on a connection */
-	bool trace;		/* -vv: libcurl's account, the server's chain */
-	const void *traced_ssl; /* the connection whose chain was logged */
+	bool ctx_failed; /* a connection's TLS context could not be set up */
+	bool trace;	 /* -vv: libcurl's account */
 };
-
-/* Where an SSL_CTX keeps its struct http, for on_tls_info. */
-static int ctx_index = -1;
 
 static void __attribute__((format(printf, 2, 3))) set_error(struct http *h, const char *fmt, ...)
 {
@@ -294,102 +238,20 @@ static void keep_header(const char *line, size_t n, const char *name, char **val
 	*value = xstrndup(v, (size_t)(end - v));
 }
 
-/* "subject (issued by issuer)" of cert into buf, RFC 2253. */
-static const char *cert_line(X509 *cert, char *buf, size_t len)
-{
-	char subject[256] = "?", issuer[256] = "?";
-	BIO *bio = BIO_new(BIO_s_mem());
-	int n;
-
-	if (bio && X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0 &&
-	    (n = BIO_read(bio, subject, sizeof(subject) - 1)) > 0)
-		subject[n] = '\0';
-	(void)BIO_reset(bio);
-	if (bio && X509_NAME_print_ex(bio, X509_get_issuer_name(cert), 0, XN_FLAG_RFC2253) >= 0 &&
-	    (n = BIO_read(bio, issuer, sizeof(issuer) - 1)) > 0)
-		issuer[n] = '\0';
-	BIO_free(bio);
-	snprintf(buf, len, "%s (issued by %s)", subject, issuer);
-	return buf;
-}
-
-/* -vv: the chain the server sent, and the trust anchor it was verified up to (once a
- * connection). Certificates only: nothing secret. */
-static void trace_chain(struct http *h, SSL *ssl)
-{
-	STACK_OF(X509) *sent = lssl.SSL_get_peer_cert_chain(ssl);
-	STACK_OF(X509) *verified = lssl.SSL_get0_verified_chain(ssl);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	char buf[600], *hex;
-	X509 *anchor;
-	int i;
-
-	if (!h->trace || h->traced_ssl == ssl)
-		return;
-	h->traced_ssl = ssl;
-	log_trace("TLS: %s with %s", lssl.SSL_get_version(ssl),
-		  lssl.SSL_CIPHER_get_name(lssl.SSL_get_current_cipher(ssl)));
-	for (i = 0; i < sk_X509_num(sent); i++)
-		log_trace("TLS: server certificate %d: %s", i,
-			  cert_line(sk_X509_value(sent, i), buf, sizeof(buf)));
-	anchor = sk_X509_num(verified) > 0 ? sk_X509_value(verified, sk_X509_num(verified) - 1)
-					   : NULL;
-	if (!anchor || X509_digest(anchor, EVP_sha256(), md, &mdlen) != 1) {
-		log_trace("TLS: no verified chain (%s)",
-			  X509_verify_cert_error_string(lssl.SSL_get_verify_result(ssl)));
-		ERR_clear_error();
-		return;
-	}
-	hex = hex_encode(md, mdlen);
-	log_trace("TLS: verified (%d certificate(s)) up to the trust anchor %s, sha256 %s",
-		  sk_X509_num(verified), cert_line(anchor, buf, sizeof(buf)), hex);
-	free(hex);
-}
-
-static void capture_tls(struct http *h)
-{
-	struct curl_tlssessioninfo *tsi = NULL;
-	struct tls_facts *t = &h->tls;
-	size_t n;
-	SSL *ssl;
-
-	wipe(t, sizeof(*t));
-	if (lc.curl_easy_getinfo(h->curl, CURLINFO_TLS_SSL_PTR, &tsi) != CURLE_OK || !tsi ||
-	    tsi->backend != CURLSSLBACKEND_OPENSSL || !tsi->internals)
-		return;
-	ssl = tsi->internals;
-	trace_chain(h, ssl);
-	t->version = lssl.SSL_get_version(ssl);
-	if (lssl.SSL_version(ssl) == TLS1_3_VERSION) {
-		t->has_exporter = lssl.SSL_export_keying_material(
-					  ssl, t->exporter, EXPORTER_LEN, EXPORTER_LABEL,
-					  strlen(EXPORTER_LABEL), NULL, 0, 0) == 1;
-		if (!t->has_exporter) {
-			log_debug("tls-exporter: %s", ERR_error_string(ERR_get_error(), NULL));
-			ERR_clear_error();
-		}
-	} else {
-		/* RFC 5929 3.1: the first Finished of the handshake, the server's on resumption. */
-		if (lssl.SSL_session_reused(ssl))
-			n = lssl.SSL_get_peer_finished(ssl, t->unique, sizeof(t->unique));
-		else
-			n = lssl.SSL_get_finished(ssl, t->unique, sizeof(t->unique));
-		t->unique_len = n <= sizeof(t->unique) ? n : 0;
-	}
-	t->valid = true;
-}
-
 static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
 {
 	struct http *h = userdata;
 	size_t n = size * nmemb;
 
+	struct curl_tlssessioninfo *tsi = NULL;
+
 	if (n >= 5 && !memcmp(line, "HTTP/", 5)) {
-		/* A new answer (after a 1xx, a 401 challenge, a proxy's CONNECT): forget the last.
-		 */
+		/* A new answer (after a 1xx, a 401 challenge, a proxy's CONNECT): forget the last;
+		 * the connection's TLS facts now, while libcurl shows its SSL *. */
 		reset_answer(h);
-		capture_tls(h);
+		if (lc.curl_easy_getinfo(h->curl, CURLINFO_TLS_SSL_PTR, &tsi) == CURLE_OK && tsi &&
+		    tsi->backend == CURLSSLBACKEND_OPENSSL && tsi->internals)
+			http_ssl_capture(h->ssl, tsi->internals);
 		return n;
 	}
 	keep_header(line, n, "Content-Type", &h->content_type);
@@ -403,7 +265,8 @@ static bool connected(struct http *h)
 	curl_socket_t s = CURL_SOCKET_BAD;
 	struct pollfd p;
 
-	if (!h->tls.valid || lc.curl_easy_getinfo(h->curl, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
+	if (!http_ssl_captured(h->ssl) ||
+	    lc.curl_easy_getinfo(h->curl, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
 	    s == CURL_SOCKET_BAD)
 		return false;
 	/*
@@ -415,182 +278,92 @@ static bool connected(struct http *h)
 	return poll(&p, 1, 0) == 0;
 }
 
-static void on_tls_info(const SSL *ssl, int where, int ret)
-{
-	struct http *h;
-
-	if (!(where & SSL_CB_ALERT) || (ret >> 8) != SSL3_AL_FATAL)
-		return;
-	h = lssl.SSL_CTX_get_ex_data(lssl.SSL_get_SSL_CTX(ssl), ctx_index);
-	if (!h)
-		return;
-	if (where & SSL_CB_READ)
-		h->alert_received = ret & 0xff;
-	else
-		h->alert_sent = ret & 0xff;
-}
-
-/* The client key pair onto a connection's context: leaf, key, then the rest of the chain. */
-static int use_client_pair(struct http *h, SSL_CTX *ctx)
-{
-	int i;
-
-	if (lssl.SSL_CTX_use_certificate(ctx, sk_X509_value(h->client_certs, 0)) != 1 ||
-	    lssl.SSL_CTX_use_PrivateKey(ctx, h->client_key) != 1 ||
-	    lssl.SSL_CTX_check_private_key(ctx) != 1)
-		return -EPROTO;
-	for (i = 1; i < sk_X509_num(h->client_certs); i++)
-		if (lssl.SSL_CTX_ctrl(ctx, SSL_CTRL_CHAIN_CERT, 1,
-				      sk_X509_value(h->client_certs, i)) != 1)
-			return -EPROTO;
-	return 0;
-}
-
-/*
- * Called by libcurl for each new connection's context: our anchors (libcurl was given no CA
- * file, directory or blob, so there are no others), the client key pair, and our eye on its
- * alerts. A failure fails the connection, never one without our trust.
- */
+/* Called by libcurl for each new connection's TLS context (the EST server's, a proxy's). */
 static CURLcode on_ssl_ctx(CURL *curl, void *ctx, void *userdata)
 {
 	struct http *h = userdata;
-	X509_STORE *store = lssl.SSL_CTX_get_cert_store(ctx);
-	int i;
 
 	(void)curl;
-	if (!store)
-		goto fail;
-	/* An intermediate among the anchors is enough (RFC 7030 explicit trust anchors). */
-	X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
-	for (i = 0; i < sk_X509_num(h->anchors); i++)
-		if (X509_STORE_add_cert(store, sk_X509_value(h->anchors, i)) != 1)
-			ERR_clear_error(); /* a certificate in both sets: already there */
-	if (h->client_key && use_client_pair(h, ctx) < 0)
-		goto fail;
-	if (lssl.SSL_CTX_set_ex_data(ctx, ctx_index, h) == 1)
-		lssl.SSL_CTX_set_info_callback(ctx, on_tls_info);
-	/* A server gone without close_notify ends a read-until-close body, as with curl. */
-	lssl.SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
-	return CURLE_OK;
-fail:
+	if (http_ssl_setup_ctx(h->ssl, ctx) == 0)
+		return CURLE_OK;
 	h->ctx_failed = true;
-	ERR_clear_error();
 	return CURLE_SSL_CERTPROBLEM;
 }
 
-/* Masks the user:password@ of URLs in s, in place: scheme, then ***@host. */
-static void mask_userinfo(char *s)
+/* text fit for a log line (redact.c): URLs' user information and h's secrets masked. */
+static char *redact(const struct http *h, const char *text)
 {
-	char *p = s, *end, *at, *slash;
+	return redact_text(text, h->secrets);
+}
 
-	while ((p = strstr(p, "://"))) {
-		p += 3;
-		end = p + strcspn(p, " \t'\"<>");
-		at = memchr(p, '@', (size_t)(end - p));
-		slash = memchr(p, '/', (size_t)(end - p));
-		if (at && (!slash || at < slash)) {
-			memmove(p + 3, at, strlen(at) + 1);
-			memcpy(p, "***", 3);
+static void add_secret(struct http *h, size_t *n, char *secret)
+{
+	if (!secret || !*secret) {
+		free(secret);
+		return;
+	}
+	h->secrets = xrealloc(h->secrets, sizeof(*h->secrets) * (*n + 2));
+	h->secrets[(*n)++] = secret;
+	h->secrets[*n] = NULL;
+}
+
+/* What libcurl might write into a log line and must not: the password, the Basic credentials,
+ * a proxy's password (given, or from the environment), plain and decoded. */
+static void collect_secrets(struct http *h)
+{
+	static const char *const env[] = {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"};
+	unsigned char *b64 = NULL;
+	char *plain, *info;
+	size_t n = 0, i, len;
+
+	if (h->o.password) {
+		add_secret(h, &n, xstrdup(h->o.password));
+		plain = xasprintf("%s:%s", h->o.username ? h->o.username : "", h->o.password);
+		len = strlen(plain);
+		b64 = xmalloc(4 * ((len + 2) / 3) + 1);
+		EVP_EncodeBlock(b64, (const unsigned char *)plain, (int)len);
+		add_secret(h, &n, (char *)b64);
+		wipe_str(plain);
+	}
+	for (i = 0; i <= ARRAY_SIZE(env); i++) {
+		info = url_userinfo(i < ARRAY_SIZE(env) ? getenv(env[i]) : h->o.proxy);
+		/* user:password: the password is the secret, as given and as decoded */
+		if (info && strchr(info, ':')) {
+			add_secret(h, &n, percent_decode(strchr(info, ':') + 1));
+			add_secret(h, &n, xstrdup(strchr(info, ':') + 1));
 		}
+		wipe_str(info);
 	}
 }
 
-/* -vv: libcurl's own words on the connection (CURLINFO_TEXT: resolving, connecting, the TLS
- * handshake). Never headers or data: they carry Authorization and keys; URLs with credentials
- * (a proxy from the environment) are masked. */
+/*
+ * -vv: libcurl's own words on the connection (CURLINFO_TEXT: resolving, connecting, the TLS
+ * handshake). Never headers or data, which carry Authorization and keys, nor the lines in which
+ * libcurl spells out HTTP/2 and HTTP/3 request headers as text; the rest redacted.
+ */
 static int on_debug(CURL *c, curl_infotype type, char *data, size_t size, void *userdata)
 {
-	char *line;
+	static const char *const headers[] = {"h2h3 [", "[HTTP/2] [", "[HTTP/3] ["};
+	struct http *h = userdata;
+	char *line, *shown;
+	size_t i;
 
 	(void)c;
-	(void)userdata;
 	if (type != CURLINFO_TEXT)
 		return 0;
 	while (size && (data[size - 1] == '\n' || data[size - 1] == '\r'))
 		size--;
+	for (i = 0; i < ARRAY_SIZE(headers); i++)
+		if (size >= strlen(headers[i]) && !memcmp(data, headers[i], strlen(headers[i])))
+			return 0;
 	if (!size)
 		return 0;
 	line = xstrndup(data, size);
-	mask_userinfo(line);
-	log_trace("curl: %s", line);
+	shown = redact(h, line);
+	log_trace("curl: %s", shown);
+	wipe_str(shown);
 	wipe_str(line);
 	return 0;
-}
-
-/* The certificates of a PEM buffer (other blocks skipped), in order; NULL on a bad block. */
-static STACK_OF(X509) *read_certs(const char *pem, size_t len)
-{
-	BIO *bio = BIO_new_mem_buf(pem, len > INT_MAX ? 0 : (int)len);
-	STACK_OF(X509) *certs = sk_X509_new_null();
-	unsigned long e;
-	X509 *c;
-
-	while (bio && certs && (c = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
-		if (!sk_X509_push(certs, c)) {
-			X509_free(c);
-			break;
-		}
-	}
-	e = ERR_peek_last_error();
-	/* The end of the buffer ends the loop with PEM_R_NO_START_LINE: not a failure. */
-	if (!bio || !certs || (e && ERR_GET_REASON(e) != PEM_R_NO_START_LINE)) {
-		sk_X509_pop_free(certs, X509_free);
-		certs = NULL;
-	}
-	ERR_clear_error();
-	BIO_free(bio);
-	return certs;
-}
-
-/* The trust anchors, both sets, parsed once for every connection of the handle. */
-static int load_trust(struct http *h)
-{
-	STACK_OF(X509) *extra = NULL;
-	char buf[600];
-	int i;
-
-	h->anchors = read_certs(h->o.trust_pem, h->o.trust_len);
-	if (h->anchors && h->o.extra_trust_pem && h->o.extra_trust_len) {
-		extra = read_certs(h->o.extra_trust_pem, h->o.extra_trust_len);
-		for (i = 0; extra && i < sk_X509_num(extra); i++)
-			if (sk_X509_push(h->anchors, sk_X509_value(extra, i)))
-				X509_up_ref(sk_X509_value(extra, i));
-		if (!extra) {
-			sk_X509_pop_free(h->anchors, X509_free);
-			h->anchors = NULL;
-		}
-		sk_X509_pop_free(extra, X509_free);
-	}
-	if (!h->anchors || sk_X509_num(h->anchors) == 0) {
-		log_err("TLS: cannot read the %s", h->o.trust_name);
-		return -EPROTO;
-	}
-	for (i = 0; h->trace && i < sk_X509_num(h->anchors); i++)
-		log_trace("TLS: trust anchor %d: %s", i,
-			  cert_line(sk_X509_value(h->anchors, i), buf, sizeof(buf)));
-	return 0;
-}
-
-/* Key block and certificate blocks of one PEM buffer: the first certificate is the leaf. */
-static int load_client(struct http *h)
-{
-	BIO *bio = BIO_new_mem_buf(h->o.client_pem,
-				   h->o.client_len > INT_MAX ? 0 : (int)h->o.client_len);
-	const char *why = NULL;
-
-	h->client_key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
-	h->client_certs = read_certs(h->o.client_pem, h->o.client_len);
-	if (!h->client_key)
-		why = "no private key";
-	else if (!h->client_certs || sk_X509_num(h->client_certs) < 1)
-		why = "no certificate";
-	else if (X509_check_private_key(sk_X509_value(h->client_certs, 0), h->client_key) != 1)
-		why = "the key does not match the certificate";
-	if (why)
-		log_err("TLS client key pair: %s", why);
-	ERR_clear_error();
-	BIO_free(bio);
-	return why ? -EPROTO : 0;
 }
 
 static bool setopt_failed(struct http *h, CURLoption opt, ...)
@@ -618,14 +391,14 @@ static bool setup_proxy(struct http *h)
 {
 	bool bad = false;
 
+	/* Whatever the proxy asks for: Basic, Digest, NTLM, Negotiate. */
+	bad |= setopt_failed(h, CURLOPT_PROXYAUTH, (long)CURLAUTH_ANY);
 	if (!h->o.proxy)
-		return false;
+		return bad;
 	bad |= setopt_failed(h, CURLOPT_PROXY, h->o.proxy);
 	/* "*": no host goes through any proxy, the environment's included; "": the configured
 	 * proxy takes every request, whatever the environment's no_proxy says. */
 	bad |= setopt_failed(h, CURLOPT_NOPROXY, *h->o.proxy ? "" : "*");
-	if (*h->o.proxy)
-		bad |= setopt_failed(h, CURLOPT_PROXYAUTH, (long)CURLAUTH_ANY);
 	return bad;
 }
 
@@ -649,6 +422,7 @@ static bool setup_transport(struct http *h)
 	bad |= setopt_failed(h, CURLOPT_HEADERDATA, h);
 	if (h->trace) {
 		bad |= setopt_failed(h, CURLOPT_DEBUGFUNCTION, on_debug);
+		bad |= setopt_failed(h, CURLOPT_DEBUGDATA, h);
 		bad |= setopt_failed(h, CURLOPT_VERBOSE, 1L);
 	}
 	return bad || setup_proxy(h);
@@ -666,7 +440,8 @@ static bool setup_tls(struct http *h)
 	bad |= setopt_failed(h, CURLOPT_SSLVERSION, version);
 	bad |= setopt_failed(h, CURLOPT_SSL_VERIFYPEER, 1L);
 	bad |= setopt_failed(h, CURLOPT_SSL_VERIFYHOST, 2L);
-	/* Only our anchors, set by on_ssl_ctx: no system CA file or directory. */
+	/* No system CA file or directory: on_ssl_ctx verifies the EST server against our
+	 * anchors alone (an https:// proxy keeps libcurl's default, the system's). */
 	bad |= setopt_failed(h, CURLOPT_CAINFO, (char *)NULL);
 	bad |= setopt_failed(h, CURLOPT_CAPATH, (char *)NULL);
 	bad |= setopt_failed(h, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
@@ -716,19 +491,15 @@ int http_new(const struct http_opts *o, struct http **out_h)
 		goto out;
 	h = xzalloc(sizeof(*h));
 	h->o = *o;
-	h->alert_received = h->alert_sent = -1;
 	h->trace = log_enabled(LOG_LEVEL_TRACE);
 	if (!h->o.trust_name)
 		h->o.trust_name = "trust anchors";
-	r = load_trust(h);
-	if (r == 0 && o->client_pem && o->client_len)
-		r = load_client(h);
+	r = http_ssl_new(&h->o, &h->ssl);
 	if (r < 0)
 		goto out;
-	if (ctx_index < 0)
-		ctx_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	collect_secrets(h);
 	h->curl = lc.curl_easy_init();
-	if (!h->curl || ctx_index < 0) {
+	if (!h->curl) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -750,15 +521,17 @@ out:
 
 void http_free(struct http *h)
 {
+	size_t i;
+
 	if (!h)
 		return;
 	if (h->curl)
 		lc.curl_easy_cleanup(h->curl);
 	reset_answer(h);
-	wipe(&h->tls, sizeof(h->tls));
-	sk_X509_pop_free(h->anchors, X509_free);
-	sk_X509_pop_free(h->client_certs, X509_free);
-	EVP_PKEY_free(h->client_key);
+	http_ssl_free(h->ssl);
+	for (i = 0; h->secrets && h->secrets[i]; i++)
+		wipe_str(h->secrets[i]);
+	free(h->secrets);
 	free(h->origin);
 	free(h);
 }
@@ -863,98 +636,31 @@ static int map_error(CURLcode c)
 	return -EPROTO;
 }
 
-/* Alerts after which the same handshake gets the same answer: no point in trying again. */
-static bool alert_is_final(int desc)
-{
-	switch (desc) {
-	case SSL_AD_HANDSHAKE_FAILURE:
-	case SSL_AD_BAD_CERTIFICATE:
-	case SSL_AD_UNSUPPORTED_CERTIFICATE:
-	case SSL_AD_CERTIFICATE_REVOKED:
-	case SSL_AD_CERTIFICATE_EXPIRED:
-	case SSL_AD_CERTIFICATE_UNKNOWN:
-	case SSL_AD_UNKNOWN_CA:
-	case SSL_AD_ACCESS_DENIED:
-	case SSL_AD_PROTOCOL_VERSION:
-	case SSL_AD_INSUFFICIENT_SECURITY:
-	case SSL_AD_CERTIFICATE_REQUIRED:
-		return true;
-	default:
-		return false;
-	}
-}
-
-static bool alert_is_version(int desc)
-{
-	return desc == SSL_AD_PROTOCOL_VERSION || desc == SSL_AD_HANDSHAKE_FAILURE ||
-	       desc == SSL_AD_INSUFFICIENT_SECURITY;
-}
-
-static const char *versions_offered(const struct http *h)
-{
-	if (h->o.tls12_only)
-		return "TLS 1.2 only";
-	return h->o.tls13_only ? "TLS 1.3 only" : "TLS 1.2 and 1.3";
-}
-
-/* What an alert means here, in words. */
-static const char *alert_meaning(const struct http *h, int desc)
-{
-	if (alert_is_version(desc))
-		return "no TLS version or parameters in common";
-	if (desc == SSL_AD_CERTIFICATE_REQUIRED)
-		return "the server requires a TLS client certificate";
-	return h->client_key ? "the server refused our TLS client certificate"
-			     : "the server refused the handshake";
-}
-
 /* The TLS failures trying again does not mend, in h->err: -EPERM, -ECONNABORTED, or 0. */
 static int tls_refusal(struct http *h, CURLcode c)
 {
-	const char *why = h->o.version_why;
 	long verify = X509_V_OK;
-	char detail[256];
-	int desc = -1;
 
-	if (c == CURLE_PEER_FAILED_VERIFICATION) {
+	if (c == CURLE_PEER_FAILED_VERIFICATION)
 		lc.curl_easy_getinfo(h->curl, CURLINFO_SSL_VERIFYRESULT, &verify);
-		if (verify != X509_V_OK && verify != X509_V_ERR_UNSPECIFIED)
-			set_error(
-				h,
-				"TLS: the server's certificate does not verify against the %.60s: "
-				"%.200s",
-				h->o.trust_name, X509_verify_cert_error_string(verify));
-		else
-			set_error(h,
-				  "TLS: the server's certificate is refused: %.200s (trust: the "
-				  "%.60s)",
-				  h->errbuf, h->o.trust_name);
-		return -EPERM;
-	}
-	if (alert_is_final(h->alert_received))
-		desc = h->alert_received;
-	else if (h->alert_sent == SSL_AD_PROTOCOL_VERSION ||
-		 h->alert_sent == SSL_AD_HANDSHAKE_FAILURE)
-		desc = h->alert_sent;
-	if (desc < 0)
-		return 0;
-	if (alert_is_version(desc))
-		snprintf(detail, sizeof(detail), "; this client offers %.40s%s%.100s%s",
-			 versions_offered(h), why ? " (" : "", why ? why : "", why ? ")" : "");
-	else
-		detail[0] = '\0';
-	set_error(h, "TLS handshake %s (alert: %.60s): %.120s%s; server authenticated by the %.60s",
-		  desc == h->alert_received ? "refused by the server" : "abandoned by this client",
-		  lssl.SSL_alert_desc_string_long(desc), alert_meaning(h, desc), detail,
-		  h->o.trust_name);
-	return -ECONNABORTED;
+	return http_ssl_refusal(h->ssl, c == CURLE_PEER_FAILED_VERIFICATION, verify, h->errbuf,
+				h->err, sizeof(h->err));
 }
 
 /* A proxy's refusal of the tunnel: its status, for good when it wants credentials. */
-static int proxy_refusal(struct http *h)
+static int proxy_refusal(struct http *h, CURLcode c)
 {
 	long code = 0;
 
+	/* SOCKS: credentials refused, or none the proxy accepts: trying again will not mend it. */
+	if (c == CURLE_PROXY &&
+	    lc.curl_easy_getinfo(h->curl, CURLINFO_PROXY_ERROR, &code) == CURLE_OK &&
+	    (code == CURLPX_USER_REJECTED || code == CURLPX_NO_AUTH)) {
+		set_error(h, "the SOCKS proxy refused %s",
+			  code == CURLPX_NO_AUTH ? "every authentication this client offers"
+						 : "the user name and password of the proxy URL");
+		return -EACCES;
+	}
 	if (lc.curl_easy_getinfo(h->curl, CURLINFO_HTTP_CONNECTCODE, &code) != CURLE_OK ||
 	    code < 300)
 		return 0;
@@ -973,9 +679,10 @@ static int proxy_refusal(struct http *h)
 static int transfer_error(struct http *h, CURLcode c, const char *url, int64_t ms)
 {
 	int r = tls_refusal(h, c);
+	char *shown;
 
 	if (r == 0)
-		r = proxy_refusal(h);
+		r = proxy_refusal(h, c);
 	if (r == 0 && h->ctx_failed) {
 		set_error(h, "TLS: cannot set the trust anchors or the client key pair");
 		r = -EPROTO;
@@ -994,12 +701,24 @@ static int transfer_error(struct http *h, CURLcode c, const char *url, int64_t m
 			set_error(h, "%s", h->errbuf[0] ? h->errbuf : lc.curl_easy_strerror(c));
 	}
 	/* libcurl's words may name a proxy URL of the environment: never its credentials. */
-	mask_userinfo(h->err);
-	if (r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNRESET)
+	shown = redact(h, h->err);
+	set_error(h, "%s", shown);
+	wipe_str(shown);
+	if (r == -ECONNABORTED && h->o.version_probe && http_ssl_version_refused(h->ssl))
+		log_info("%s: %s", url, h->err);
+	else if (r == -ECONNREFUSED || r == -EHOSTUNREACH || r == -ETIMEDOUT || r == -ECONNRESET)
 		log_warn("%s: %s", url, h->err);
 	else
 		log_err("%s: %s", url, h->err);
 	return r;
+}
+
+/* A new connection that presented our client certificate, reset with no alert heard. */
+static bool refused_unheard(const struct http *h, CURLcode c, long conns)
+{
+	return http_ssl_has_client(h->ssl) && conns > 0 && http_ssl_alert(h->ssl) < 0 &&
+	       !h->body_len &&
+	       (c == CURLE_SEND_ERROR || c == CURLE_RECV_ERROR || c == CURLE_GOT_NOTHING);
 }
 
 static int64_t now_ms(void)
@@ -1022,23 +741,33 @@ int http_request(struct http *h, const char *path, const char *content_type,
 	int r;
 
 	reset_answer(h);
-	wipe(&h->tls, sizeof(h->tls));
+	http_ssl_forget(h->ssl);
 	h->too_big = h->ctx_failed = false;
 	h->errbuf[0] = h->err[0] = '\0';
-	h->alert_received = h->alert_sent = -1;
 	r = prepare(h, url, headers, body, body_len);
 	if (r < 0)
 		goto out;
 	c = lc.curl_easy_perform(h->curl);
 	lc.curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &conns);
 	h->connects += conns > 0 ? (unsigned int)conns : 0;
+	if (refused_unheard(h, c, conns)) {
+		/* TLS 1.3: a server refusing our certificate after the handshake may reset the
+		 * connection before its alert is read; a second handshake hears why, once. */
+		log_debug("%s: the new connection was reset before any answer: once more", url);
+		h->errbuf[0] = '\0';
+		http_ssl_forget(h->ssl);
+		reset_answer(h);
+		c = lc.curl_easy_perform(h->curl);
+		lc.curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &conns);
+		h->connects += conns > 0 ? (unsigned int)conns : 0;
+	}
 	if (c != CURLE_OK) {
 		r = transfer_error(h, c, url, now_ms() - start);
 		goto out;
 	}
 	lc.curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
 	log_debug("%s %s: HTTP %ld, %zu bytes (%s, %s connection)", body ? "POST" : "GET", url,
-		  status, h->body_len, h->tls.version ? h->tls.version : "?",
+		  status, h->body_len, http_ssl_version(h->ssl) ? http_ssl_version(h->ssl) : "?",
 		  conns ? "new" : "reused");
 	if (!h->body)
 		h->body = xzalloc(1);
@@ -1055,8 +784,9 @@ int http_request(struct http *h, const char *path, const char *content_type,
 out:
 	if (r < 0)
 		reset_answer(h);
-	/* The list is freed here: leave libcurl no pointer to it, nor to the body. */
+	/* The list and the body are the caller's: leave libcurl no pointer to them. */
 	setopt_failed(h, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
+	setopt_failed(h, CURLOPT_POSTFIELDS, (char *)NULL);
 	lc.curl_slist_free_all(headers);
 	free(url);
 	return r;
@@ -1075,42 +805,29 @@ void http_response_clear(struct http_response *r)
 int http_channel_binding(struct http *h, bool exporter, unsigned char *buf, size_t buflen,
 			 size_t *out_len)
 {
-	const unsigned char *src;
-	size_t n;
-
 	if (!connected(h))
 		return -ENOTCONN;
-	src = exporter ? h->tls.exporter : h->tls.unique;
-	n = exporter ? (h->tls.has_exporter ? EXPORTER_LEN : 0) : h->tls.unique_len;
-	if (!n)
-		return -EPROTO;
-	if (n > buflen)
-		return -ENOBUFS;
-	memcpy(buf, src, n);
-	*out_len = n;
-	return 0;
+	return http_ssl_binding(h->ssl, exporter, buf, buflen, out_len);
 }
 
 const char *http_tls_version(struct http *h)
 {
-	return connected(h) ? h->tls.version : NULL;
+	return connected(h) ? http_ssl_version(h->ssl) : NULL;
 }
 
 bool http_client_cert_refused(struct http *h)
 {
-	int desc = h->alert_received;
-
-	return h->client_key && alert_is_final(desc) && !alert_is_version(desc);
+	return http_ssl_cert_refused(h->ssl);
 }
 
 bool http_version_refused(struct http *h)
 {
-	return alert_is_version(h->alert_received) || alert_is_version(h->alert_sent);
+	return http_ssl_version_refused(h->ssl);
 }
 
 int http_tls_alert(struct http *h)
 {
-	return h->alert_received;
+	return http_ssl_alert(h->ssl);
 }
 
 const char *http_last_error(struct http *h)

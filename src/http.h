@@ -38,6 +38,7 @@ struct http_opts {
 	bool tls12_only;  /* cap at TLS 1.2 (tls-unique PoP) */
 	bool tls13_only;  /* require TLS 1.3 (tls-exporter PoP) */
 	const char *version_why; /* NULL, or why the version is restricted, for messages */
+	bool version_probe;	 /* a handshake refused for its version is logged as info only */
 };
 
 struct http_response {

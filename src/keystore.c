@@ -28,6 +28,11 @@ bool keystore_alias_owned(const char *alias)
 	return !strncmp(alias, KS_ALIAS_OWNED_PREFIX, strlen(KS_ALIAS_OWNED_PREFIX));
 }
 
+bool keystore_alias_in_keyring(const char *alias)
+{
+	return strcmp(alias, KS_ALIAS_EVENTS) != 0;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -403,6 +408,8 @@ char *keystore_disagreement(struct keystore *ks)
 
 		if (i >= fv.n && (b || !keystore_alias_owned(a->alias)))
 			continue; /* compared already, or somebody else's key */
+		if (!keystore_alias_in_keyring(a->alias))
+			continue;
 		if (b && b->len == a->len && !memcmp(a->data, b->data, a->len))
 			continue;
 		next = xasprintf("%s%s%s", list, *list ? "," : "", a->alias);

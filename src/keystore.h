@@ -12,6 +12,8 @@
 #define KS_ALIAS_REQUEST "est-request-key-pair"
 #define KS_ALIAS_ENROLLED "est-enrolled-key-pair"
 #define KS_ALIAS_STATE "est-state"
+/* The changes committed that the hooks have not run for yet, a line each, oldest first. */
+#define KS_ALIAS_EVENTS "est-events"
 
 struct keystore;
 struct keystore_txn;
@@ -105,6 +107,9 @@ int keystore_keyring_serial(const struct keystore *ks);
 int keystore_key_serial(struct keystore *ks, const char *alias);
 /* True when alias is one of the tool's own (est-*), which import refuses. */
 bool keystore_alias_owned(const char *alias);
+/* False for the items only the file copy holds (est-events: the tool's own bookkeeping, of no
+ * use to consumers, changed without touching the keyring and its serial). */
+bool keystore_alias_in_keyring(const char *alias);
 
 /* Runtime directory for the serial lists: $RUNTIME_DIRECTORY or RUNSTATEDIR/est-enroll. */
 const char *keystore_runtime_dir(void);

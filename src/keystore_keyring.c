@@ -320,15 +320,23 @@ static int build(struct keystore *ks, const struct entries *live, const struct k
 	return 0;
 }
 
-int ksk_prepare(struct keystore *ks, const struct ks_view *want, char *const *drop, size_t n_drop,
+int ksk_prepare(struct keystore *ks, const struct ks_view *all, char *const *drop, size_t n_drop,
 		key_serial_t *out_staging, unsigned int *out_changed)
 {
-	bool *keep = xzalloc(sizeof(*keep) * (want->n ? want->n : 1));
+	bool *keep = xzalloc(sizeof(*keep) * (all->n ? all->n : 1));
+	struct ks_item *items = xzalloc(sizeof(*items) * (all->n ? all->n : 1));
+	struct ks_view kept = {items, 0};
+	const struct ks_view *want = &kept;
 	struct entries live;
 	unsigned int changed = 0;
 	bool drops = false;
+	size_t i;
 	int r;
 
+	/* What the keyring shows: the store less its file-only items (borrowed, not copied). */
+	for (i = 0; i < all->n; i++)
+		if (keystore_alias_in_keyring(all->items[i].alias))
+			items[kept.n++] = all->items[i];
 	*out_staging = -1;
 	r = list_entries(ks, &live);
 	if (r < 0)
@@ -341,6 +349,7 @@ out:
 		*out_changed = r == 0 ? changed : 0;
 	entries_clear(&live);
 	free(keep);
+	free(items);
 	return r;
 }
 

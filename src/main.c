@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -81,22 +83,24 @@ static int exit_code(int r)
 /*
  * A pass, then what consumers need: the [export] files that are missing or stale (each written
  * under the store's lock again, skipped when another pass holds it: that one exports when it
- * ends), then, with the lock released, the hooks if the store changed. A failed export fails
- * the command (the next pass tries again), a failed hook does not; a pass that found the lock
- * held leaves it all to the pass holding it.
+ * ends), then, with the lock released, the hooks for each change the store records as not yet
+ * told (this pass's, or one of a pass that died after its commit). A failed export fails the
+ * command (the next pass tries again), a failed hook does not; a pass that found the lock held
+ * leaves it all to the pass holding it.
  */
 static int pass(struct cli *cli, struct config *cfg, enum enroll_action action)
 {
-	enum enroll_event event = ENROLL_EVENT_NONE;
+	bool pending = false;
 	int r, e;
 
 	if (!cfg->enabled && action == ENROLL_ACTION_RUN)
-		return enroll_pass(cfg, action, cli->once, NULL); /* says so, does nothing */
-	r = enroll_pass(cfg, action, cli->once, &event);
+		return enroll_pass(cfg, action, cli->once, NULL, NULL); /* says so, does nothing */
+	r = enroll_pass(cfg, action, cli->once, NULL, &pending);
 	if (r == -EBUSY)
 		return r;
 	e = export_all(cfg);
-	hooks_run(cfg, event);
+	if (pending)
+		hooks_deliver(cfg);
 	return r < 0 ? r : e;
 }
 
@@ -148,6 +152,9 @@ static int cmd_load(struct cli *cli, struct config *cfg)
 {
 	struct keystore *ks = NULL;
 	unsigned int restored = 0;
+	bool pending = false;
+	char *events = NULL;
+	size_t len = 0;
 	int r;
 
 	/* Under the store's lock, so it never races a pass; finishes an interrupted commit. */
@@ -160,11 +167,16 @@ static int cmd_load(struct cli *cli, struct config *cfg)
 	else
 		log_info("loaded keystore %s into %s (%u key(s) restored)", keystore_name(ks),
 			 keystore_location(ks), restored);
+	pending = keystore_get(ks, KS_ALIAS_EVENTS, &events, &len) == 0;
+	free(events);
 out:
 	keystore_free(ks);
-	/* At boot, before consumers: their files too. */
+	/* At boot, before consumers: their files too, and the hooks of a change a crash kept
+	 * from them. */
 	if (r == 0)
 		r = export_all(cfg);
+	if (pending)
+		hooks_deliver(cfg);
 	return r;
 }
 
@@ -343,6 +355,22 @@ static bool args_fit(const struct command *cmd, const struct cli *cli)
 	return true;
 }
 
+/*
+ * Before anything reads a secret (the password, a private key, a PIN): a crash or a gcore of
+ * this process must never put them on disk. Not dumpable (no core, no ptrace or /proc/PID/mem
+ * by other processes of the same uid), and a core limit of 0 that cannot be raised again, for
+ * fs.suid_dumpable = 2, which dumps non-dumpable processes too, and for core_pattern helpers
+ * that honour the limit. Neither call fails in practice; if one did (a seccomp filter), the
+ * other and the units' LimitCORE=0 still hold.
+ */
+static void no_core_dumps(void)
+{
+	const struct rlimit none = {0, 0};
+
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	(void)setrlimit(RLIMIT_CORE, &none);
+}
+
 int main(int argc, char **argv)
 {
 	struct cli cli = {.config = DEFAULT_CONFIG};
@@ -350,6 +378,7 @@ int main(int argc, char **argv)
 	struct config *cfg = NULL;
 	int r;
 
+	no_core_dumps();
 	if (parse_args(argc, argv, &cli) < 0) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -22,10 +22,11 @@ struct pass {
 	struct keystore *ks;
 	struct keystore_txn *txn; /* this attempt's changes, committed together at its end */
 	struct http *http;
-	bool http_bootstrap; /* http trusts ca_root alone (a bootstrap) */
-	bool http_tls12;     /* http is capped at TLS 1.2 */
-	bool pop_tls12;	     /* the server asks for PoP: start with TLS 1.2 (est-state's pop=) */
-	bool pop_forget;     /* the last attempt found pop_tls12 wrong: the server has no TLS 1.2 */
+	bool http_bootstrap;	/* http trusts ca_root alone (a bootstrap) */
+	bool http_tls12;	/* http is capped at TLS 1.2 */
+	enum csr_pop pop_known; /* PoP of this server as est-state records it (pop=): start there */
+	bool pop_read;		/* pop_known was read (an idle pass never needs it) */
+	bool pop_forget;	/* the last attempt found pop=tls-unique wrong: no TLS 1.2 now */
 	STACK_OF(X509) *anchors; /* trust anchors: stored, or staged by this attempt */
 	char *anchors_pem;
 	size_t anchors_len;
@@ -72,15 +73,16 @@ void pass_close_http(struct pass *p);
 /*
  * The binding the CSR carries (*out_pop) when pop is set or the server asked (asked: its
  * /csrattrs lists challengePassword), and a connection that has it: on TLS 1.3, reconnects once
- * with TLS 1.2 for tls-unique (then sets p->pop_tls12), or keeps TLS 1.3 for tls-exporter when
- * the server has no TLS 1.2. 0 or -errno.
+ * with TLS 1.2 for tls-unique, or keeps TLS 1.3 for tls-exporter when the server has no TLS 1.2;
+ * what was found goes into p->pop_known, for est-state. 0 or -errno.
  */
 int pass_pop_connection(struct pass *p, bool asked, enum csr_pop *out_pop);
-/* True (and p->pop_tls12 cleared) when r is a handshake refused for want of TLS 1.2 on a
+/* True (and p->pop_known cleared) when r is a handshake refused for want of TLS 1.2 on a
  * connection capped only because est-state said the server asks for PoP. */
 bool pass_pop_guess_refused(struct pass *p, int r);
-/* True when the stored est-state says its server asks for PoP (pop=tls-unique). */
-bool pass_record_pop(struct pass *p);
+/* What the stored est-state says of its server's PoP (pop=tls-unique, pop=tls-exporter), when
+ * the record is for the configured server. */
+enum csr_pop pass_record_pop(struct pass *p);
 
 /* Frees what the pass parsed (pass_load_anchors, pass_load_enrolled keep it by its bytes). */
 void pass_parsed_clear(struct pass *p);
@@ -125,6 +127,9 @@ bool pass_idle(struct pass *p);
 /* A stored pair and CA set the record does not vouch for, but that read, match and chain: the
  * record gets their digests (an upgrade, an import), so later passes are idle. */
 void pass_record_digests(struct pass *p);
+
+/* True when the store holds est-events: changes the hooks have not run for. */
+bool pass_events_pending(struct pass *p);
 
 /* Commits what this attempt staged, after checking that the store will hold an identity that
  * chains to its anchors. 0 or -errno; nothing changes on error. */

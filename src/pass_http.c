@@ -56,7 +56,7 @@ static const char *version_why(const struct pass *p, bool tls12_only, bool tls13
 	return "proof of possession with tls-unique";
 }
 
-static int open_http(struct pass *p, bool tls12_only)
+static int open_http(struct pass *p, bool tls12_only, bool probe)
 {
 	const struct config *cfg = p->cfg;
 	bool bootstrap = p->http_bootstrap;
@@ -85,6 +85,7 @@ static int open_http(struct pass *p, bool tls12_only)
 		.tls12_only = tls12_only,
 		.tls13_only = tls13_only,
 		.version_why = version_why(p, tls12_only, tls13_only),
+		.version_probe = probe,
 	};
 
 	p->http_tls12 = tls12_only;
@@ -94,11 +95,12 @@ static int open_http(struct pass *p, bool tls12_only)
 int pass_open_http(struct pass *p, bool bootstrap)
 {
 	const struct config *cfg = p->cfg;
-	bool tls12_only = (cfg->pop && cfg->pop_binding == POP_BINDING_TLS_UNIQUE) ||
-			  (cfg->pop_binding == POP_BINDING_AUTO && p->pop_tls12);
+	bool tls12_only =
+		(cfg->pop && cfg->pop_binding == POP_BINDING_TLS_UNIQUE) ||
+		(cfg->pop_binding == POP_BINDING_AUTO && p->pop_known == CSR_POP_TLS_UNIQUE);
 
 	p->http_bootstrap = bootstrap;
-	return open_http(p, tls12_only);
+	return open_http(p, tls12_only, false);
 }
 
 void pass_close_http(struct pass *p)
@@ -128,51 +130,58 @@ static int ensure_connected(struct pass *p)
 	return r;
 }
 
-/* The same server, trust and client key pair over a new connection: TLS 1.2 only or not. */
-static int reconnect(struct pass *p, bool tls12_only)
+/* The same server, trust and client key pair over a new connection: TLS 1.2 only or not;
+ * probe: a refused version is an answer, not an error. */
+static int reconnect(struct pass *p, bool tls12_only, bool probe)
 {
 	int r;
 
 	http_free(p->http);
 	p->http = NULL;
-	r = open_http(p, tls12_only);
+	r = open_http(p, tls12_only, probe);
 	return r < 0 ? r : ensure_connected(p);
 }
 
 int pass_pop_connection(struct pass *p, bool asked, enum csr_pop *out_pop)
 {
 	const struct config *cfg = p->cfg;
-	const char *version;
+	bool tls13;
 	int r;
 
 	*out_pop = CSR_POP_NONE;
-	if (!cfg->pop && !asked)
-		return 0;
-	if (cfg->pop_binding == POP_BINDING_TLS_EXPORTER) {
-		*out_pop = CSR_POP_TLS_EXPORTER;
+	if (!cfg->pop && !asked) {
+		p->pop_known = CSR_POP_NONE; /* no longer asked: later passes need no TLS 1.2 */
 		return 0;
 	}
-	*out_pop = CSR_POP_TLS_UNIQUE;
 	r = ensure_connected(p);
-	version = r == 0 ? http_tls_version(p->http) : NULL;
-	if (!version || strcmp(version, "TLSv1.3") != 0)
-		return r; /* TLS 1.2 has tls-unique; a failure is the caller's to see */
+	if (r < 0 || cfg->pop_binding == POP_BINDING_TLS_EXPORTER) {
+		*out_pop = CSR_POP_TLS_EXPORTER;
+		return r;
+	}
+	tls13 = http_tls_version(p->http) && !strcmp(http_tls_version(p->http), "TLSv1.3");
+	*out_pop = tls13 && p->pop_known == CSR_POP_TLS_EXPORTER &&
+				   cfg->pop_binding == POP_BINDING_AUTO
+			   ? CSR_POP_TLS_EXPORTER
+			   : CSR_POP_TLS_UNIQUE;
+	if (!tls13 || *out_pop == CSR_POP_TLS_EXPORTER)
+		goto out; /* TLS 1.2 has tls-unique; a server known to have no TLS 1.2, the exporter
+			   */
 	log_info("proof of possession (%s): tls-unique needs TLS 1.2, reconnecting with TLS 1.2",
 		 cfg->pop ? "pop = true" : "the server asks for a challengePassword");
-	r = reconnect(p, true);
+	r = reconnect(p, true, cfg->pop_binding == POP_BINDING_AUTO);
 	if (r == -ECONNABORTED && http_version_refused(p->http) &&
 	    cfg->pop_binding == POP_BINDING_AUTO) {
 		log_info("the server offers no TLS 1.2: proof of possession with tls-exporter "
 			 "(RFC 9266) on TLS 1.3 instead");
 		*out_pop = CSR_POP_TLS_EXPORTER;
-		return reconnect(p, false);
+		r = reconnect(p, false, false);
 	}
-	if (r == 0 && !p->pop_tls12) {
-		log_info(
-			"remembering that %s asks for proof of possession: later passes start with "
-			"TLS 1.2",
-			cfg->server);
-		p->pop_tls12 = true;
+out:
+	if (r == 0 && cfg->pop_binding == POP_BINDING_AUTO && p->pop_known != *out_pop) {
+		log_info("remembering for %s: proof of possession with %s", cfg->server,
+			 *out_pop == CSR_POP_TLS_UNIQUE ? "tls-unique on TLS 1.2"
+							: "tls-exporter on TLS 1.3");
+		p->pop_known = *out_pop;
 	}
 	return r;
 }
@@ -180,11 +189,12 @@ int pass_pop_connection(struct pass *p, bool asked, enum csr_pop *out_pop)
 bool pass_pop_guess_refused(struct pass *p, int r)
 {
 	/* Capped at TLS 1.2 only because est-state said so, and the server has no TLS 1.2 now. */
-	if (r != -ECONNABORTED || !p->http || !p->http_tls12 || !p->pop_tls12 ||
-	    p->cfg->pop_binding != POP_BINDING_AUTO || !http_version_refused(p->http))
+	if (r != -ECONNABORTED || !p->http || !p->http_tls12 ||
+	    p->pop_known != CSR_POP_TLS_UNIQUE || p->cfg->pop_binding != POP_BINDING_AUTO ||
+	    !http_version_refused(p->http))
 		return false;
 	log_info("%s no longer offers TLS 1.2: forgetting that it asked for tls-unique",
 		 p->cfg->server);
-	p->pop_tls12 = false;
+	p->pop_known = CSR_POP_NONE;
 	return true;
 }

@@ -308,27 +308,42 @@ static int stage_record(struct pass *p, time_t bootstrapped, const char *pair_fp
 			const char *cacerts_fp)
 {
 	const struct config *cfg = p->cfg;
-	char *state = xasprintf("server=%s\nlabel=%s\nca_root_certs_sha256=%s\nbootstrapped=%lld\n"
-				"%s%s%s%s%s%s%s",
-				cfg->server, cfg->label ? cfg->label : "", p->ca_root_fp,
-				(long long)bootstrapped, pair_fp ? "pair_sha256=" : "",
-				pair_fp ? pair_fp : "", pair_fp ? "\n" : "",
-				cacerts_fp ? "cacerts_sha256=" : "", cacerts_fp ? cacerts_fp : "",
-				cacerts_fp ? "\n" : "", p->pop_tls12 ? "pop=tls-unique\n" : "");
+	char *state;
 	int r;
 
+	/* Outside an attempt (an idle pass's upgrade), what the record says is kept. */
+	if (!p->pop_read) {
+		p->pop_known = pass_record_pop(p);
+		p->pop_read = true;
+	}
+	state = xasprintf("server=%s\nlabel=%s\nca_root_certs_sha256=%s\nbootstrapped=%lld\n"
+			  "%s%s%s%s%s%s%s",
+			  cfg->server, cfg->label ? cfg->label : "", p->ca_root_fp,
+			  (long long)bootstrapped, pair_fp ? "pair_sha256=" : "",
+			  pair_fp ? pair_fp : "", pair_fp ? "\n" : "",
+			  cacerts_fp ? "cacerts_sha256=" : "", cacerts_fp ? cacerts_fp : "",
+			  cacerts_fp ? "\n" : "",
+			  p->pop_known == CSR_POP_TLS_UNIQUE	 ? "pop=tls-unique\n"
+			  : p->pop_known == CSR_POP_TLS_EXPORTER ? "pop=tls-exporter\n"
+								 : "");
 	r = keystore_txn_put(p->txn, KS_ALIAS_STATE, state, strlen(state));
 	free(state);
 	return r;
 }
 
-bool pass_record_pop(struct pass *p)
+enum csr_pop pass_record_pop(struct pass *p)
 {
+	enum csr_pop pop = CSR_POP_NONE;
 	char *state = NULL;
 	size_t len = 0;
-	bool pop = keystore_get(p->ks, KS_ALIAS_STATE, &state, &len) == 0 &&
-		   pass_record_matches(p, state) && kv_is(state, "pop", "tls-unique");
 
+	if (keystore_get(p->ks, KS_ALIAS_STATE, &state, &len) == 0 &&
+	    pass_record_matches(p, state)) {
+		if (kv_is(state, "pop", "tls-unique"))
+			pop = CSR_POP_TLS_UNIQUE;
+		else if (kv_is(state, "pop", "tls-exporter"))
+			pop = CSR_POP_TLS_EXPORTER;
+	}
 	free(state);
 	return pop;
 }
@@ -651,6 +666,76 @@ out:
 	return r;
 }
 
+const char *enroll_event_name(enum enroll_event e)
+{
+	switch (e) {
+	case ENROLL_EVENT_NONE:
+		return NULL;
+	case ENROLL_EVENT_CACERTS:
+		return "cacerts";
+	case ENROLL_EVENT_ENROLLED:
+		return "enrolled";
+	case ENROLL_EVENT_RENEWED:
+		return "renewed";
+	}
+	return NULL;
+}
+
+enum enroll_event enroll_event_from_name(const char *name, size_t len)
+{
+	static const enum enroll_event all[] = {ENROLL_EVENT_CACERTS, ENROLL_EVENT_ENROLLED,
+						ENROLL_EVENT_RENEWED};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(all); i++)
+		if (strlen(enroll_event_name(all[i])) == len &&
+		    !memcmp(enroll_event_name(all[i]), name, len))
+			return all[i];
+	return ENROLL_EVENT_NONE;
+}
+
+/* What the staged changes amount to for consumers: the pair, else the CA certificates. */
+static enum enroll_event staged_event(const struct pass *p)
+{
+	if (p->issued)
+		return p->issued_renewal ? ENROLL_EVENT_RENEWED : ENROLL_EVENT_ENROLLED;
+	return p->anchors_changed ? ENROLL_EVENT_CACERTS : ENROLL_EVENT_NONE;
+}
+
+/*
+ * The change goes into est-events in the same transaction as the change itself, after those the
+ * hooks have not heard of yet: if the process dies after the commit point, the next command
+ * that takes the lock still runs the hooks for it (hooks_deliver), and a change that was not
+ * committed is never announced.
+ */
+static int stage_event(struct pass *p, enum enroll_event e)
+{
+	char *have = NULL, *all;
+	size_t len = 0;
+	int r;
+
+	if (e == ENROLL_EVENT_NONE)
+		return 0;
+	r = keystore_get(p->ks, KS_ALIAS_EVENTS, &have, &len);
+	if (r < 0 && r != -ENOKEY)
+		return r;
+	all = xasprintf("%s%s\n", r == 0 ? have : "", enroll_event_name(e));
+	r = keystore_txn_put(p->txn, KS_ALIAS_EVENTS, all, strlen(all));
+	free(all);
+	free(have);
+	return r;
+}
+
+bool pass_events_pending(struct pass *p)
+{
+	char *have = NULL;
+	size_t len = 0;
+	bool pending = keystore_get(p->ks, KS_ALIAS_EVENTS, &have, &len) == 0;
+
+	free(have);
+	return pending;
+}
+
 int pass_commit(struct pass *p)
 {
 	int r;
@@ -662,6 +747,8 @@ int pass_commit(struct pass *p)
 		    ? pass_stage_record(p, p->issued ? p->pair_fp : NULL,
 					p->anchors_staged ? p->anchors_fp : NULL)
 		    : 0;
+	if (r == 0)
+		r = stage_event(p, staged_event(p));
 	if (r == 0)
 		r = check_identity(p);
 	if (r == 0)

@@ -74,8 +74,30 @@ write_config
 est enroll --once
 is "csrattrs asks, TLS 1.3 only, pop_binding empty: enrolled with tls-exporter (exit 0)" "$RC" 0
 check "pop_binding empty: the fallback was logged" grep -q "offers no TLS 1.2" "$T/err"
-check "pop_binding empty: est-state does not claim TLS 1.2" \
+check "pop_binding empty: the refused TLS 1.2 probe is no error" bash -c "! grep -q 'error:' '$T/err'"
+check "pop_binding empty: est-state remembers tls-exporter" \
+	bash -c "grep -q '^pop=tls-exporter\$' <<<'$(file_pipe est-state)'"
+est renew --once
+is "remembered tls-exporter: renewed (exit 0)" "$RC" 0
+check "remembered tls-exporter: no TLS 1.2 probe this time" bash -c "! grep -q 'TLS 1.2' '$T/err'"
+reset
+
+# A server that stops asking: the TLS 1.2 start is forgotten with the next enrollment.
+est_interop_preset() { "$PYTHON3" "$EST_SERVER" --print-csrattrs "$1" >"$T/attrs.der"; }
+est_interop_preset pop
+start_server --csrattrs-file "$T/attrs.der"
+write_config
+est run --once
+is "csrattrs asks (unchecked): enrolled (exit 0)" "$RC" 0
+check "csrattrs asks: remembered" bash -c "grep -q '^pop=tls-unique\$' <<<'$(file_pipe est-state)'"
+est_interop_preset ext
+est renew --once
+is "the server no longer asks: renewed (exit 0)" "$RC" 0
+check "the server no longer asks: est-state forgets it" \
 	bash -c "! grep -q '^pop=' <<<'$(file_pipe est-state)'"
+est renew --once
+is "then: renewed again (exit 0)" "$RC" 0
+is "then: the renewal went over TLS 1.3 again" "$(request_field "$(requests_count)" tls_version)" "TLSv1.3"
 reset
 
 start_server --csrattrs-preset ext

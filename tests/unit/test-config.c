@@ -402,8 +402,7 @@ static void test_defaults(void)
 	   "default http_auth none, no credentials");
 	ok(cfg->server_trust == SERVER_TRUST_CACERTS_CA_ROOT && !cfg->proxy,
 	   "default server_trust cacerts+ca_root, proxy from the environment");
-	ok(!cfg->pop && cfg->pop_binding == POP_BINDING_AUTO && cfg->renew &&
-		   cfg->renew_rekey,
+	ok(!cfg->pop && cfg->pop_binding == POP_BINDING_AUTO && cfg->renew && cfg->renew_rekey,
 	   "default pop, pop_binding, renew, renew_rekey");
 	ok(cfg->key_algorithm == KEY_ALG_EC && !strcmp(cfg->key_params, "prime256v1") &&
 		   cfg->key_source == KEY_SOURCE_LOCAL && !cfg->csr_signer,
@@ -500,6 +499,11 @@ static const struct bad_case {
 	{BASE "proxy = http://p.example:99999\n", "5: proxy: port must be a number", 1},
 	{BASE "proxy = http://:pw@p.example:3128\n", "5: proxy: no user name before the @", 1},
 	{BASE "proxy = http://u:pw@p.example\n", "5: proxy: missing :port", 1},
+	{BASE "proxy = http://u:pa/ss@p.example:3128\n",
+	 "5: proxy: user:password@ holds a character to write as %XX", 1},
+	{BASE "proxy = http://u:p%4@p.example:3128\n",
+	 "5: proxy: user:password@ holds a character to write as %XX", 1},
+	{BASE "proxy = http://u:p@ss@p.example:3128\n", "5: proxy: bad host name", 1},
 	{BASE "proxy = http://p.example:3128/x\n",
 	 "5: proxy: must be SCHEME://[user:password@]host[:port] without a path", 1},
 	{BASE "proxy = http://::1:3128\n", "5: proxy: an IPv6 address goes in brackets", 1},
@@ -522,7 +526,8 @@ static const struct bad_case {
 	{BASE "keystore =\n", "5: keystore: must not be empty", 1},
 	{BASE "tls_client_alias =\n", "5: tls_client_alias: must not be empty", 1},
 	{BASE "tls_client_auth = sometimes\n", "5: tls_client_auth: not a boolean", 1},
-	{BASE "pop_binding = tls-server-end-point\n", "5: pop_binding: must be empty, tls-unique or", 1},
+	{BASE "pop_binding = tls-server-end-point\n",
+	 "5: pop_binding: must be empty, tls-unique or", 1},
 	{BASE "key_source = client\n", "5: key_source: must be local or server", 1},
 	{BASE "hooks = hooks.d\n", "5: hooks: must be an absolute path", 1},
 	{BASE "[export x]\nkey = /k\nwho = me\n", "7: who: unknown key", 1},

@@ -58,11 +58,11 @@ static void test_new_invalid(void)
 
 static void test_parts(void)
 {
+	static const char *const secrets[] = {"s3cr3t", NULL};
 	unsigned char chunk[1 << 16] = {0};
 	struct http x = {0};
 	size_t i, taken = 0;
-	char masked[] = "proxy 'http://us%65r:p%40ss@[::1]:3128/' and socks5h://u:p@h:1080 ok "
-			"https://host/a@b";
+	char *shown;
 
 	ok(dlopen_curl() == 0 && dlopen_curl() == 0, "libcurl bound at run time, once");
 	for (i = 0; i < HTTP_MAX_BODY / sizeof(chunk); i++)
@@ -70,10 +70,16 @@ static void test_parts(void)
 	ok(taken == HTTP_MAX_BODY, "the body takes HTTP_MAX_BODY bytes");
 	ok(on_body((char *)chunk, 1, 1, &x) == 0 && x.too_big, "and refuses one byte more");
 	reset_answer(&x);
-	mask_userinfo(masked);
-	ok(!strcmp(masked, "proxy 'http://***@[::1]:3128/' and socks5h://***@h:1080 ok "
-			   "https://host/a@b"),
-	   "credentials of URLs masked, an @ in a path kept (%s)", masked);
+	x.secrets = (char **)secrets;
+	shown = redact(&x, "proxy 'http://us%65r:p%40ss@[::1]:3128/' and socks5h://u@h:1080 ok "
+			   "https://host/a@b; env == 'http://u:it's@h:9' s3cr3t!");
+	ok(!strcmp(shown, "proxy 'http://***@[::1]:3128/' and socks5h://***@h:1080 ok "
+			  "https://host/a@b; env == 'http://***@h:9' ***!"),
+	   "user information of URLs and secrets masked, an @ in a path kept (%s)", shown);
+	wipe_str(shown);
+	ok(on_debug(NULL, CURLINFO_TEXT, (char *)"h2h3 [authorization: Basic czNjcmV0]\n", 38,
+		    &x) == 0,
+	   "HTTP/2 request headers spelled out by libcurl: not logged");
 }
 
 static void test_get(void)
