@@ -59,11 +59,12 @@ struct export_conf {
 	char *key;	/* absolute paths; NULL when that part is not exported */
 	char *cert;
 	char *ca;
-	char *owner; /* NULL when unset: the user running the tool (root) */
-	uid_t uid;   /* (uid_t)-1 when unset */
-	char *group; /* NULL when unset: the group running the tool (root) */
-	gid_t gid;   /* (gid_t)-1 when unset */
-	mode_t mode; /* of the key file; cert and ca are 0644 */
+	char *bundle; /* key, certificate and chain in one file (mode: mode) */
+	char *owner;  /* NULL when unset: the user running the tool (root) */
+	uid_t uid;    /* (uid_t)-1 when unset */
+	char *group;  /* NULL when unset: the group running the tool (root) */
+	gid_t gid;    /* (gid_t)-1 when unset */
+	mode_t mode;  /* of the key and bundle files; cert and ca are 0644 */
 	struct export_conf *next;
 };
 

@@ -18,6 +18,7 @@ enum ex_key {
 	EX_KEY,
 	EX_CERT,
 	EX_CA,
+	EX_BUNDLE,
 	EX_OWNER,
 	EX_GROUP,
 	EX_MODE,
@@ -25,8 +26,8 @@ enum ex_key {
 };
 
 static const char *const ex_key_names[EX_N_KEYS] = {
-	[EX_KEYSTORE] = "keystore", [EX_KEY] = "key",	  [EX_CERT] = "cert", [EX_CA] = "ca",
-	[EX_OWNER] = "owner",	    [EX_GROUP] = "group", [EX_MODE] = "mode",
+	[EX_KEYSTORE] = "keystore", [EX_KEY] = "key",	  [EX_CERT] = "cert",	[EX_CA] = "ca",
+	[EX_BUNDLE] = "bundle",	    [EX_OWNER] = "owner", [EX_GROUP] = "group", [EX_MODE] = "mode",
 };
 
 /* Where a section and each of its keys were written, for the checks after the whole file. */
@@ -181,6 +182,9 @@ void config_export_key(struct parse_state *st, const char *name, const char *v)
 	case EX_CA:
 		set_path(st, name, v, &ex->ca);
 		break;
+	case EX_BUNDLE:
+		set_path(st, name, v, &ex->bundle);
+		break;
 	case EX_OWNER:
 		set_owner(st, name, v);
 		break;
@@ -197,10 +201,26 @@ void config_export_key(struct parse_state *st, const char *name, const char *v)
 		st->ex->rejected = true;
 }
 
-/* The file of part k (EX_KEY, EX_CERT, EX_CA) of ex, or NULL. */
+/* The file of part k (EX_KEY, EX_CERT, EX_CA, EX_BUNDLE) of ex, or NULL. */
 static const char *part_path(const struct export_conf *ex, enum ex_key k)
 {
-	return k == EX_KEY ? ex->key : k == EX_CERT ? ex->cert : k == EX_CA ? ex->ca : NULL;
+	switch (k) {
+	case EX_KEY:
+		return ex->key;
+	case EX_CERT:
+		return ex->cert;
+	case EX_CA:
+		return ex->ca;
+	case EX_BUNDLE:
+		return ex->bundle;
+	case EX_KEYSTORE:
+	case EX_OWNER:
+	case EX_GROUP:
+	case EX_MODE:
+	case EX_N_KEYS:
+		break;
+	}
+	return NULL;
 }
 
 /* A file written by two parts would hold whichever came last. */
@@ -213,7 +233,7 @@ static void check_distinct(struct parse_state *st, const struct export_lines *l,
 	if (!path)
 		return;
 	for (o = st->ex_all; o; o = o->next) {
-		for (j = EX_KEY; j <= EX_CA; j++) {
+		for (j = EX_KEY; j <= EX_BUNDLE; j++) {
 			if (o == l && j == (int)k)
 				return; /* only earlier parts: each pair is reported once */
 			if (part_path(o->ex, (enum ex_key)j) &&
@@ -235,10 +255,11 @@ static void check_one(struct parse_state *st, const struct export_lines *l)
 	else if (!config_keystore(st->cfg, ex->keystore))
 		config_report(st, l->lines[EX_KEYSTORE], "keystore", "no [keystore %s] section",
 			      ex->keystore);
-	if (!ex->key && !ex->cert && !ex->ca && !l->rejected)
+	if (!ex->key && !ex->cert && !ex->ca && !ex->bundle && !l->rejected)
 		config_report(st, l->line, NULL,
-			      "[export %s]: nothing to export: set key, cert or ca", ex->name);
-	for (k = EX_KEY; k <= EX_CA; k++)
+			      "[export %s]: nothing to export: set key, cert, ca or bundle",
+			      ex->name);
+	for (k = EX_KEY; k <= EX_BUNDLE; k++)
 		check_distinct(st, l, (enum ex_key)k);
 }
 
@@ -275,6 +296,7 @@ void config_export_free(struct export_conf *ex)
 		free(ex->name);
 		free(ex->keystore);
 		free(ex->key);
+		free(ex->bundle);
 		free(ex->cert);
 		free(ex->ca);
 		free(ex->owner);

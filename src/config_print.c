@@ -114,6 +114,7 @@ void config_print(const struct config *cfg, FILE *f)
 		kv(f, "key", ex->key);
 		kv(f, "cert", ex->cert);
 		kv(f, "ca", ex->ca);
+		kv(f, "bundle", ex->bundle);
 		kv(f, "owner", ex->owner);
 		kv(f, "group", ex->group);
 		fprintf(f, "mode = %04o\n", (unsigned int)ex->mode);

@@ -587,6 +587,7 @@ static int pass_init(struct pass *p, enum enroll_action action)
 		r = heal(p);
 	if (r < 0 || p->idle)
 		return r;
+	pass_drop_stale_request(p); /* a failure is a warning: the next pass tries again */
 	r = pass_load_anchors(p);
 	if (r == 0)
 		adopt_state(p);

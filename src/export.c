@@ -4,6 +4,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <glob.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,7 +25,11 @@
  * mode, owner or group): after a change of the store that is the part that changed, on an idle
  * pass nothing, and a section added later is filled by the next pass. Each file is replaced
  * atomically (tmp + fsync + rename), with its mode and owner set before a byte is written; the
- * key is written before the certificate, and hooks run after both.
+ * key is written before the certificate, and hooks run after both. A reader of key and cert
+ * may see one renamed and not yet the other: the bundle (key, certificate and chain in one
+ * file) is the export a reader never sees torn. A temporary file left by a process killed
+ * mid-write (PATH.tmp.XXXXXX, already with the final file's owner and mode) is removed by the
+ * next export, under the store's lock.
  */
 
 #define CERT_MODE 0644
@@ -170,6 +175,22 @@ static bool current(const char *path, const char *data, size_t len, mode_t mode,
 	return same;
 }
 
+/* Removes what a killed export left beside path: path.tmp.XXXXXX (write_file_atomic's). */
+static void remove_leftovers(const char *path)
+{
+	char *pattern = xasprintf("%s.tmp.??????", path);
+	glob_t g = {0};
+	size_t i;
+
+	if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0)
+		for (i = 0; i < g.gl_pathc; i++)
+			if (unlink(g.gl_pathv[i]) == 0)
+				log_info("export: removed %s, left by an interrupted export",
+					 g.gl_pathv[i]);
+	globfree(&g);
+	free(pattern);
+}
+
 /* Writes one file of ex unless it is current. 0 or -errno (logged). */
 static int put_file(const struct export_conf *ex, const char *path, const char *what,
 		    const char *data, size_t len, mode_t mode)
@@ -179,6 +200,7 @@ static int put_file(const struct export_conf *ex, const char *path, const char *
 	char *dir = NULL;
 	int r = 0;
 
+	remove_leftovers(path);
 	if (!data || current(path, data, len, mode, uid, gid))
 		goto out;
 	/* The config made path absolute. Directories made here let the file's group through. */
@@ -193,6 +215,26 @@ static int put_file(const struct export_conf *ex, const char *path, const char *
 		log_info("export %s: wrote the %s to %s", ex->name, what, path);
 out:
 	free(dir);
+	return r;
+}
+
+/* The private key, the certificate and its chain in one file, as haproxy and others take it. */
+static int put_bundle(const struct export_conf *ex, const struct parts *p)
+{
+	size_t len = p->key_len + (p->key_len && p->key[p->key_len - 1] != '\n') + p->cert_len;
+	char *all;
+	int r;
+
+	if (!p->key || !p->cert)
+		return put_file(ex, ex->bundle, "key and certificate chain", NULL, 0, ex->mode);
+	all = xmalloc(len + 1);
+	memcpy(all, p->key, p->key_len);
+	if (p->key[p->key_len - 1] != '\n')
+		all[p->key_len] = '\n';
+	memcpy(all + len - p->cert_len, p->cert, p->cert_len);
+	all[len] = '\0';
+	r = put_file(ex, ex->bundle, "key and certificate chain", all, len, ex->mode);
+	wipe_free(all, len + 1);
 	return r;
 }
 
@@ -217,7 +259,7 @@ static int export_one(const struct config *cfg, const struct export_conf *ex)
 		log_err("export %s: keystore %s: %s", ex->name, ex->keystore, strerror(-r));
 		goto out;
 	}
-	if (ex->key || ex->cert)
+	if (ex->key || ex->cert || ex->bundle)
 		r = read_pair(ks, &p);
 	if (r == 0 && ex->ca)
 		r = read_cas(ks, &p);
@@ -233,7 +275,11 @@ static int export_one(const struct config *cfg, const struct export_conf *ex)
 		r2 = put_file(ex, ex->ca, "CA certificates", p.ca, p.ca_len, CERT_MODE);
 		r = r < 0 ? r : r2;
 	}
-	if (!p.key && (ex->key || ex->cert))
+	if (ex->bundle) {
+		r2 = put_bundle(ex, &p);
+		r = r < 0 ? r : r2;
+	}
+	if (!p.key && (ex->key || ex->cert || ex->bundle))
 		log_debug("export %s: no enrolled pair in keystore %s yet", ex->name, ex->keystore);
 out:
 	parts_clear(&p);

@@ -171,8 +171,9 @@ struct http {
 	bool too_big;
 	char *content_type;
 	char *retry_after;
-	bool ctx_failed; /* a connection's TLS context could not be set up */
-	bool trace;	 /* -vv: libcurl's account */
+	bool ctx_failed;       /* a connection's TLS context could not be set up */
+	unsigned int contexts; /* TLS contexts libcurl made in the request in flight */
+	bool trace;	       /* -vv: libcurl's account */
 };
 
 static void __attribute__((format(printf, 2, 3))) set_error(struct http *h, const char *fmt, ...)
@@ -278,13 +279,23 @@ static bool connected(struct http *h)
 	return poll(&p, 1, 0) == 0;
 }
 
-/* Called by libcurl for each new connection's TLS context (the EST server's, a proxy's). */
+/*
+ * Called by libcurl for each new connection's TLS context: the EST server's, or an https://
+ * proxy's, which libcurl sets up first, before the tunnel and the server's within it. So with
+ * `proxy` naming an https:// proxy (every request goes through it then), the contexts of a
+ * request alternate: proxy, server. Otherwise each is the server's, and strictly so: an https://
+ * proxy from the environment would be verified as if it were the EST server, and refused
+ * (est-enroll(8) says to give it in `proxy`).
+ */
 static CURLcode on_ssl_ctx(CURL *curl, void *ctx, void *userdata)
 {
 	struct http *h = userdata;
+	bool est = true;
 
 	(void)curl;
-	if (http_ssl_setup_ctx(h->ssl, ctx) == 0)
+	if (h->o.proxy && !strncasecmp(h->o.proxy, "https://", 8))
+		est = h->contexts++ % 2 == 1;
+	if (http_ssl_setup_ctx(h->ssl, ctx, est) == 0)
 		return CURLE_OK;
 	h->ctx_failed = true;
 	return CURLE_SSL_CERTPROBLEM;
@@ -743,6 +754,7 @@ int http_request(struct http *h, const char *path, const char *content_type,
 	reset_answer(h);
 	http_ssl_forget(h->ssl);
 	h->too_big = h->ctx_failed = false;
+	h->contexts = 0;
 	h->errbuf[0] = h->err[0] = '\0';
 	r = prepare(h, url, headers, body, body_len);
 	if (r < 0)
@@ -757,6 +769,7 @@ int http_request(struct http *h, const char *path, const char *content_type,
 		h->errbuf[0] = '\0';
 		http_ssl_forget(h->ssl);
 		reset_answer(h);
+		h->contexts = 0;
 		c = lc.curl_easy_perform(h->curl);
 		lc.curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &conns);
 		h->connects += conns > 0 ? (unsigned int)conns : 0;

@@ -45,7 +45,6 @@
 	X(SSL_CTX_set_ex_data)                                                                     \
 	X(SSL_CTX_get_ex_data)                                                                     \
 	X(SSL_get_SSL_CTX)                                                                         \
-	X(SSL_get0_peer_certificate)                                                               \
 	X(SSL_get_ex_data_X509_STORE_CTX_idx)                                                      \
 	X(SSL_set_ex_data)                                                                         \
 	X(SSL_get_ex_data)                                                                         \
@@ -71,11 +70,10 @@ static struct libssl {
 #undef FIELD
 } lssl;
 
-/* What a connection is to us, in its SSL's ex_data: unset until its peer's certificate came. */
+/* What a TLS connection is to us, in its SSL_CTX's ex_data (libcurl makes one a connection). */
 enum peer {
-	PEER_UNKNOWN,
-	PEER_EST,   /* names the EST server: our anchors, our key pair */
-	PEER_OTHER, /* an https:// proxy: libcurl's checks */
+	PEER_EST = 1, /* the EST server: our anchors, our key pair */
+	PEER_PROXY,   /* an https:// proxy: libcurl's checks, nothing of ours */
 };
 
 struct http_ssl {
@@ -87,6 +85,7 @@ struct http_ssl {
 	const void *traced;	      /* the connection whose chain was logged */
 	/* Fatal alerts of the request in flight on an EST server connection, -1 when none. */
 	int alert_received, alert_sent;
+	long verify_error; /* why the EST server's certificate was refused, X509_V_OK if not */
 	/* What the bindings and messages need of the last EST server connection. */
 	bool valid;
 	const char *version; /* static string owned by OpenSSL */
@@ -96,7 +95,7 @@ struct http_ssl {
 	bool has_exporter; /* TLS 1.3 only */
 };
 
-static int ssl_index = -1;   /* SSL ex_data: enum peer, as a pointer-sized integer */
+static int role_index = -1;  /* SSL_CTX ex_data: enum peer, as a pointer-sized integer */
 static int owner_index = -1; /* SSL_CTX ex_data: its struct http_ssl */
 
 int http_ssl_bind(char *why, size_t why_len)
@@ -131,9 +130,9 @@ int http_ssl_bind(char *why, size_t why_len)
 		/* A data pointer into a function pointer, the way POSIX dlsym intends. */
 		memcpy((char *)&l + syms[i].offset, &fn, sizeof(fn));
 	}
-	ssl_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	role_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	owner_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
-	if (ssl_index < 0 || owner_index < 0) {
+	if (role_index < 0 || owner_index < 0) {
 		snprintf(why, why_len, LIBSSL_SONAME ": cannot load: no ex_data index");
 		return -ELIBACC;
 	}
@@ -266,37 +265,27 @@ void http_ssl_free(struct http_ssl *s)
 
 static enum peer peer_of(const SSL *ssl)
 {
-	return (enum peer)(uintptr_t)lssl.SSL_get_ex_data(ssl, ssl_index);
+	return (enum peer)(uintptr_t)lssl.SSL_CTX_get_ex_data(lssl.SSL_get_SSL_CTX(ssl),
+							      role_index);
 }
 
-/* True when cert names the EST server (its host name or IP literal). */
-static bool names_server(const struct http_ssl *s, X509 *cert)
-{
-	unsigned char addr[16];
-	const char *host = s->o->host;
-
-	if (inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1)
-		return X509_check_ip_asc(cert, host, 0) == 1;
-	return X509_check_host(cert, host, 0, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
-}
-
-/* The peer's chain: the EST server's against our anchors only, another's as libcurl set up. */
+/* The peer's chain: the EST server's against our anchors only, a proxy's as libcurl set up. */
 static int verify_peer(X509_STORE_CTX *xctx, void *arg)
 {
 	struct http_ssl *s = arg;
 	SSL *ssl = X509_STORE_CTX_get_ex_data(xctx, lssl.SSL_get_ex_data_X509_STORE_CTX_idx());
-	X509 *leaf = X509_STORE_CTX_get0_cert(xctx);
-	bool est = leaf && names_server(s, leaf);
+	int ok;
 
-	if (ssl)
-		lssl.SSL_set_ex_data(ssl, ssl_index,
-				     (void *)(uintptr_t)(est ? PEER_EST : PEER_OTHER));
-	if (est) {
-		/* An intermediate among the anchors is enough (RFC 7030 explicit trust anchors). */
-		X509_STORE_CTX_set0_trusted_stack(xctx, s->anchors);
-		X509_STORE_CTX_set_flags(xctx, X509_V_FLAG_PARTIAL_CHAIN);
-	}
-	return X509_verify_cert(xctx);
+	if (!ssl || peer_of(ssl) != PEER_EST)
+		return X509_verify_cert(xctx);
+	/* An intermediate among the anchors is enough (RFC 7030 explicit trust anchors). */
+	X509_STORE_CTX_set0_trusted_stack(xctx, s->anchors);
+	X509_STORE_CTX_set_flags(xctx, X509_V_FLAG_PARTIAL_CHAIN);
+	ok = X509_verify_cert(xctx);
+	/* Inside a proxy's tunnel libcurl reports the failure as a mere TLS error: keep why. */
+	if (ok != 1)
+		s->verify_error = X509_STORE_CTX_get_error(xctx);
+	return ok;
 }
 
 /* Asked for a client certificate: ours, to the EST server only (verified by then). */
@@ -321,7 +310,7 @@ static void on_tls_info(const SSL *ssl, int where, int ret)
 {
 	struct http_ssl *s;
 
-	if (!(where & SSL_CB_ALERT) || (ret >> 8) != SSL3_AL_FATAL || peer_of(ssl) == PEER_OTHER)
+	if (!(where & SSL_CB_ALERT) || (ret >> 8) != SSL3_AL_FATAL || peer_of(ssl) != PEER_EST)
 		return;
 	s = lssl.SSL_CTX_get_ex_data(lssl.SSL_get_SSL_CTX(ssl), owner_index);
 	if (!s)
@@ -332,9 +321,11 @@ static void on_tls_info(const SSL *ssl, int where, int ret)
 		s->alert_sent = ret & 0xff;
 }
 
-int http_ssl_setup_ctx(struct http_ssl *s, void *ctx)
+int http_ssl_setup_ctx(struct http_ssl *s, void *ctx, bool est)
 {
-	if (lssl.SSL_CTX_set_ex_data(ctx, owner_index, s) != 1)
+	if (lssl.SSL_CTX_set_ex_data(ctx, owner_index, s) != 1 ||
+	    lssl.SSL_CTX_set_ex_data(ctx, role_index,
+				     (void *)(uintptr_t)(est ? PEER_EST : PEER_PROXY)) != 1)
 		return -EPROTO;
 	lssl.SSL_CTX_set_cert_verify_callback(ctx, verify_peer, s);
 	lssl.SSL_CTX_set_cert_cb(ctx, client_cert, s);
@@ -348,6 +339,7 @@ int http_ssl_setup_ctx(struct http_ssl *s, void *ctx)
 void http_ssl_forget(struct http_ssl *s)
 {
 	s->alert_received = s->alert_sent = -1;
+	s->verify_error = X509_V_OK;
 	s->valid = false;
 	s->version = NULL;
 	wipe(s->unique, sizeof(s->unique));
@@ -395,13 +387,6 @@ void http_ssl_capture(struct http_ssl *s, void *p)
 	SSL *ssl = p;
 	size_t n;
 
-	X509 *leaf;
-
-	/* A resumed session was not verified again: who it is with, from its certificate. */
-	if (peer_of(ssl) == PEER_UNKNOWN && (leaf = lssl.SSL_get0_peer_certificate(ssl)))
-		lssl.SSL_set_ex_data(
-			ssl, ssl_index,
-			(void *)(uintptr_t)(names_server(s, leaf) ? PEER_EST : PEER_OTHER));
 	if (peer_of(ssl) != PEER_EST)
 		return; /* a proxy's answer to CONNECT */
 	http_ssl_forget(s);
@@ -525,6 +510,10 @@ int http_ssl_refusal(const struct http_ssl *s, bool verify_failed, long verify_r
 	char detail[256];
 	int desc = -1;
 
+	if (!verify_failed && s->verify_error != X509_V_OK) {
+		verify_failed = true;
+		verify_result = s->verify_error;
+	}
 	if (verify_failed) {
 		if (verify_result != X509_V_OK && verify_result != X509_V_ERR_UNSPECIFIED)
 			snprintf(err, errlen,

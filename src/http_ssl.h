@@ -19,10 +19,10 @@ void http_ssl_free(struct http_ssl *s);
 
 /*
  * Prepares a context libcurl made for a new connection (CURLOPT_SSL_CTX_FUNCTION), to the EST
- * server or to an https:// proxy: the EST server is verified against our anchors only, and gets
- * our key pair when it asks; any other peer is left to libcurl's own checks. 0 or -EPROTO.
+ * server (est) or to an https:// proxy: the EST server is verified against our anchors only, and
+ * gets our key pair when it asks; a proxy is left to libcurl's own checks. 0 or -EPROTO.
  */
-int http_ssl_setup_ctx(struct http_ssl *s, void *ssl_ctx);
+int http_ssl_setup_ctx(struct http_ssl *s, void *ssl_ctx, bool est);
 
 /* Forgets the alerts and connection facts before a request. */
 void http_ssl_forget(struct http_ssl *s);

@@ -113,6 +113,12 @@ int pass_stage_record(struct pass *p, const char *pair_fp, const char *cacerts_f
 /* The key to request a certificate for: the pending one if it is fit for this request (resume),
  * else a new one, stored (committed at once) before the request is sent. renew: for a renewal. */
 int pass_request_key(struct pass *p, bool fresh, bool renew);
+/* pass_request.c. True when a stored request key's tag says the server holds its request (it
+ * answered 202). */
+bool pass_request_pending(const char *pem);
+/* Removes a request key the server holds no request for, once a pair is stored: what a pass that
+ * died before its answer left. 0 or -errno (logged). */
+int pass_drop_stale_request(struct pass *p);
 /* Records with the pending request key that the server asked to wait until not_before. */
 int pass_defer_request(struct pass *p, time_t not_before);
 /* The not-before time of the stored request key if it would be resumed, else 0. */

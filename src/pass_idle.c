@@ -90,9 +90,9 @@ bool pass_idle(struct pass *p)
 {
 	const struct config *cfg = p->cfg;
 	struct due d = {.cfg = cfg, .now = time(NULL)};
-	char *state = matching_record(p), *pair = NULL, fp[65];
+	char *state = matching_record(p), *pair = NULL, *req = NULL, fp[65];
 	time_t nb, na;
-	size_t len = 0;
+	size_t len = 0, rlen = 0;
 	bool idle = false;
 
 	if (!state || keystore_get(p->ks, KS_ALIAS_ENROLLED, &pair, &len) < 0)
@@ -106,7 +106,11 @@ bool pass_idle(struct pass *p)
 	if (read_anchors(p, &d, fp) <= 0 || !kv_is(state, "cacerts_sha256", fp))
 		goto out;
 	idle = !cfg->ca_rollover || !d.due;
+	/* A request key the server holds nothing for is discarded by a pass that does not idle. */
+	if (idle && keystore_get(p->ks, KS_ALIAS_REQUEST, &req, &rlen) == 0)
+		idle = pass_request_pending(req);
 out:
+	wipe_free(req, rlen);
 	wipe_free(pair, len);
 	free(state);
 	return idle;

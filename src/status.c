@@ -148,6 +148,10 @@ static void request_fill(const struct config *cfg, const char *pem, struct reque
 	rq->key = request_key(line);
 	v = kv_value(line, "not_before");
 	rq->not_before = v ? (time_t)strtoll(v, NULL, 10) : 0;
+	free(v);
+	/* pass_request.c's rule: a 202 recorded; tags of 0.1 had only a not_before from one. */
+	v = kv_value(line, "pending");
+	rq->at_server = v ? !strcmp(v, "1") : rq->not_before > 0;
 	/* Only a request for the configured server and label is resumed (and waited for). */
 	rq->resumable = rq->server && !strcmp(rq->server, cfg->server) && rq->label &&
 			!strcmp(rq->label, cfg->label ? cfg->label : "");

@@ -137,6 +137,10 @@ static void request_text(const struct report *rep, FILE *f)
 		fprintf(f, ", not before %s", iso_time(rq->not_before, t, sizeof(t)));
 	if (rq->made_for && !rq->resumable)
 		fprintf(f, " (made for another server or label: a new key will be made)");
+	else if (rq->at_server)
+		fprintf(f, " (the server holds it, 202: resumed with this key)");
+	else if (rep->pair)
+		fprintf(f, " (no answer pending at the server: the next pass discards it)");
 	fputc('\n', f);
 }
 
@@ -324,7 +328,8 @@ static void json_request(FILE *f, const struct request_info *rq)
 	json_kv(f, "label", rq->label);
 	json_kv(f, "key", rq->key);
 	json_time(f, "not_before", rq->not_before, rq->not_before != 0);
-	fprintf(f, ", \"resumable\": %s}", json_bool(rq->resumable));
+	fprintf(f, ", \"resumable\": %s, \"at_server\": %s}", json_bool(rq->resumable),
+		json_bool(rq->at_server));
 }
 
 void status_print_json(const struct config *cfg, struct keystore *ks, const struct report *rep,

@@ -41,6 +41,7 @@ struct request_info {
 	char *key;	   /* "ALG:PARAMS" as recorded */
 	time_t not_before; /* the server's Retry-After, 0 when none */
 	bool resumable;	   /* made for the configured server and label */
+	bool at_server;	   /* the server answered 202: it holds the request (pending=1) */
 };
 
 struct report {

@@ -286,6 +286,15 @@ server_cert() {
 	[ -s "$2" ]
 }
 
+# server_chain NAME FILE: every certificate NAME presents in its TLS handshake, into FILE
+server_chain() {
+	timeout 10 openssl s_client -connect "127.0.0.1:${PORT[$1]}" -servername localhost \
+		-showcerts </dev/null 2>/dev/null | sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/p' >"$2"
+	[ -s "$2" ]
+}
+
+enddate() { openssl x509 -in "$1" -noout -enddate; }
+
 t_csrattrs_presets() {
 	local p want rc=0
 	for p in pop ext ec384 rsa unknown empty rfc7030 rfc9908 bad-attr; do
@@ -391,7 +400,7 @@ t_rollover() {
 	echo rollover >"$d/behaviour"
 	[ "$(req roll "$EST/cacerts")" = 200 ] && certs_of "$T/out" || return 1
 	! grep -q rollover "$d/behaviour" && cmp "$d/root.pem" "$T/root-before.pem" &&
-		[ "$(grep -c 'BEGIN CERTIFICATE' "$T/out.pem")" = 3 ] && pem_split "$T/out.pem" "$T/ro" &&
+		[ "$(grep -c 'BEGIN CERTIFICATE' "$T/out.pem")" = 4 ] && pem_split "$T/out.pem" "$T/ro" &&
 		# NewWithNew first: root-new.pem, same subject as the old root, a new key
 		same_cert "$T/ro1.pem" "$d/root-new.pem" &&
 		[ "$(openssl x509 -in "$T/ro1.pem" -noout -subject)" = "$(openssl x509 -in "$d/root.pem" -noout -subject)" ] &&
@@ -403,7 +412,12 @@ t_rollover() {
 		# OldWithNew: the old key, verifies against the new root
 		[ "$(pubkey "$T/ro3.pem")" = "$(pubkey "$d/root.pem")" ] &&
 		openssl verify -partial_chain -CAfile "$d/root-new.pem" "$T/ro3.pem" &&
-		for c in 1 2 3; do
+		# OldWithOld: the old root itself, still valid
+		same_cert "$T/ro4.pem" "$d/root.pem" &&
+		# the link certificates end with the old root (RFC 4210 4.4)
+		[ "$(enddate "$T/ro2.pem")" = "$(enddate "$d/root.pem")" ] &&
+		[ "$(enddate "$T/ro3.pem")" = "$(enddate "$d/root.pem")" ] &&
+		for c in 1 2 3 4; do
 			openssl x509 -in "$T/ro$c.pem" -noout -ext basicConstraints,keyUsage | tr '\n' ' ' |
 				grep 'CA:TRUE' | grep -q 'Certificate Sign' || return 1
 		done
@@ -412,9 +426,15 @@ t_rollover() {
 t_rollover_tls() {
 	local d="$T/roll"
 	[ "$(req roll "$EST/cacerts" --cacert "$d/root-new.pem")" = 200 ] &&
-		! req roll "$EST/cacerts" >/dev/null 2>&1 &&
+		# a client that trusts only the old root (req's --cacert root.pem) still connects
+		[ "$(req roll "$EST/cacerts")" = 200 ] &&
 		server_cert roll "$T/srv.pem" && openssl verify -CAfile "$d/root-new.pem" "$T/srv.pem" &&
 		! openssl verify -CAfile "$d/root.pem" "$T/srv.pem" 2>/dev/null &&
+		# because the chain after the leaf is NewWithOld
+		server_chain roll "$T/chain.pem" && pem_split "$T/chain.pem" "$T/sc" &&
+		[ "$(grep -c 'BEGIN CERTIFICATE' "$T/chain.pem")" = 2 ] &&
+		same_cert "$T/sc2.pem" "$d/root-newwithold.pem" &&
+		openssl verify -CAfile "$d/root.pem" -untrusted "$T/sc2.pem" "$T/srv.pem" &&
 		# the reloaded TLS context still writes the key log: tls_exporter is still known
 		[ "$(req roll "$EST/cacerts" --cacert "$d/root-new.pem" --tlsv1.3)" = 200 ] &&
 		tail -n1 "$d/requests.log" | grep -q '"tls_exporter": "[A-Za-z0-9+/]\{43\}="'
@@ -456,9 +476,16 @@ t_rollover_intermediate() {
 	local d="$T/rolli"
 	csr "$T/ri.csr" /CN=client && echo rollover >"$d/behaviour" &&
 		[ "$(req rolli "$EST/cacerts")" = 200 ] && certs_of "$T/out" &&
-		[ "$(grep -c 'BEGIN CERTIFICATE' "$T/out.pem")" = 4 ] && pem_split "$T/out.pem" "$T/ri" &&
+		[ "$(grep -c 'BEGIN CERTIFICATE' "$T/out.pem")" = 5 ] && pem_split "$T/out.pem" "$T/ri" &&
 		same_cert "$T/ri1.pem" "$d/intermediate-new.pem" && same_cert "$T/ri2.pem" "$d/root-new.pem" &&
 		openssl verify -partial_chain -CAfile "$d/root.pem" "$T/ri3.pem" &&
+		same_cert "$T/ri5.pem" "$d/root.pem" &&
+		# TLS: leaf, new intermediate, NewWithOld; the old root alone suffices
+		server_chain rolli "$T/chaini.pem" && pem_split "$T/chaini.pem" "$T/sci" &&
+		[ "$(grep -c 'BEGIN CERTIFICATE' "$T/chaini.pem")" = 3 ] &&
+		same_cert "$T/sci2.pem" "$d/intermediate-new.pem" &&
+		same_cert "$T/sci3.pem" "$d/root-newwithold.pem" &&
+		[ "$(req rolli "$EST/cacerts")" = 200 ] &&
 		[ "$(req rolli "$EST/simplereenroll" --cacert "$d/root-new.pem" --cert "$d/client-auth.pem" \
 			--data-binary "@$T/ri.csr")" = 200 ] && certs_of "$T/out" &&
 		openssl verify -CAfile "$d/root-new.pem" -untrusted "$d/intermediate-new.pem" "$T/out.pem"
@@ -580,12 +607,12 @@ tests=(
 	"t_csrattrs_served:csrattrs: --csrattrs-preset and --csrattrs-file served as application/csrattrs"
 	"t_exporter_keymat:tls_exporter in requests.log = openssl s_client -keymatexport (SHA-256, SHA-384)"
 	"t_exporter_pop:--pop-binding tls-exporter: s_client PoP 200, other connection 400, TLS 1.2 400"
-	"t_rollover:rollover: cacerts NewWithNew, NewWithOld (old root signs), OldWithNew (new root signs)"
-	"t_rollover_tls:rollover: the TLS server cert now verifies with root-new.pem only"
+	"t_rollover:rollover: cacerts NewWithNew, NewWithOld (old root signs), OldWithNew (new root signs), OldWithOld"
+	"t_rollover_tls:rollover: the TLS chain is leaf + NewWithOld: the old root and root-new.pem both verify it"
 	"t_rollover_enroll:rollover: a new enrollment verifies against root-new.pem, not root.pem"
 	"t_rollover_reenroll:rollover: simplereenroll with a client cert from before the rollover"
 	"t_rollover_bad:cacerts-rollover-bad: NewWithOld does not verify, the CA is not switched"
-	"t_rollover_intermediate:rollover with --intermediate: new intermediate, old client cert renews"
+	"t_rollover_intermediate:rollover with --intermediate: new intermediate, old client cert renews, TLS chain via NewWithOld"
 	"t_conn_log:--conn-log: one line per TCP connection, requests and bytes; failed handshake"
 	"t_tls_ca:--tls-ca: the TLS certificate verifies with tls-ca.pem only, cacerts answers root.pem"
 	"t_interop_behaviours:trailing-nul, cacerts-ee-only/-ee-extra, hostile, 202rfc850/asctime, multipart-lf/tricky"

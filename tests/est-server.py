@@ -27,7 +27,8 @@ At start it writes into DIR (created 0700 if missing; keys 0600):
   ca-chain.pem                 issuing CA chain, issuing CA first, root last
   server.pem, server.key       TLS cert CN=localhost, SAN DNS:localhost,
                                IP:127.0.0.1, IP:::1 and a DNS name for each
-                               --san NAME (+ chain in server.pem)
+                               --san NAME (+ chain in server.pem, without the
+                               root; after a rollover NewWithOld in its place)
   untrusted-ca.pem             with --server-cert-untrusted: the unrelated CA
                                that signed server.pem instead of root.pem
   tls-ca.pem                   with --tls-ca: the same, as a deployment has it:
@@ -103,19 +104,26 @@ Extensions in a CSR's extensionRequest (subjectAltName, keyUsage,
 extendedKeyUsage, ...) are copied into the issued certificate, except
 basicConstraints (always CA:FALSE) and the key identifiers.
 
-Root key update (RFC 7030 4.1.3, RFC 4210 5.3.1), behaviour line "rollover":
+Root key update (RFC 7030 4.1.3, RFC 4210 4.4), behaviour line "rollover":
 a new root key and NewWithNew (same subject as the old root, new serial),
 NewWithOld (new key, signed by the old root) and OldWithNew (old key, signed
-by the new one), all CA:TRUE, keyCertSign. From then on the new root (with
+by the new one), all CA:TRUE, keyCertSign; the two link certificates end when
+the old root (OldWithOld) does. From then on the new root (with
 --intermediate: a new intermediate under it) issues; /cacerts answers
-[intermediate,] NewWithNew, NewWithOld, OldWithNew; the TLS server cert is
-re-issued (same key) and new connections get it. Client certs issued before
+[intermediate,] NewWithNew, NewWithOld, OldWithNew, then OldWithOld while it
+is valid (RFC 7030 4.1.3: the current root and the three "Root CA Key Update"
+certificates). The TLS server cert is re-issued (same key) and new
+connections get it followed by [intermediate,] NewWithOld, so a client that
+missed the /cacerts answer and still trusts only the old root connects (and
+one that trusts the new root finds it first). Client certs issued before
 the update still verify and still count for simplereenroll (the subject
 check stays). Files written: root-new.pem/.key (NewWithNew; root.pem stays
 the old root), root-newwithold.pem, root-oldwithnew.pem, intermediate-new.pem
 /.key (--intermediate), client-auth-new.pem (CN=client under the new CA);
 ca-chain.pem and server.pem are rewritten. A later "rollover" rolls again
-(root-new.* then hold the newest root). --reuse-ca reloads root.pem/.key.
+(root-new.* then hold the newest root; OldWithOld, NewWithOld and OldWithNew
+are then those of the newest update: a client two roots behind does not
+follow). --reuse-ca reloads root.pem/.key.
 
 Behaviour file DIR/behaviour, re-read on every request (absent = normal).
 Each non-empty line not starting with '#' is a rule; the first live rule
@@ -249,6 +257,13 @@ def write_file(path, data, mode=0o644):
     os.rename(tmp, path)
 
 
+def valid_until(cert):
+    """cert's notAfter, timezone-aware (cryptography 38 has only the naive attribute)."""
+    aware = getattr(cert, "not_valid_after_utc", None)
+    return aware if aware is not None else cert.not_valid_after.replace(
+        tzinfo=datetime.timezone.utc)
+
+
 def pem(cert):
     return cert.public_bytes(serialization.Encoding.PEM)
 
@@ -373,12 +388,13 @@ class CA:
         return cls(cert, key, parent)
 
     @classmethod
-    def ca_cert(cls, subject, pub, issuer_cert, signer, days=3650, issuer=None):
+    def ca_cert(cls, subject, pub, issuer_cert, signer, days=3650, issuer=None, not_after=None):
         """A CA:TRUE certificate for pub, signed by signer; self-issued when issuer_cert
-        is None. issuer (a Name) overrides issuer_cert's subject (forged rollover sets)."""
+        is None. issuer (a Name) overrides issuer_cert's subject (forged rollover sets);
+        not_after (a datetime) overrides days."""
         if issuer is None:
             issuer = issuer_cert.subject if issuer_cert is not None else subject
-        b = cls._builder(subject, issuer, pub, days * 86400, issuer_cert)
+        b = cls._builder(subject, issuer, pub, days * 86400, issuer_cert, not_after)
         b = b.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         b = b.add_extension(key_usage(key_cert_sign=True, crl_sign=True, digital_signature=True),
                             critical=True)
@@ -397,12 +413,14 @@ class CA:
         write_file(os.path.join(dirname, name + ".pem"), pem(self.cert))
 
     @staticmethod
-    def _builder(subject, issuer, pub, seconds, issuer_cert):
+    def _builder(subject, issuer, pub, seconds, issuer_cert, not_after=None):
         now = utcnow()
+        if not_after is None:
+            not_after = now + datetime.timedelta(seconds=seconds)
         b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(pub)
              .serial_number(x509.random_serial_number())
              .not_valid_before(now - datetime.timedelta(seconds=60))
-             .not_valid_after(now + datetime.timedelta(seconds=seconds))
+             .not_valid_after(not_after)
              .add_extension(x509.SubjectKeyIdentifier.from_public_key(pub), critical=False))
         if issuer_cert is not None:
             aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_cert.public_key())
@@ -450,7 +468,7 @@ class PKI:
         write_file(os.path.join(d, "ca-chain.pem"), b"".join(pem(c) for c in self.issuing.chain))
         self.trusted = list(self.issuing.chain)    # verify locations for client certs
         self.issuer_names = [self.issuing.cert.subject]
-        self.rollover_set = None                   # (NewWithNew, NewWithOld, OldWithNew)
+        self.rollover_set = None           # (NewWithNew, NewWithOld, OldWithNew, OldWithOld)
         self.rollovers = 0
 
         self.untrusted = None
@@ -479,6 +497,10 @@ class PKI:
         scert = server_ca.issue(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]),
                                 self.server_key.public_key(), 365 * 86400, exts)
         server_chain = [scert] + server_ca.chain[:-1]
+        if self.rollover_set is not None and server_ca is self.issuing:
+            # RFC 7030 4.1.3: NewWithOld where the root would be, so that a client still
+            # trusting only the old root follows to the new one.
+            server_chain.append(self.rollover_set[1])
         write_file(os.path.join(self.dir, "server.key"), key_pem(self.server_key), 0o600)
         write_file(os.path.join(self.dir, "server.pem"), b"".join(pem(c) for c in server_chain))
 
@@ -509,21 +531,30 @@ class PKI:
 
     def cacerts(self):
         """What /cacerts answers: the issuing chain; after a rollover the issuing CA
-        (if an intermediate), then NewWithNew, NewWithOld, OldWithNew."""
+        (if an intermediate), then NewWithNew, NewWithOld, OldWithNew, and OldWithOld
+        while it is valid (RFC 7030 4.1.3)."""
         with self.lock:
             issuing, rolled = self.issuing, self.rollover_set
         if rolled is None:
             return issuing.chain
-        return issuing.chain[:-1] + list(rolled)
+        new_with_new, new_with_old, old_with_new, old_with_old = rolled
+        keep = [new_with_new, new_with_old, old_with_new]
+        if utcnow() < valid_until(old_with_old):
+            keep.append(old_with_old)
+        return issuing.chain[:-1] + keep
 
     def rollover(self):
-        """RFC 7030 4.1.3 / RFC 4210 5.3.1 root key update: same root name, new key."""
+        """RFC 7030 4.1.3 / RFC 4210 4.4 root key update: same root name, new key. The link
+        certificates NewWithOld and OldWithNew end with the old root."""
         with self.lock:
             old = self.root
             name = old.cert.subject
+            end = valid_until(old.cert)
             new = CA.create(None, subject=name)
-            new_with_old = CA.ca_cert(name, new.key.public_key(), old.cert, old.key)
-            old_with_new = CA.ca_cert(name, old.key.public_key(), new.cert, new.key)
+            new_with_old = CA.ca_cert(name, new.key.public_key(), old.cert, old.key,
+                                      not_after=end)
+            old_with_new = CA.ca_cert(name, old.key.public_key(), new.cert, new.key,
+                                      not_after=end)
             issuing = new
             if self.opts.intermediate:
                 issuing = CA.create(f"EST Test Intermediate CA {secrets.token_hex(3)}", new)
@@ -536,7 +567,7 @@ class PKI:
             self.trusted += issuing.chain
             self.issuer_names.append(issuing.cert.subject)
             self.root, self.issuing = new, issuing
-            self.rollover_set = (new.cert, new_with_old, old_with_new)
+            self.rollover_set = (new.cert, new_with_old, old_with_new, old.cert)
             self.rollovers += 1
             self.write_server_cert()
             self.write_client_auth("client-auth-new.pem")

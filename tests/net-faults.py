@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""Misbehaving network peers for tests/integration/079-networks.sh (issue 14).
+"""Misbehaving network peers for tests/integration/079-networks.sh, 081-proxies.sh (issue 14).
 
 Usage:
   net-faults.py blackhole --bind ADDR --port N --ready FILE
@@ -20,11 +20,24 @@ Usage:
       application/pkcs7-mime, neither Content-Length nor chunking, FILE as the body, then
       the TCP connection is shut down without a TLS close_notify; anything else 404.
       --log gets the request line.
-  net-faults.py proxy --auth USER:PASSWORD --port-file FILE --log FILE
-      HTTP CONNECT proxy that wants "Proxy-Authorization: Basic base64(USER:PASSWORD)":
-      otherwise 407 with Proxy-Authenticate: Basic realm="x" (the connection stays open
-      for another try); then it tunnels. --log gets "CONNECT host:port CODE ok|none|wrong"
-      (never the credentials).
+  net-faults.py proxy [--auth USER:PASSWORD] --port-file FILE --log FILE
+                [--cert PEM --key PEM [--client-ca PEM]]
+      HTTP CONNECT proxy. With --auth it wants "Proxy-Authorization: Basic
+      base64(USER:PASSWORD)": otherwise 407 with Proxy-Authenticate: Basic realm="x" (the
+      connection stays open for another try); then it tunnels. Without --auth it tunnels
+      at once. --log gets "CONNECT host:port CODE ok|none|wrong" (never the credentials).
+      With --cert/--key it is an https:// proxy: TLS (that certificate) from the client's
+      first byte, CONNECT inside; --client-ca makes it ask for a client certificate
+      (optional; one that chains to a certificate of that file is accepted). --log then
+      also gets, for each TLS connection, "tls VERSION client-cert none" or
+      "tls VERSION client-cert SUBJECT", or "tls error REASON" for a failed handshake.
+  net-faults.py socks5 --auth USER:PASSWORD --port-file FILE --log FILE
+                [--resolve NAME=ADDR]...
+      SOCKS5 proxy (RFC 1928) that takes only username/password authentication (RFC 1929,
+      method 0x02): a client offering no such method gets 0xFF. Then CONNECT to an IPv4
+      address, an IPv6 address or a domain name (resolved by the proxy: --resolve first,
+      then the system's), and it tunnels. --log gets "methods HEX...", "auth ok|wrong",
+      "CONNECT domain|ipv4|ipv6 ADDR:PORT CODE" (never the credentials).
 Port files are written tmp + rename once listening; SIGTERM: exit 0.
 """
 
@@ -197,14 +210,58 @@ def pipe(a, b):
         pass
 
 
+def pipe_tls(a, b):
+    """pipe() for an SSLSocket a: what it already decrypted is not seen by select()."""
+    try:
+        while True:
+            if not a.pending():
+                ready, _, _ = select.select([a, b], [], [], 60)
+                if not ready:
+                    return
+            else:
+                ready = [a]
+            for s in ready:
+                data = s.recv(65536)
+                if not data:
+                    return
+                (b if s is a else a).sendall(data)
+    except (OSError, ssl.SSLError):
+        pass
+
+
+SHORT = {"commonName": "CN", "organizationName": "O", "countryName": "C"}
+
+
+def subject_of(cert):
+    """The subject of a getpeercert() dict, RFC 4514 order (most specific first)."""
+    parts = [f"{SHORT.get(k, k)}={v}" for rdn in reversed(cert.get("subject", ()))
+             for k, v in rdn]
+    return ",".join(parts) or "(no subject)"
+
+
 def cmd_proxy(opts):
-    want = "Basic " + base64.b64encode(opts.auth.encode()).decode()
+    want = "Basic " + base64.b64encode(opts.auth.encode()).decode() if opts.auth else None
     lst = listener("127.0.0.1", 0)
+    ctx = None
+    if opts.cert:
+        ctx = tls_context(opts)
+        if opts.client_ca:
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+            ctx.load_verify_locations(cafile=opts.client_ca)
 
     def handle(conn):
         upstream = None
         try:
             conn.settimeout(30)
+            if ctx is not None:
+                try:
+                    conn = ctx.wrap_socket(conn, server_side=True)
+                except (OSError, ssl.SSLError) as e:
+                    log(opts.log, f"tls error {getattr(e, 'reason', None) or e}")
+                    return
+                cert = conn.getpeercert()
+                log(opts.log, f"tls {conn.version()} client-cert "
+                    f"{subject_of(cert) if cert else 'none'}")
             rest = b""
             while True:
                 head, rest = read_head(conn)
@@ -222,7 +279,7 @@ def cmd_proxy(opts):
                     log(opts.log, f"{words[0] if words else '?'} 405 {seen}")
                     conn.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
                     return
-                if seen != "ok":
+                if want is not None and seen != "ok":
                     log(opts.log, f"CONNECT {words[1]} 407 {seen}")
                     conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
                                  b"Proxy-Authenticate: Basic realm=\"x\"\r\n"
@@ -232,16 +289,90 @@ def cmd_proxy(opts):
                 try:
                     upstream = socket.create_connection((host.strip("[]"), int(port)), timeout=10)
                 except (OSError, ValueError):
-                    log(opts.log, f"CONNECT {words[1]} 502 ok")
+                    log(opts.log, f"CONNECT {words[1]} 502 {seen}")
                     conn.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
                     return
-                log(opts.log, f"CONNECT {words[1]} 200 ok")
+                log(opts.log, f"CONNECT {words[1]} 200 {seen}")
                 conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
                 if rest:
                     upstream.sendall(rest)
-                pipe(conn, upstream)
+                (pipe_tls if ctx is not None else pipe)(conn, upstream)
                 return
-        except OSError:
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            if upstream is not None:
+                upstream.close()
+            conn.close()
+
+    announce(opts.port_file, str(lst.getsockname()[1]))
+    serve(lst, handle)
+
+
+def recv_exact(sock, n):
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+def cmd_socks5(opts):
+    user, _, password = opts.auth.partition(":")
+    names = dict(r.split("=", 1) for r in opts.resolve)
+    lst = listener("127.0.0.1", 0)
+
+    def handle(conn):
+        upstream = None
+        try:
+            conn.settimeout(30)
+            ver, n = recv_exact(conn, 2)
+            methods = recv_exact(conn, n)
+            log(opts.log, "methods " + " ".join(f"{m:02x}" for m in methods))
+            if ver != 5 or 2 not in methods:
+                conn.sendall(b"\x05\xff")
+                return
+            conn.sendall(b"\x05\x02")
+            ver, ulen = recv_exact(conn, 2)
+            u = recv_exact(conn, ulen)
+            plen = recv_exact(conn, 1)[0]
+            p = recv_exact(conn, plen)
+            if ver != 1 or u != user.encode() or p != password.encode():
+                log(opts.log, "auth wrong")
+                conn.sendall(b"\x01\x01")
+                return
+            log(opts.log, "auth ok")
+            conn.sendall(b"\x01\x00")
+            ver, cmd, _, atyp = recv_exact(conn, 4)
+            if atyp == 1:
+                kind, host = "ipv4", socket.inet_ntop(socket.AF_INET, recv_exact(conn, 4))
+            elif atyp == 4:
+                kind, host = "ipv6", socket.inet_ntop(socket.AF_INET6, recv_exact(conn, 16))
+            elif atyp == 3:
+                kind = "domain"
+                host = recv_exact(conn, recv_exact(conn, 1)[0]).decode("latin-1")
+            else:
+                log(opts.log, f"request atyp {atyp} 08")
+                conn.sendall(b"\x05\x08\x00\x01" + bytes(6))
+                return
+            port = int.from_bytes(recv_exact(conn, 2), "big")
+            where = f"{kind} {host}:{port}"
+            if ver != 5 or cmd != 1:
+                log(opts.log, f"CMD {cmd} {where} 07")
+                conn.sendall(b"\x05\x07\x00\x01" + bytes(6))
+                return
+            try:
+                upstream = socket.create_connection((names.get(host, host), port), timeout=10)
+            except OSError:
+                log(opts.log, f"CONNECT {where} 05")
+                conn.sendall(b"\x05\x05\x00\x01" + bytes(6))
+                return
+            log(opts.log, f"CONNECT {where} 00")
+            conn.sendall(b"\x05\x00\x00\x01" + bytes(6))
+            pipe(conn, upstream)
+        except (OSError, ValueError):
             pass
         finally:
             if upstream is not None:
@@ -276,14 +407,22 @@ def main():
             p.add_argument("--body", required=True)
             p.add_argument("--port", type=int, default=0)
     p = sub.add_parser("proxy")
+    p.add_argument("--auth")
+    p.add_argument("--port-file", required=True)
+    p.add_argument("--log", required=True)
+    p.add_argument("--cert")
+    p.add_argument("--key")
+    p.add_argument("--client-ca")
+    p = sub.add_parser("socks5")
     p.add_argument("--auth", required=True)
     p.add_argument("--port-file", required=True)
     p.add_argument("--log", required=True)
+    p.add_argument("--resolve", action="append", default=[], metavar="NAME=ADDR")
     opts = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
     {"blackhole": cmd_blackhole, "dns-blackhole": cmd_dns_blackhole,
      "continue": cmd_continue, "close-delimited": cmd_close_delimited,
-     "proxy": cmd_proxy}[opts.cmd](opts)
+     "proxy": cmd_proxy, "socks5": cmd_socks5}[opts.cmd](opts)
 
 
 if __name__ == "__main__":

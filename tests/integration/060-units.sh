@@ -1,8 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # The systemd units as installed: systemd-analyze verify is silent on each, every service's
-# exposure is at most 2.0, the profile units match the main ones, enabling a profile's timer
-# wires its pass and its boot-time load in.
+# exposure is at most 2.0, the profile units match the main ones, no service writes a core
+# file, the passes wait for a set clock and the loads do not, enabling a profile's timer wires
+# its pass and its boot-time load in.
 . "$(dirname "$0")/helpers.sh"
 . "$TESTS_SRCDIR/helpers/installed.sh"
 
@@ -41,6 +42,8 @@ for u in est-enroll.service est-enroll@.service; do
 	check "$u: reaches the network (AF_INET, AF_INET6, AF_UNIX)" \
 		grep -qx "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" "$UNITS/$u"
 	check "$u: waits for the network" grep -qx "After=network-online.target.*" "$UNITS/$u"
+	check "$u: waits for a set clock (After=time-sync.target)" \
+		grep -qx "After=.* time-sync.target\( .*\)\?" "$UNITS/$u"
 done
 for u in $services; do
 	check "$u: root's keyring is shared (KeyringMode=shared)" grep -qx "KeyringMode=shared" "$UNITS/$u"
@@ -51,11 +54,17 @@ for u in $services; do
 		grep -qx "RuntimeDirectoryPreserve=yes" "$UNITS/$u"
 	check "$u: no LoadCredential= (a missing file fails the unit)" \
 		bash -c "! grep -q '^LoadCredential' '$UNITS/$u'"
+	check "$u: no core file (LimitCORE=0)" grep -qx "LimitCORE=0" "$UNITS/$u"
 done
 for u in est-enroll-load.service est-enroll-load@.service; do
 	check "$u: ordered before est-enroll.target and pulls it in" \
 		bash -c "grep -q '^Before=.*est-enroll.target' '$UNITS/$u' && grep -qx 'Wants=est-enroll.target' '$UNITS/$u'"
 	check "$u: no network" grep -qx "PrivateNetwork=yes" "$UNITS/$u"
+	# Early at boot, before the clock is set: time-sync.target comes after sysinit.target.
+	check "$u: runs early (DefaultDependencies=no, Before=sysinit.target)" \
+		bash -c "grep -qx 'DefaultDependencies=no' '$UNITS/$u' && grep -q '^Before=sysinit.target' '$UNITS/$u'"
+	check "$u: does not wait for the clock (no time-sync.target)" \
+		bash -c "! grep -q 'time-sync.target' '$UNITS/$u'"
 done
 
 # exposure UNIT-FILE: the number of systemd-analyze's "Overall exposure level" line.

@@ -145,6 +145,42 @@ is "an export that cannot be written: exit 1" "$RC" 1
 check "it says which file" grep -q "export broken: $T/not-a-dir/ca.pem" "$T/err"
 check "the other sections are still written" test -s "$E/web/key.pem"
 
+# bundle: key, certificate and chain in one file, mode `mode`; readable by the tools as both.
+write_config
+cat >>"$T/est.conf" <<EOC
+
+[export haproxy]
+bundle = $E/haproxy/bundle.pem
+group = $G
+mode = 0640
+EOC
+est run --once
+is "a bundle export: exit 0" "$RC" 0
+is "the bundle is 0640, root and the group" "$(mode_of "$E/haproxy/bundle.pem") $(owner_of "$E/haproxy/bundle.pem")" "640 0:$G"
+is "the bundle's certificates are the stored pair's chain" "$(fps "$E/haproxy/bundle.pem")" \
+	"$(copy_pipe file est-enrolled-key-pair >"$T/pair.pem" && fps "$T/pair.pem")"
+check "the bundle's key is the certificate's" bash -c \
+	"[ \"\$(openssl pkey -in '$E/haproxy/bundle.pem' -pubout)\" = \"\$(openssl x509 -in '$E/haproxy/bundle.pem' -noout -pubkey)\" ]"
+check "the key comes first" bash -c "head -1 '$E/haproxy/bundle.pem' | grep -q 'BEGIN PRIVATE KEY'"
+check "a member of the group reads it" setpriv --reuid "$OTHER" --regid "$G" --clear-groups \
+	cat "$E/haproxy/bundle.pem"
+check "another user does not" bash -c "! setpriv --reuid $OTHER --regid $OTHER --clear-groups cat '$E/haproxy/bundle.pem' 2>/dev/null"
+old=$(fps "$E/haproxy/bundle.pem" | head -1)
+est renew --once
+is "renewed: exit 0" "$RC" 0
+check "the bundle holds the renewed pair" test "$(fps "$E/haproxy/bundle.pem" | head -1)" != "$old"
+is "and it is the stored one" "$(fps "$E/haproxy/bundle.pem" | head -1)" "$(leaf_fp file)"
+
+# What a killed export leaves beside a file (PATH.tmp.XXXXXX) is removed by the next pass; a
+# file of another name is not.
+printf 'PRIVATE KEY LEFT\n' >"$E/haproxy/bundle.pem.tmp.Ab12Cd"
+printf 'mine\n' >"$E/haproxy/bundle.pem.tmp.keep-me"
+est run --once
+is "a pass with a leftover: exit 0" "$RC" 0
+check "the leftover is gone" test ! -e "$E/haproxy/bundle.pem.tmp.Ab12Cd"
+check "and said so" grep -q "removed $E/haproxy/bundle.pem.tmp.Ab12Cd" "$T/err"
+check "another file is kept" test -e "$E/haproxy/bundle.pem.tmp.keep-me"
+
 # Config errors: FILE:LINE: KEY: reason, exit 2.
 bad_export() { # LINE EXPECTED
 	write_config
@@ -159,6 +195,7 @@ bad_export "mode = 0999" "mode: must be an octal file mode"
 bad_export "owner = no-such-user-zz" "owner: unknown user no-such-user-zz"
 bad_export "group = no-such-group-zz" "group: unknown group no-such-group-zz"
 bad_export "key = relative/key.pem" "key: must be an absolute path"
+bad_export "bundle = /tmp/x.pem" "bundle: /tmp/x.pem is also ca of [export x]"
 bad_export "keystore = nowhere" "keystore: no [keystore nowhere] section"
 
 done_testing

@@ -313,8 +313,8 @@ stop_fixture "$PROXY_FX_PID"
 
 # --- 4. an answer delimited by the connection's close, no close_notify -------------------------
 # An identity from the test server under the name localhost; the server rolls its root over and
-# curl fetches the new set (NewWithNew, NewWithOld, OldWithNew); then the fixture takes the
-# server's address and TLS identity and serves that set to cacerts.
+# curl fetches the new set (NewWithNew, NewWithOld, OldWithNew, OldWithOld); then the fixture
+# takes the server's address and TLS identity and serves that set to cacerts.
 write_config
 timed 30 enroll --once
 is "before the close-delimited answer: enroll --once against the test server exits 0" "$RC" 0
@@ -326,7 +326,7 @@ curl_t -o "$T/rolled.b64" --max-time 10 --cacert "$SRV/root.pem" \
 is "fixture: curl gets the rolled-over CA set" "$CRC" 0
 base64 -d "$T/rolled.b64" 2>/dev/null | openssl pkcs7 -inform DER -print_certs 2>/dev/null |
 	sed -n '/-BEGIN/,/-END/p' >"$T/rolled.pem"
-is "fixture: the set holds three certificates" "$(grep -c 'BEGIN CERTIFICATE' "$T/rolled.pem")" 3
+is "fixture: the set holds four certificates" "$(grep -c 'BEGIN CERTIFICATE' "$T/rolled.pem")" 4
 stop_server
 fixture "$T/close.port" close-delimited --cert "$T/fx4/server.pem" --key "$T/fx4/server.key" \
 	--body "$T/rolled.b64" --port "$PORT" --port-file "$T/close.port" --log "$T/close.log"
@@ -358,8 +358,8 @@ timed 30 cacerts --once
 is "close-delimited /cacerts, no close_notify: cacerts --once exits 0" "$RC" 0
 check "close-delimited: the request reached the fixture" \
 	grep -q "^GET /.well-known/est/cacerts " "$T/close.log"
-is "close-delimited: three CA certificates in the keyring" "$(anchor_count keyring)" 3
-is "close-delimited: three CA certificates in the file copy" "$(anchor_count file)" 3
+is "close-delimited: four CA certificates in the keyring" "$(anchor_count keyring)" 4
+is "close-delimited: four CA certificates in the file copy" "$(anchor_count file)" 4
 check "close-delimited: the keyring and the file copy agree" copies_agree
 is "close-delimited: the anchors are the served set" "$(anchors file | fingerprints)" \
 	"$(fingerprints <"$T/rolled.pem")"

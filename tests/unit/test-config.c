@@ -542,7 +542,7 @@ static const struct bad_case {
 	 "7: group: unknown group no-such-group-here", 1},
 	{BASE "[export x]\nkey = /k\nkeystore = nowhere\n",
 	 "7: keystore: no [keystore nowhere] section", 1},
-	{BASE "[export x]\nowner = root\n", "5: [export x]: nothing to export: set key, cert or ca",
+	{BASE "[export x]\nowner = root\n", "5: [export x]: nothing to export: set key, cert, ca or bundle",
 	 1},
 	{BASE "[export x]\nkey = /k\nkey = /j\n", "7: key: duplicate key (first set on line 6)", 1},
 	{BASE "[export x]\nkey = /k\n[export x]\n",

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "../../src/pass_store.c"
+#include "../../src/pass_request.c"
 #include "tap.h"
 
 /* A store of the request key that fails must not leave its PEM behind: a pending request
