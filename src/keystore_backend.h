@@ -125,7 +125,8 @@ int ksk_prepare(struct keystore *ks, const struct ks_view *want, char *const *dr
 int ksk_switch(struct keystore *ks, key_serial_t staging);
 /* Drops a prepared keyring; -1 is a no-op. */
 void ksk_discard(key_serial_t staging);
-/* Unlinks the tool's own keys (after the keyring refused the new set). */
+/* Takes the tool's own keys out of the keyring in one step, after the keyring refused the new
+ * set: a same-named keyring of others' keys only replaces it, or it leaves the user keyring. */
 void ksk_drop_owned(struct keystore *ks);
 /* Rewrites RUNTIME_DIR/NAME.keys; a failure is only a warning. */
 void ksk_publish(struct keystore *ks);

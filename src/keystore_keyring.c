@@ -376,15 +376,34 @@ int ksk_switch(struct keystore *ks, key_serial_t staging)
 
 void ksk_drop_owned(struct keystore *ks)
 {
-	struct entries live;
-	size_t i;
+	struct ks_view none = {NULL, 0};
+	key_serial_t staging = -1;
+	int r;
 
-	if (list_entries(ks, &live) < 0)
+	if (ks->keyring < 0)
 		return;
-	for (i = 0; i < live.n; i++)
-		if (keystore_alias_owned(live.e[i].alias))
-			keyctl_unlink(live.e[i].id, ks->keyring);
-	entries_clear(&live);
+	/*
+	 * In one step, never key by key (a kill in between would leave half an identity): a
+	 * keyring of the same name holding only others' keys takes the place of the old one; if
+	 * the keyring refuses even that (it is what made the commit fall back), the named keyring
+	 * leaves the user keyring, others' keys with it.
+	 */
+	r = ksk_prepare(ks, &none, NULL, 0, &staging, NULL);
+	if (r == 0 && staging < 0)
+		return; /* none of the tool's keys there */
+	if (r == 0 && ksk_switch(ks, staging) == 0)
+		return;
+	ksk_discard(staging);
+	r = (int)kerr(keyctl_unlink(ks->keyring, KEY_SPEC_USER_KEYRING));
+	if (r < 0) {
+		log_warn("keystore %s: cannot take %s out of the user keyring: %s", ks->kc->name,
+			 ks->kc->keyring, strerror(-r));
+		return;
+	}
+	log_warn("keystore %s: the keyring %s was taken out of the user keyring whole",
+		 ks->kc->name, ks->kc->keyring);
+	ks->keyring = -1;
+	set_location(ks);
 	ksk_publish(ks);
 }
 

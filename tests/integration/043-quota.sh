@@ -134,6 +134,27 @@ is "room again: load exits 0" "$RC" 0
 check "room again: the keyring holds the file copy's bundle" both_same est-enrolled-key-pair
 check "room again: the two copies agree" copies_agree
 
+# A renewal the keyring refuses (quota) while it holds the whole old identity: the commit goes
+# on in the files, and the tool's keys leave the keyring in one step (issue 15, case 6): a
+# same-named keyring without them, or the named keyring taken out whole; never key by key, so
+# a kill in between cannot leave half an identity. Seen with strace: no KEYCTL_UNLINK of a key
+# from the named keyring.
+unfill
+wait_until 10 fillers_freed || echo "# the key GC did not free the fillers"
+fill_quota 300 || { echo "Bail out! could not fill the key quota"; exit 1; }
+named=$(keyring_id) # not kr: the helpers set that one
+strace -f -e trace=keyctl -o "$T/keyctl.trace" setpriv --reuid="$NOBODY" --regid="$NOBODY" \
+	--clear-groups "$EST_ENROLL" -c "$T/est.conf" renew --once >"$T/out" 2>"$T/err"
+RC=$?
+is "renewal refused by the keyring: exit 0 (fallback)" "$RC" 0
+check "the file copy holds the renewed pair" pair_fits file
+check "the keyring holds the new identity whole, or none of it" no_half_identity
+check "no key was unlinked from the named keyring one by one" bash -c \
+	"! grep -E 'KEYCTL_UNLINK, [0-9]+, $named\\)' '$T/keyctl.trace'"
+check "the keys went in one step (a keyring switched in, or the named one unlinked)" \
+	grep -qE "KEYCTL_(LINK, [0-9]+, KEY_SPEC_USER_KEYRING|UNLINK, $named, KEY_SPEC_USER_KEYRING)" \
+	"$T/keyctl.trace"
+
 # fallback = false, a fresh store (no keyring, empty directory), the quota almost full again:
 # refused before anything is requested, nothing stored in either copy.
 kctl unlink "$(keyring_id)" @u >/dev/null
