@@ -650,6 +650,7 @@ void config_free(struct config *cfg)
 	free(cfg->key_params);
 	free(cfg->csr_signer);
 	free(cfg->hooks);
+	free(cfg->metrics);
 	free(cfg->lines);
 	free(cfg);
 }

@@ -109,6 +109,7 @@ struct config {
 	enum key_source key_source;
 	char *csr_signer; /* NULL = derived from the key */
 	char *hooks;	  /* directory of executables run after a change; NULL: none */
+	char *metrics;	  /* Prometheus text file (metrics.c), absolute; NULL: none */
 	struct keystore_conf *keystores;
 	struct export_conf *exports;
 	struct config_lines *lines; /* private to config.c, for config_load_secrets() */

@@ -46,6 +46,7 @@ enum est_key {
 	EST_KEY_SOURCE,
 	EST_CSR_SIGNER,
 	EST_HOOKS,
+	EST_METRICS,
 	EST_N_KEYS,
 };
 

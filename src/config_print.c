@@ -92,6 +92,7 @@ static void print_est(const struct config *cfg, FILE *f)
 	kv(f, "key_source", config_key_source_names[cfg->key_source]);
 	kv(f, "csr_signer", cfg->csr_signer);
 	kv(f, "hooks", cfg->hooks);
+	kv(f, "metrics", cfg->metrics);
 }
 
 void config_print(const struct config *cfg, FILE *f)

@@ -363,6 +363,17 @@ static void set_hooks(struct parse_state *st, const char *key, const char *v)
 		set_string(&st->cfg->hooks, v);
 }
 
+/* Empty: no metrics file. */
+static void set_metrics(struct parse_state *st, const char *key, const char *v)
+{
+	if (*v && *v != '/')
+		config_key_error(st, key, "must be an absolute path (or empty: no metrics)");
+	else if (*v && v[strlen(v) - 1] == '/')
+		config_key_error(st, key, "must name a file, not a directory");
+	else
+		set_string(&st->cfg->metrics, v);
+}
+
 #define BOOL(k, field) [k] = {#field, VALUE_BOOL, offsetof(struct config, field), 0, NULL}
 #define STRING(k, field) [k] = {#field, VALUE_STRING, offsetof(struct config, field), 0, NULL}
 #define OPTIONAL(k, field) [k] = {#field, VALUE_OPTIONAL, offsetof(struct config, field), 0, NULL}
@@ -400,6 +411,7 @@ static const struct est_key_desc est_keys[EST_N_KEYS] = {
 	SPECIAL(EST_KEY_SOURCE, "key_source", set_key_source),
 	OPTIONAL(EST_CSR_SIGNER, csr_signer),
 	SPECIAL(EST_HOOKS, "hooks", set_hooks),
+	SPECIAL(EST_METRICS, "metrics", set_metrics),
 };
 
 static void set_bool(struct parse_state *st, const char *key, const char *v, bool *field)

@@ -225,6 +225,7 @@ static int step_enroll(struct pass *p, X509 *current, EVP_PKEY *current_key, boo
 	struct csrattrs *attrs = NULL;
 	unsigned char *csr = NULL;
 	size_t csr_len = 0;
+	long status = 0;
 	int r;
 
 	r = fetch_csrattrs(p, &attrs);
@@ -249,7 +250,10 @@ static int step_enroll(struct pass *p, X509 *current, EVP_PKEY *current_key, boo
 	r = csr_make(&in, &csr, &csr_len);
 	if (r < 0)
 		goto out;
-	r = est_enroll(p->http, p->cfg->label, reenroll, csr, csr_len, &certs, &p->retry_after);
+	r = est_enroll_answer(p->http, p->cfg->label, reenroll, csr, csr_len, &certs,
+			      &p->retry_after, &status, NULL);
+	/* A 202 (not a 5xx's Retry-After): the server holds the request, its key is kept. */
+	p->accepted = r == -EAGAIN && status == 202;
 	if (r < 0)
 		goto out;
 	r = pass_stage_issued(p, in.key, certs, reenroll ? "renewed" : "enrolled", reenroll);
@@ -343,7 +347,7 @@ static void defer(struct pass *p)
 	if (p->retry_after > 24 * 3600)
 		log_info("the server asks to wait %s, more than a day: honoured",
 			 format_duration(p->retry_after, buf, sizeof(buf)));
-	if (pass_defer_request(p, until) < 0)
+	if (pass_defer_request(p, until, p->accepted) < 0)
 		log_warn("cannot record the server's Retry-After with the pending request");
 }
 
@@ -354,6 +358,7 @@ static int attempt(struct pass *p, unsigned int steps, bool fresh)
 	int r, rc;
 
 	p->retry_after = 0;
+	p->accepted = false;
 	p->txn = keystore_txn_new(p->ks);
 	p->state_staged = false;
 	p->pair_fp[0] = '\0';
@@ -363,7 +368,7 @@ static int attempt(struct pass *p, unsigned int steps, bool fresh)
 	p->cert_refused = p->http && http_client_cert_refused(p->http);
 	p->pop_forget = pass_pop_guess_refused(p, r);
 	pass_close_http(p);
-	if (r == -EAGAIN && p->retry_after)
+	if (r == -EAGAIN && (p->retry_after || p->accepted))
 		defer(p);
 	/* A failed bootstrap changes nothing; a refresh that came with a failed renewal stands. */
 	if (r == 0 || !(steps & STEP_BOOTSTRAP)) {

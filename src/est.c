@@ -240,13 +240,30 @@ int est_cacerts(struct http *h, const char *label, STACK_OF(X509) **out_certs,
 int est_enroll(struct http *h, const char *label, bool reenroll, const unsigned char *csr,
 	       size_t csr_len, STACK_OF(X509) **out_certs, uint64_t *out_retry_after)
 {
+	return est_enroll_answer(h, label, reenroll, csr, csr_len, out_certs, out_retry_after, NULL,
+				 NULL);
+}
+
+int est_enroll_answer(struct http *h, const char *label, bool reenroll, const unsigned char *csr,
+		      size_t csr_len, STACK_OF(X509) **out_certs, uint64_t *out_retry_after,
+		      long *out_status, char **out_says)
+{
 	const char *op = reenroll ? "simplereenroll" : "simpleenroll";
 	struct http_response resp = {0};
+	char *says;
 	int r;
 
 	r = exchange(h, label, op, csr, csr_len, &resp);
-	if (r == 0)
+	if (r == 0) {
+		if (out_status)
+			*out_status = resp.status;
 		r = check_status(&resp, op, out_retry_after);
+		if (r < 0 && out_says) {
+			says = server_says(&resp);
+			*out_says = xstrdup(*says ? says + 2 : ""); /* without the ": " */
+			free(says);
+		}
+	}
 	if (r == 0)
 		r = parse_certs(&resp, op, out_certs);
 	http_response_clear(&resp);

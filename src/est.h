@@ -26,6 +26,12 @@ int est_cacerts(struct http *h, const char *label, STACK_OF(X509) **out_certs,
  * found). */
 int est_enroll(struct http *h, const char *label, bool reenroll, const unsigned char *csr,
 	       size_t csr_len, STACK_OF(X509) **out_certs, uint64_t *out_retry_after);
+/* est_enroll, telling also the HTTP status of the answer when one came (out_status untouched
+ * otherwise) and, for one that is not 200, the server's words escaped for one line ("" when it
+ * gave none; caller frees): what the certmonger helper passes on. Either may be NULL. */
+int est_enroll_answer(struct http *h, const char *label, bool reenroll, const unsigned char *csr,
+		      size_t csr_len, STACK_OF(X509) **out_certs, uint64_t *out_retry_after,
+		      long *out_status, char **out_says);
 
 /* Retry-After: delta-seconds or HTTP-date, relative to now; clamped to max. 0 or -EINVAL. */
 int est_parse_retry_after(const char *value, time_t now, uint64_t max, uint64_t *out_seconds);

@@ -4,7 +4,8 @@
 #include "autoconf.h"
 
 #include <errno.h>
-#include <glob.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -175,20 +176,35 @@ static bool current(const char *path, const char *data, size_t len, mode_t mode,
 	return same;
 }
 
-/* Removes what a killed export left beside path: path.tmp.XXXXXX (write_file_atomic's). */
-static void remove_leftovers(const char *path)
+/*
+ * Removes what a killed export left beside path: BASE.tmp.XXXXXX (write_file_atomic's six
+ * characters), regular files only, owned by uid. The names are compared, never globbed: a
+ * configured path may hold any character.
+ */
+static void remove_leftovers(const char *path, uid_t uid)
 {
-	char *pattern = xasprintf("%s.tmp.??????", path);
-	glob_t g = {0};
-	size_t i;
+	const char *slash = strrchr(path, '/'), *base = slash + 1;
+	char *dir = xstrndup(path, (size_t)(slash - path));
+	size_t blen = strlen(base);
+	struct dirent *de;
+	struct stat st;
+	DIR *d = opendir(*dir ? dir : "/");
 
-	if (glob(pattern, GLOB_NOSORT, NULL, &g) == 0)
-		for (i = 0; i < g.gl_pathc; i++)
-			if (unlink(g.gl_pathv[i]) == 0)
-				log_info("export: removed %s, left by an interrupted export",
-					 g.gl_pathv[i]);
-	globfree(&g);
-	free(pattern);
+	while (d && (de = readdir(d))) {
+		if (strncmp(de->d_name, base, blen) != 0 ||
+		    strncmp(de->d_name + blen, ".tmp.", 5) != 0 ||
+		    strlen(de->d_name + blen + 5) != 6)
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_uid != uid)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			log_info("export: removed %s/%s, left by an interrupted export", dir,
+				 de->d_name);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
 }
 
 /* Writes one file of ex unless it is current. 0 or -errno (logged). */
@@ -200,7 +216,7 @@ static int put_file(const struct export_conf *ex, const char *path, const char *
 	char *dir = NULL;
 	int r = 0;
 
-	remove_leftovers(path);
+	remove_leftovers(path, uid);
 	if (!data || current(path, data, len, mode, uid, gid))
 		goto out;
 	/* The config made path absolute. Directories made here let the file's group through. */

@@ -223,61 +223,125 @@ void hooks_run(const struct config *cfg, enum enroll_event event)
 		free(vars[i]);
 }
 
-/* Takes the delivered lines off the front of est-events, under the lock. */
-static void acknowledge(const struct keystore_conf *kc, const char *told, size_t told_len)
+/* True when line (with its newline) is one of the told lines. */
+static bool was_told(const char *line, size_t len, const char *told)
+{
+	const char *t = told, *end;
+
+	for (; (end = strchr(t, '\n')); t = end + 1)
+		if ((size_t)(end + 1 - t) == len && !memcmp(t, line, len))
+			return true;
+	return false;
+}
+
+/*
+ * Takes the told lines out of est-events, under the lock, keeping any a pass committed
+ * meanwhile. Each line carries an id of its own (pass_store.c), so a later change of the same
+ * kind is never taken for a told one.
+ */
+static void acknowledge(const struct keystore_conf *kc, const char *told)
 {
 	struct keystore *ks = NULL;
-	char *now = NULL;
-	size_t len = 0;
+	char *now = NULL, *left = NULL, *line, *end;
+	size_t len = 0, n = 0;
 	int r;
 
 	/* Busy: the pass holding the lock tells them (again: at least once) when it ends. */
 	r = keystore_open(kc, KEYSTORE_WRITE_TRY, &ks);
 	if (r == 0)
 		r = keystore_get(ks, KS_ALIAS_EVENTS, &now, &len);
-	if (r == 0 && (len < told_len || memcmp(now, told, told_len) != 0))
-		r = -ESTALE; /* not ours to change: a load or import rewrote the store */
-	else if (r == 0 && len == told_len)
-		r = keystore_remove(ks, KS_ALIAS_EVENTS);
-	else if (r == 0)
-		r = keystore_put(ks, KS_ALIAS_EVENTS, now + told_len, len - told_len);
+	if (r == 0) {
+		left = xzalloc(len + 1);
+		for (line = now; (end = strchr(line, '\n')); line = end + 1)
+			if (!was_told(line, (size_t)(end + 1 - line), told)) {
+				memcpy(left + n, line, (size_t)(end + 1 - line));
+				n += (size_t)(end + 1 - line);
+			}
+		if (n == len)
+			r = 0; /* none of them is there any more: told by another command */
+		else if (n)
+			r = keystore_put(ks, KS_ALIAS_EVENTS, left, n);
+		else
+			r = keystore_remove(ks, KS_ALIAS_EVENTS);
+	}
 	if (r < 0 && r != -EBUSY && r != -ENOKEY)
 		log_warn("hooks: keystore %s: cannot mark the changes as told (%s): the next pass "
 			 "runs the hooks for them again",
 			 kc->name, strerror(-r));
+	free(left);
 	free(now);
 	keystore_free(ks);
 }
 
+/* The lines of est-events not told yet in this process, or NULL. Caller frees. */
+static char *untold(const struct keystore_conf *kc, const char *told)
+{
+	struct keystore *ks = NULL;
+	char *events = NULL, *fresh = NULL, *line, *end;
+	size_t len = 0, n = 0;
+
+	if (keystore_open(kc, KEYSTORE_READ, &ks) == 0 &&
+	    keystore_get(ks, KS_ALIAS_EVENTS, &events, &len) == 0) {
+		fresh = xzalloc(len + 1);
+		for (line = events; (end = strchr(line, '\n')); line = end + 1)
+			if (!was_told(line, (size_t)(end + 1 - line), told)) {
+				memcpy(fresh + n, line, (size_t)(end + 1 - line));
+				n += (size_t)(end + 1 - line);
+			}
+	}
+	keystore_free(ks);
+	free(events);
+	if (fresh && !n) {
+		free(fresh);
+		fresh = NULL;
+	}
+	return fresh;
+}
+
+/* True when this process was started by a hook of the same configuration and keystore. */
+static bool run_by_own_hook(const struct config *cfg)
+{
+	const char *conf = getenv("EST_ENROLL_CONFIG"), *name = getenv("EST_ENROLL_KEYSTORE");
+
+	return getenv("EST_ENROLL_EVENT") && conf && name && cfg->file &&
+	       !strcmp(name, cfg->keystore) && !strcmp(conf, cfg->file);
+}
+
+/* A bound on the rounds of one delivery: changes committed while the hooks ran (by a command a
+ * hook started) are told in the next round; more are left to the next pass. */
+#define DELIVERY_ROUNDS 4
+
 void hooks_deliver(const struct config *cfg)
 {
 	const struct keystore_conf *kc = config_keystore(cfg, cfg->keystore);
-	struct keystore *ks = NULL;
-	char *events = NULL, *line, *end;
-	size_t len = 0;
-	int r;
+	char *told = xstrdup(""), *batch, *line, *end, *all;
+	int round;
 
-	/* A hook that runs est-enroll (load, run): the command that ran the hook tells the
-	 * changes; telling them again from inside would run the hooks within themselves. */
-	if (getenv("EST_ENROLL_EVENT")) {
-		log_debug("hooks: run by a hook: its command runs the hooks");
+	/* An est-enroll a hook of this store started: the command that ran the hook tells its
+	 * changes after the hooks (next round); telling them from inside would nest the hooks. */
+	if (run_by_own_hook(cfg)) {
+		log_debug("hooks: run by a hook of this store: its command runs the hooks");
+		free(told);
 		return;
 	}
-	r = keystore_open(kc, KEYSTORE_READ, &ks);
-	if (r == 0)
-		r = keystore_get(ks, KS_ALIAS_EVENTS, &events, &len);
-	keystore_free(ks);
-	if (r < 0)
-		return;
-	for (line = events; (end = strchr(line, '\n')); line = end + 1) {
-		enum enroll_event e = enroll_event_from_name(line, (size_t)(end - line));
+	for (round = 0; round < DELIVERY_ROUNDS && (batch = untold(kc, told)); round++) {
+		for (line = batch; (end = strchr(line, '\n')); line = end + 1) {
+			enum enroll_event e = enroll_event_from_name(line, strcspn(line, " \n"));
 
-		if (e == ENROLL_EVENT_NONE)
-			log_warn("hooks: keystore %s: unknown change '%.*s' in " KS_ALIAS_EVENTS
-				 ", skipped",
-				 kc->name, (int)(end - line) > 32 ? 32 : (int)(end - line), line);
-		hooks_run(cfg, e);
+			if (e == ENROLL_EVENT_NONE)
+				log_warn("hooks: keystore %s: unknown change '%.*s' "
+					 "in " KS_ALIAS_EVENTS ", skipped",
+					 kc->name,
+					 (int)strcspn(line, " \n") > 32 ? 32
+									: (int)strcspn(line, " \n"),
+					 line);
+			hooks_run(cfg, e);
+		}
+		all = xasprintf("%s%s", told, batch);
+		free(told);
+		told = all;
+		acknowledge(kc, told);
+		free(batch);
 	}
-	acknowledge(kc, events, (size_t)(line - events));
-	free(events);
+	free(told);
 }

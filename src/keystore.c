@@ -139,7 +139,10 @@ static int open_files(struct keystore *ks)
 	}
 	if (r == 0 && write)
 		r = ks_recover(ks);
-	else if (r == 0) {
+	/* After recovery, which may install what an older configuration staged. */
+	if (r == 0 && write)
+		r = ksf_conform(ks);
+	if (r == 0 && !write) {
 		r = ksf_journal_read(ks, &ks->jnl);
 		if (r == -ENOKEY || r == -EBADMSG)
 			r = 0; /* none, or unfinished: not committed */
@@ -420,6 +423,11 @@ out:
 	ks_view_clear(&fv);
 	ks_view_clear(&kv);
 	return list;
+}
+
+int keystore_access(struct keystore *ks, struct keystore_access *out)
+{
+	return ksf_access(ks, out);
 }
 
 const char *keystore_backend(const struct keystore *ks)

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "config.h"
 
@@ -89,6 +90,26 @@ int keystore_load(struct keystore *ks, unsigned int *out_restored);
  * Caller frees.
  */
 char *keystore_disagreement(struct keystore *ks);
+
+/* Owner, group and mode of the file copy: its directory and its item files (PATH/ALIAS.pem). */
+struct keystore_access {
+	uid_t uid; /* the directory's */
+	gid_t gid;
+	mode_t mode;
+	size_t files;	  /* how many item files */
+	bool files_alike; /* all with the owner, group and mode of the first: */
+	uid_t file_uid;
+	gid_t file_gid;
+	mode_t file_mode;
+	bool as_configured; /* the directory and every file as the next pass or load leaves them: */
+	gid_t want_gid;
+	mode_t want_mode; /* the directory's */
+	mode_t want_file_mode;
+};
+
+/* Reads the file copy's access into *out, changing nothing. 0, -ENOENT (no directory yet) or
+ * -errno. */
+int keystore_access(struct keystore *ks, struct keystore_access *out);
 
 /* "keyring" or "file": the backend actually in use (after any fallback). */
 const char *keystore_backend(const struct keystore *ks);

@@ -104,6 +104,12 @@ int ksf_journal_remove(const struct keystore *ks);
 void ksf_journal_free(struct ks_journal *j);
 /* flock of the directory; wait or -EBUSY. */
 int ksf_lock(struct keystore *ks, bool wait);
+/* Under the lock: brings the directory and its item files to the configured group and mode
+ * (and owner: root or the running user), changing only what differs. 0 or -errno (-EINVAL:
+ * the group cannot be given, a setup to fix). */
+int ksf_conform(const struct keystore *ks);
+/* What keystore_access() says. */
+int ksf_access(const struct keystore *ks, struct keystore_access *out);
 
 /* ---- kernel keyring (keystore_keyring.c) ---- */
 /* Finds (or with create makes) the named keyring in root's user keyring: ks->keyring, -1 when

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "keystore_backend.h"
+#include "log.h"
 #include "util.h"
 
 #define SUFFIX ".pem"
@@ -25,6 +26,11 @@ static bool has_group(const struct keystore *ks)
 	return ks->kc->gid != (gid_t)-1;
 }
 
+static mode_t item_mode(const struct keystore *ks)
+{
+	return has_group(ks) ? 0640 : 0600;
+}
+
 static char *item_path(const struct keystore *ks, const char *alias)
 {
 	return xasprintf("%s/%s" SUFFIX, ks->kc->path, alias);
@@ -33,6 +39,21 @@ static char *item_path(const struct keystore *ks, const char *alias)
 static char *staged_path(const struct keystore *ks, const char *alias)
 {
 	return xasprintf("%s/.%s" STAGED, ks->kc->path, alias);
+}
+
+/* ALIAS of "ALIAS.pem", or NULL for anything else (temporary and staged files, the journal). */
+static char *item_alias(const char *name)
+{
+	size_t len = strlen(name), slen = strlen(SUFFIX);
+	char *alias;
+
+	if (len <= slen || strcmp(name + len - slen, SUFFIX))
+		return NULL;
+	alias = xstrndup(name, len - slen);
+	if (keystore_alias_valid(alias))
+		return alias;
+	free(alias);
+	return NULL;
 }
 
 /*
@@ -80,15 +101,203 @@ int ksf_open(struct keystore *ks, bool create)
 	}
 	if (stat(kc->path, &st) < 0)
 		return -errno;
-	if (!S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	if (!create || !has_group(ks) || (st.st_gid == kc->gid && (st.st_mode & 0050) == 0050))
+	/* Owner, group and mode are set under the lock (ksf_conform). */
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+/*
+ * Owner, group and mode follow the configuration on every opening for writing (a pass, load,
+ * import, an export), so a group added, changed or removed is applied by the next one even
+ * when nothing else changes: the directory 0750 and its items 0640 with the group, 0700 and
+ * 0600 with the running user's group without; owned by root or the running user. What is
+ * already so costs one fstatat per item and changes nothing. The content is not touched, so
+ * the commit invariant (keystore_txn.c) does not see it; it is done under the store's lock all
+ * the same, after recovery has installed what an interrupted commit staged. Not synced: a
+ * change a power cut loses is made again by the next pass or `load` at boot.
+ */
+
+static gid_t want_gid(const struct keystore *ks)
+{
+	return has_group(ks) ? ks->kc->gid : getegid();
+}
+
+static mode_t want_dir_mode(const struct keystore *ks)
+{
+	return has_group(ks) ? 0750 : 0700;
+}
+
+static bool owner_fits(uid_t uid)
+{
+	return uid == 0 || uid == geteuid();
+}
+
+static bool access_fits(const struct stat *st, mode_t mode, gid_t gid)
+{
+	return owner_fits(st->st_uid) && st->st_gid == gid && (st->st_mode & 07777) == mode;
+}
+
+/*
+ * PATH/ALIAS.pem: the files whose access follows the configuration. Staged copies and
+ * temporary files are gone by then (recovery removes or installs them), and each commit
+ * writes its own with the configured mode and group.
+ */
+static bool is_item(const char *name)
+{
+	char *alias = item_alias(name);
+	bool item = alias != NULL;
+
+	free(alias);
+	return item;
+}
+
+/* fchmod/fchown of the directory itself (name NULL) or of one of its entries, unfollowed. */
+static int set_mode(int dfd, const char *name, mode_t mode)
+{
+	int r = name ? fchmodat(dfd, name, mode, 0) : fchmod(dfd, mode);
+
+	return r < 0 ? -errno : 0;
+}
+
+static int set_owner(int dfd, const char *name, uid_t uid, gid_t gid)
+{
+	int r = name ? fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) : fchown(dfd, uid, gid);
+
+	return r < 0 ? -errno : 0;
+}
+
+/*
+ * One entry to mode and gid (and to the running user when someone else owns it). Access is
+ * taken away before it is given: bits that go are cleared before the group changes, so
+ * neither the old group nor the new one ever reads more than the configuration lets it.
+ */
+static int conform(const struct keystore *ks, int dfd, const char *name, const struct stat *st,
+		   mode_t mode, gid_t gid)
+{
+	mode_t cur = st->st_mode & 07777;
+	uid_t uid = owner_fits(st->st_uid) ? (uid_t)-1 : geteuid();
+	int r = 0;
+
+	if (cur & ~mode) {
+		cur &= mode;
+		r = set_mode(dfd, name, cur);
+	}
+	if (r == 0 && (uid != (uid_t)-1 || st->st_gid != gid))
+		r = set_owner(dfd, name, uid, gid);
+	if (r == 0 && cur != mode)
+		r = set_mode(dfd, name, mode);
+	if (r == 0)
 		return 0;
-	/* The group reads the items: it needs to enter the directory too (others still not). */
-	if (chown(kc->path, (uid_t)-1, kc->gid) < 0 ||
-	    chmod(kc->path, (st.st_mode & 07777) | 0050) < 0)
+	/* Whatever the group was, it does not keep what it may no longer read. */
+	set_mode(dfd, name, cur & 0700);
+	if ((r == -EPERM || r == -EACCES) && has_group(ks) && st->st_gid != gid) {
+		log_err("keystore %s: cannot give %s%s%s to group %s (%s): without CAP_CHOWN the "
+			"process must be a member (systemd: SupplementaryGroups=%s)",
+			ks->kc->name, ks->kc->path, name ? "/" : "", name ? name : "",
+			ks->kc->group, strerror(-r), ks->kc->group);
+		return -EINVAL;
+	}
+	log_err("keystore %s: %s%s%s: setting owner and mode: %s", ks->kc->name, ks->kc->path,
+		name ? "/" : "", name ? name : "", strerror(-r));
+	return r;
+}
+
+int ksf_conform(const struct keystore *ks)
+{
+	mode_t fmode = item_mode(ks);
+	gid_t gid = want_gid(ks);
+	struct dirent *e;
+	struct stat st;
+	DIR *d = NULL;
+	int fd, r;
+
+	if (fstat(ks->lock_fd, &st) < 0)
 		return -errno;
-	return 0;
+	r = access_fits(&st, want_dir_mode(ks), gid)
+		    ? 0
+		    : conform(ks, ks->lock_fd, NULL, &st, want_dir_mode(ks), gid);
+	/* A description of its own: readdir's offset is not the lock's. */
+	fd = r < 0 ? -1 : openat(ks->lock_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r == 0 && (fd < 0 || !(d = fdopendir(fd)))) {
+		r = -errno;
+		if (fd >= 0)
+			close(fd);
+	}
+	while (r == 0 && d) {
+		errno = 0;
+		e = readdir(d);
+		if (!e) {
+			r = -errno;
+			break;
+		}
+		if (!is_item(e->d_name))
+			continue;
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = errno == ENOENT ? 0 : -errno;
+			continue;
+		}
+		/* Not a file of ours (a link, a directory): left as it is. */
+		if (S_ISREG(st.st_mode) && !access_fits(&st, fmode, gid))
+			r = conform(ks, dirfd(d), e->d_name, &st, fmode, gid);
+	}
+	if (d)
+		closedir(d);
+	return r;
+}
+
+static void access_add(struct keystore_access *a, const struct stat *st, bool fits)
+{
+	if (!a->files) {
+		a->file_uid = st->st_uid;
+		a->file_gid = st->st_gid;
+		a->file_mode = st->st_mode & 07777;
+	} else if (a->file_uid != st->st_uid || a->file_gid != st->st_gid ||
+		   a->file_mode != (st->st_mode & 07777)) {
+		a->files_alike = false;
+	}
+	a->files++;
+	a->as_configured = a->as_configured && fits;
+}
+
+int ksf_access(const struct keystore *ks, struct keystore_access *out)
+{
+	struct keystore_access a = {.files_alike = true};
+	mode_t fmode = item_mode(ks);
+	gid_t gid = want_gid(ks);
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+	int r = 0;
+
+	d = opendir(ks->kc->path);
+	if (!d || fstat(dirfd(d), &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	a.uid = st.st_uid;
+	a.gid = st.st_gid;
+	a.mode = st.st_mode & 07777;
+	a.as_configured = access_fits(&st, want_dir_mode(ks), gid);
+	a.want_gid = gid;
+	a.want_mode = want_dir_mode(ks);
+	a.want_file_mode = fmode;
+	for (;;) {
+		errno = 0;
+		e = readdir(d);
+		if (!e) {
+			r = -errno;
+			break;
+		}
+		if (is_item(e->d_name) &&
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
+			access_add(&a, &st, access_fits(&st, fmode, gid));
+	}
+out:
+	if (d)
+		closedir(d);
+	if (r == 0)
+		*out = a;
+	return r;
 }
 
 int ksf_lock(struct keystore *ks, bool wait)
@@ -184,11 +393,6 @@ int ksf_read_staged(const struct keystore *ks, const char *alias, char **out_dat
 	return r;
 }
 
-static mode_t item_mode(const struct keystore *ks)
-{
-	return has_group(ks) ? 0640 : 0600;
-}
-
 int ksf_write(const struct keystore *ks, const char *alias, const void *data, size_t len)
 {
 	char *path = item_path(ks, alias);
@@ -251,21 +455,6 @@ int ksf_sync(const struct keystore *ks)
 	if (dfd >= 0)
 		close(dfd);
 	return r;
-}
-
-/* ALIAS of "ALIAS.pem", or NULL for anything else (temporary and staged files, the journal). */
-static char *item_alias(const char *name)
-{
-	size_t len = strlen(name), slen = strlen(SUFFIX);
-	char *alias;
-
-	if (len <= slen || strcmp(name + len - slen, SUFFIX))
-		return NULL;
-	alias = xstrndup(name, len - slen);
-	if (keystore_alias_valid(alias))
-		return alias;
-	free(alias);
-	return NULL;
 }
 
 /* Calls fn on each entry name of the store directory; an absent directory has none. */

@@ -380,7 +380,10 @@ static int prepare_keyring(struct keystore_txn *txn, const struct ks_view *want,
 
 	*out_staging = -1;
 	*out_refused = 0;
-	if (!ks->keyring_on) {
+	for (i = 0; i < txn->n && !keystore_alias_in_keyring(txn->ops[i].alias); i++)
+		;
+	/* Off, or a change of file-only items (est-events): the keyring is not touched. */
+	if (!ks->keyring_on || i == txn->n) {
 		free(drop);
 		return 0;
 	}

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "certmonger.h"
 #include "config.h"
 #include "crypto.h"
 #include "enroll.h"
@@ -21,6 +22,7 @@
 #include "import.h"
 #include "keystore.h"
 #include "log.h"
+#include "metrics.h"
 #include "status.h"
 #include "util.h"
 
@@ -99,7 +101,9 @@ static int pass(struct cli *cli, struct config *cfg, enum enroll_action action)
 	if (r == -EBUSY)
 		return r;
 	e = export_all(cfg);
-	if (pending)
+	/* The hooks announce the files too: with an export failed, they wait for the pass that
+	 * writes it (the change stays in est-events). */
+	if (pending && e == 0)
 		hooks_deliver(cfg);
 	return r < 0 ? r : e;
 }
@@ -175,7 +179,7 @@ out:
 	 * from them. */
 	if (r == 0)
 		r = export_all(cfg);
-	if (pending)
+	if (pending && r == 0)
 		hooks_deliver(cfg);
 	return r;
 }
@@ -230,6 +234,14 @@ static int cmd_import(struct cli *cli, struct config *cfg)
 	return import_alias(cfg, cli->argv[0], cli->argc > 1 ? cli->argv[1] : NULL);
 }
 
+/* certmonger's CA helper protocol has exit codes of its own, a bad configuration's too: main()
+ * hands it the configuration's path before loading anything (certmonger.c). */
+static int cmd_certmonger_helper(struct cli *cli, struct config *cfg)
+{
+	(void)cfg;
+	return certmonger_helper(cli->config);
+}
+
 static const struct command commands[] = {
 	{"run", cmd_run, "run", 0, 0, true, false},
 	{"enroll", cmd_enroll, "enroll", 0, 0, true, false},
@@ -240,7 +252,22 @@ static const struct command commands[] = {
 	{"load", cmd_load, "load", 0, 0, false, false},
 	{"export", cmd_export, "export ALIAS [--out FILE] [--mode MODE]", 1, 1, false, true},
 	{"import", cmd_import, "import ALIAS [FILE]", 1, 2, false, true},
+	{"certmonger-helper", cmd_certmonger_helper, "certmonger-helper", 0, 0, true, true},
 };
+
+/*
+ * The metrics file (est-enroll(8), METRICS) after a pass, a forced command or load, whatever its
+ * result (r), but for a run that found the lock held: the pass holding it writes when it ends.
+ */
+static void write_metrics(const struct command *cmd, const struct config *cfg, int r)
+{
+	if (cmd->handler == cmd_load)
+		metrics_after_load(cfg);
+	else if ((cmd->handler == cmd_run || cmd->handler == cmd_enroll ||
+		  cmd->handler == cmd_renew || cmd->handler == cmd_cacerts) &&
+		 r != -EBUSY)
+		metrics_after_pass(cfg, exit_code(r));
+}
 
 static void usage(FILE *f)
 {
@@ -390,11 +417,15 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	crypto_start();
+	if (cmd->handler == cmd_certmonger_helper)
+		return cmd_certmonger_helper(&cli, NULL);
 	r = config_load(cli.config, &cfg);
 	/* A disabled run does nothing, so it needs neither the password nor ca_root. */
 	if (r == 0 && cmd->needs_secrets && !(cmd->handler == cmd_run && !cfg->enabled))
 		r = config_load_secrets(cfg);
 	if (r < 0) {
+		if (cfg) /* the password or ca_root: a pass that failed with 2 */
+			write_metrics(cmd, cfg, -EINVAL);
 		config_free(cfg);
 		return EXIT_USAGE;
 	}
@@ -402,6 +433,7 @@ int main(int argc, char **argv)
 	if (cmd->openssl_cnf)
 		crypto_load_config();
 	r = cmd->handler(&cli, cfg);
+	write_metrics(cmd, cfg, r);
 	config_free(cfg);
 	return exit_code(r);
 }

@@ -53,6 +53,7 @@ struct pass {
 	bool state_staged;	 /* this attempt staged a new bootstrap record */
 	enum enroll_event event; /* what the committed changes amount to */
 	uint64_t retry_after;	 /* the server's Retry-After of the last answer */
+	bool accepted;		 /* the last enrollment answer was a 202: the server holds it */
 	bool cert_refused;	 /* the last attempt's TLS client certificate was refused */
 	bool req_renew;		 /* req_key was made for a renewal */
 	bool change_logged;	 /* "server changed" said once per pass */
@@ -120,7 +121,7 @@ bool pass_request_pending(const char *pem);
  * died before its answer left. 0 or -errno (logged). */
 int pass_drop_stale_request(struct pass *p);
 /* Records with the pending request key that the server asked to wait until not_before. */
-int pass_defer_request(struct pass *p, time_t not_before);
+int pass_defer_request(struct pass *p, time_t not_before, bool accepted);
 /* The not-before time of the stored request key if it would be resumed, else 0. */
 time_t pass_request_not_before(struct pass *p);
 /* Checks the answer and stages key + issued certificate + chain as one bundle. */

@@ -48,7 +48,8 @@ bool pass_request_pending(const char *pem)
 		free(v);
 		return pending;
 	}
-	/* Tags of 0.1: a not_before was only ever written from a 202. */
+	/* Tags of 0.1 (no pending=): a not_before came from a 202 or a 5xx's Retry-After; taken
+	 * as held, so no key the server may hold is thrown away. */
 	nb = tag ? kv_value(tag, "not_before") : NULL;
 	pending = nb && strtoll(nb, NULL, 10) > 0;
 	free(nb);
@@ -142,9 +143,9 @@ static int new_request_key(struct pass *p, bool renew)
 	return r;
 }
 
-int pass_defer_request(struct pass *p, time_t not_before)
+int pass_defer_request(struct pass *p, time_t not_before, bool accepted)
 {
-	return p->req_key ? store_request_key(p, not_before, true) : 0;
+	return p->req_key ? store_request_key(p, not_before, accepted) : 0;
 }
 
 time_t pass_request_not_before(struct pass *p)

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -566,6 +568,7 @@ static enum enroll_event staged_event(const struct pass *p)
 static int stage_event(struct pass *p, enum enroll_event e)
 {
 	char *have = NULL, *all;
+	uint64_t id = 0;
 	size_t len = 0;
 	int r;
 
@@ -574,7 +577,13 @@ static int stage_event(struct pass *p, enum enroll_event e)
 	r = keystore_get(p->ks, KS_ALIAS_EVENTS, &have, &len);
 	if (r < 0 && r != -ENOKEY)
 		return r;
-	all = xasprintf("%s%s\n", r == 0 ? have : "", enroll_event_name(e));
+	/* An id of its own: hooks_deliver takes out exactly the lines it told, never a later one
+	 * of the same kind. A line cut short (a damaged item) is ended first. */
+	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+		id = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	all = xasprintf("%s%s%s %016llx\n", r == 0 ? have : "",
+			r == 0 && len && have[len - 1] != '\n' ? "\n" : "", enroll_event_name(e),
+			(unsigned long long)id);
 	r = keystore_txn_put(p->txn, KS_ALIAS_EVENTS, all, strlen(all));
 	free(all);
 	free(have);

@@ -222,6 +222,7 @@ static int gather(const struct config *cfg, struct keystore *ks, struct report *
 	int r;
 
 	rep->disagree = keystore_disagreement(ks);
+	rep->has_access = keystore_access(ks, &rep->access) == 0;
 	r = keystore_list(ks, &aliases, &n);
 	if (r < 0)
 		return r;

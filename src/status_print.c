@@ -2,7 +2,9 @@
 /* `status` output: the report as text for people and as JSON (schema 1) for scripts. */
 #include "autoconf.h"
 
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,7 +28,64 @@ static bool is_keyring(struct keystore *ks)
 	return keystore_keyring_serial(ks) >= 0;
 }
 
+/* The user's or group's name, NULL when it has none. */
+static const char *user_name(uid_t uid)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	return pw ? pw->pw_name : NULL;
+}
+
+static const char *group_name(gid_t gid)
+{
+	struct group *gr = getgrgid(gid);
+
+	return gr ? gr->gr_name : NULL;
+}
+
 /* ---- text ---- */
+
+/* "MODE OWNER:GROUP", names where there are some. */
+static void access_text(mode_t mode, uid_t uid, gid_t gid, char *buf, size_t len)
+{
+	const char *u = user_name(uid), *g = group_name(gid); /* each its own static buffer */
+	char ubuf[24], gbuf[24];
+
+	snprintf(ubuf, sizeof(ubuf), "%u", (unsigned int)uid);
+	snprintf(gbuf, sizeof(gbuf), "%u", (unsigned int)gid);
+	snprintf(buf, len, "%04o %s:%s", (unsigned int)mode, u ? u : ubuf, g ? g : gbuf);
+}
+
+/* The store's directory and files: owner, group and mode, and whether a pass would change them. */
+static void store_access_text(const struct report *rep, FILE *f)
+{
+	const struct keystore_access *a = &rep->access;
+	char dir[128], files[128] = "no files";
+	const char *g;
+
+	if (!rep->has_access)
+		return;
+	access_text(a->mode, a->uid, a->gid, dir, sizeof(dir));
+	if (a->files && a->files_alike) {
+		memcpy(files, "files ", 6);
+		access_text(a->file_mode, a->file_uid, a->file_gid, files + 6, sizeof(files) - 6);
+	} else if (a->files) {
+		snprintf(files, sizeof(files), "files differ");
+	}
+	fprintf(f, "access:          directory %s, %s", dir, files);
+	if (a->as_configured) {
+		fprintf(f, " (as configured)\n");
+		return;
+	}
+	g = group_name(a->want_gid);
+	fprintf(f, " (not as configured: %04o, files %04o, group ", (unsigned int)a->want_mode,
+		(unsigned int)a->want_file_mode);
+	if (g)
+		fprintf(f, "%s", g);
+	else
+		fprintf(f, "%u", (unsigned int)a->want_gid);
+	fprintf(f, "; the next pass or load applies it)\n");
+}
 
 static void key_text(const struct cert_info *ci, char *buf, size_t len)
 {
@@ -73,6 +132,7 @@ static void head_text(const struct config *cfg, struct keystore *ks, const struc
 	if (is_keyring(ks))
 		fprintf(f, "serials:         %s/%s.keys\n", keystore_runtime_dir(),
 			keystore_name(ks));
+	store_access_text(rep, f);
 	if (keystore_fell_back(ks))
 		fprintf(f, "fallback:        the keyring holds none of the store: the file copy "
 			   "alone is in use\n");
@@ -286,6 +346,41 @@ static void json_list(FILE *f, const char *list)
 	free(copy);
 }
 
+static void json_mode(FILE *f, const char *key, mode_t mode, bool present)
+{
+	char buf[8];
+
+	snprintf(buf, sizeof(buf), "%04o", (unsigned int)mode);
+	json_kv(f, key, present ? buf : NULL);
+}
+
+/* "store_access": the file copy's owner, group and mode; null before its directory exists. */
+static void json_access(FILE *f, const struct report *rep)
+{
+	const struct keystore_access *a = &rep->access;
+	bool alike = a->files && a->files_alike;
+
+	fprintf(f, ", \"store_access\": ");
+	if (!rep->has_access) {
+		fputs("null", f);
+		return;
+	}
+	fprintf(f, "{\"uid\": %u", (unsigned int)a->uid);
+	json_kv(f, "owner", user_name(a->uid));
+	json_int(f, "gid", (long)a->gid, true);
+	json_kv(f, "group", group_name(a->gid));
+	json_mode(f, "mode", a->mode, true);
+	json_int(f, "files", (long)a->files, true);
+	json_int(f, "file_uid", (long)a->file_uid, alike);
+	json_int(f, "file_gid", (long)a->file_gid, alike);
+	json_mode(f, "file_mode", a->file_mode, alike);
+	fprintf(f, ", \"as_configured\": %s", json_bool(a->as_configured));
+	json_int(f, "configured_gid", (long)a->want_gid, true);
+	json_mode(f, "configured_mode", a->want_mode, true);
+	json_mode(f, "configured_file_mode", a->want_file_mode, true);
+	fputc('}', f);
+}
+
 static void json_head(const struct config *cfg, struct keystore *ks, const struct report *rep,
 		      FILE *f)
 {
@@ -302,6 +397,7 @@ static void json_head(const struct config *cfg, struct keystore *ks, const struc
 	json_int(f, "keyring_serial", keystore_keyring_serial(ks), is_keyring(ks));
 	json_kv(f, "serials_file", is_keyring(ks) ? serials : NULL);
 	json_kv(f, "path", kc->path);
+	json_access(f, rep);
 	fprintf(f, ", \"fell_back\": %s, \"consistent\": %s, \"disagree\": [",
 		json_bool(keystore_fell_back(ks)), json_bool(!rep->disagree || !*rep->disagree));
 	json_list(f, rep->disagree);

@@ -51,8 +51,10 @@ struct report {
 	int n_cas;
 	struct item *pair; /* est-enrolled-key-pair, NULL when no certificate */
 	struct request_info request;
-	char *state;	/* est-state text, NULL if never bootstrapped */
-	char *disagree; /* aliases keyring and file copy differ in; NULL for a file store */
+	char *state;	 /* est-state text, NULL if never bootstrapped */
+	char *disagree;	 /* aliases keyring and file copy differ in; NULL for a file store */
+	bool has_access; /* the file copy's directory exists: */
+	struct keystore_access access;
 	time_t now;
 	time_t next_due; /* 0 = nothing scheduled */
 	const char *next_action;

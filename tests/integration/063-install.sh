@@ -100,6 +100,7 @@ key_params|KeyPair generator algorithm parameter set
 key_source|
 csr_signer|CSR signer algorithm
 hooks|
+metrics|
 type|
 keyring|
 path|
@@ -116,7 +117,8 @@ make_pki
 printf '[est]\nserver = localhost:1\nca_root = %s\nsubject = CN=x\n' "$P/ca.pem" >"$T/min.conf"
 "$EST_ENROLL" -c "$T/min.conf" check-config >"$T/config" 2>"$T/err"
 for key in enabled ca_rollover expiration_check retry_timeout timeout tls_client_auth \
-	tls_client_alias http_auth pop pop_binding renew renew_rekey key_algorithm key_source; do
+	tls_client_alias http_auth pop pop_binding renew renew_rekey key_algorithm key_source \
+	metrics; do
 	v=$(sed -n "s/^$key = //p" "$T/config" | head -1)
 	[ -n "$v" ] || v=empty # the page says (empty) where check-config prints "key ="
 	check "est-enroll.conf(5): $key defaults to '$v' as check-config says" \

@@ -113,4 +113,36 @@ is "cacerts after a root key update: exit 0" "$RC" 0
 is "the hooks ran once" "$(order_runs)" "10-env 20-fail 30-sleep 40-last"
 is "EST_ENROLL_EVENT=cacerts" "$(tail -1 "$T/env.log" | cut -d'|' -f1)" cacerts
 
+# A change committed by an est-enroll a hook started (a second renewal of the same kind): the
+# outer command tells it in its next round, once; the two "renewed" lines are told apart by
+# their ids, so neither is lost nor taken for the other.
+H2="$T/hooks2.d"
+mkdir -p "$H2"
+printf '#!/bin/sh\necho "$EST_ENROLL_EVENT" >>"%s/events2"\n' "$T" >"$H2/10-note"
+printf '#!/bin/sh\n[ -e "%s/inner-done" ] && exit 0\n: >"%s/inner-done"\n"%s" -c "$EST_ENROLL_CONFIG" renew --once >/dev/null 2>&1\n' \
+	"$T" "$T" "$EST_ENROLL" >"$H2/20-renew-again"
+chmod 0755 "$H2/10-note" "$H2/20-renew-again"
+write_config "hooks = $H2"
+rm -f "$T/events2" "$T/inner-done"
+est renew --once
+is "a renewal whose hook renews again: exit 0" "$RC" 0
+is "the hooks heard of both renewals, once each" "$(tr '\n' ' ' <"$T/events2")" "renewed renewed "
+check "est-events is empty afterwards" test ! -e "$T/store/est-events.pem"
+
+# An export that fails keeps the change for the pass that writes it: the hooks wait for it.
+rm -f "$T/events2"
+: >"$T/inner-done"
+write_config "hooks = $H2"
+touch "$T/not-a-dir"
+printf '\n[export broken]\ncert = %s/not-a-dir/cert.pem\n' "$T" >>"$T/est.conf"
+est renew --once
+is "a renewal whose export fails: exit 1" "$RC" 1
+check "no hook ran yet" test ! -e "$T/events2"
+check "the change waits in est-events" grep -q '^renewed ' "$T/store/est-events.pem"
+rm -f "$T/not-a-dir"
+est run --once
+is "the next pass writes the export: exit 0" "$RC" 0
+is "and the hooks hear of the renewal then" "$(tr '\n' ' ' <"$T/events2" 2>/dev/null)" "renewed "
+check "est-events is empty afterwards" test ! -e "$T/store/est-events.pem"
+
 done_testing

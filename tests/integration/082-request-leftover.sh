@@ -65,5 +65,21 @@ check "status --json: at_server true" grep -q '"at_server": true' "$T/out"
 est run --once
 is "a pass with a 202'd request, nothing due: exit 0" "$RC" 0
 check "the 202'd request key is kept" test -e "$T/store/est-request-key-pair.pem"
+# Real answers: a 503 with Retry-After is no 202: its key is not the server's, the next pass
+# discards it; a 202 without Retry-After is, and the key is kept.
+start_server
+write_config
+est run --once
+is "a fresh enrollment: exit 0" "$RC" 0
+behaviour "times 1 simplereenroll-status 503 1"
+est renew --once
+is "a renewal answered 503 + Retry-After: exit 75" "$RC" 75
+check "its request key is tagged as not held by the server" grep -q 'pending=0' "$T/store/est-request-key-pair.pem"
+behaviour "202 1 0"
+est renew --once
+is "a renewal answered 202 with Retry-After 0: exit 75" "$RC" 75
+check "its request key is tagged as held by the server" grep -q 'pending=1' "$T/store/est-request-key-pair.pem"
+est status
+check "status: held by the server" grep -q "the server holds it, 202" "$T/out"
 stop_server
 done_testing

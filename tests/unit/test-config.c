@@ -326,6 +326,8 @@ static const struct good_case {
 	{"P-384 and signer", BASE "key_params = secp384r1\ncsr_signer = sha384withecdsa\n",
 	 "key_params = secp384r1\ncsr_signer = sha384withecdsa", NULL},
 	{"server-side keygen", BASE "key_source = server\n", "key_source = server", NULL},
+	{"metrics file", BASE "metrics = /var/lib/prometheus/node-exporter/est-enroll.prom\n",
+	 "metrics = /var/lib/prometheus/node-exporter/est-enroll.prom", NULL},
 	{"tls client keystore follows keystore",
 	 BASE "keystore = it\ntls_client_auth = true\n[keystore it]\n",
 	 "keystore = it\ntls_client_keystore = it\ntls_client_auth = true\n[keystore it]", NULL},
@@ -409,6 +411,7 @@ static void test_defaults(void)
 	   "default key settings");
 	ok(cfg->hooks && !strcmp(cfg->hooks, SYSCONFDIR "/est-enroll/hooks.d"),
 	   "default hooks directory");
+	ok(!cfg->metrics, "no metrics file by default");
 	ks = config_keystore(cfg, "default");
 	ok(ks && ks == cfg->keystores && !ks->next && ks->type == KEYSTORE_TYPE_KEYRING &&
 		   !strcmp(ks->keyring, "est:default") &&
@@ -420,7 +423,8 @@ static void test_defaults(void)
 	out = print(cfg);
 	ok(!strncmp(out, "[est]\nenabled = true\n", 21) &&
 		   has_lines(out, "expiration_check = 30d\nretry_interval = 1m\ntimeout = 30s\n"
-				  "password =\ncsr_signer =\n[keystore default]\nfallback = true"),
+				  "password =\ncsr_signer =\nmetrics =\n[keystore default]\n"
+				  "fallback = true"),
 	   "config_print shows the defaults");
 	free(out);
 	free(err);
@@ -530,6 +534,8 @@ static const struct bad_case {
 	 "5: pop_binding: must be empty, tls-unique or", 1},
 	{BASE "key_source = client\n", "5: key_source: must be local or server", 1},
 	{BASE "hooks = hooks.d\n", "5: hooks: must be an absolute path", 1},
+	{BASE "metrics = est.prom\n", "5: metrics: must be an absolute path", 1},
+	{BASE "metrics = /var/lib/prometheus/\n", "5: metrics: must name a file", 1},
 	{BASE "[export x]\nkey = /k\nwho = me\n", "7: who: unknown key", 1},
 	{BASE "[export x]\nkey = k.pem\n", "6: key: must be an absolute path to a file", 1},
 	{BASE "[export x]\ncert = /etc/\n", "6: cert: must be an absolute path to a file", 1},
