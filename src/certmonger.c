@@ -362,7 +362,8 @@ static int issued(const struct helper *hp, X509_REQ *req, STACK_OF(X509) *certs)
 			leaf = sk_X509_value(certs, i);
 	if (!leaf) {
 		log_err("simpleenroll: no certificate in the answer is for the CSR's key");
-		return answer(CM_UNREACHABLE, "%s: the answer holds no certificate for the key",
+		/* Asking again would have the CA issue another certificate each time. */
+		return answer(CM_REJECTED, "%s: the answer holds no certificate for the key",
 			      hp->cfg->server);
 	}
 	r = print_cert(leaf);
@@ -495,6 +496,18 @@ static int print_list(STACK_OF(X509) *certs, X509 *root, int which)
  * certificate of the answer (after a root key update, NewWithNew: RFC 7030 4.1.3), else the
  * first certificate.
  */
+/* The answer against the stored anchors, as a pass's CA refresh checks it. 0 or -EBADMSG. */
+static int vet_update(struct helper *hp, STACK_OF(X509) *certs)
+{
+	STACK_OF(X509) *anchors = NULL;
+	int r = crypto_certs_from_pem(hp->anchors_pem, hp->anchors_len, &anchors);
+
+	if (r == 0 && cacerts_verify_update(anchors, certs) < 0)
+		r = -EBADMSG;
+	sk_X509_pop_free(anchors, X509_free);
+	return r < 0 ? -EBADMSG : 0;
+}
+
 static int fetch_roots(struct helper *hp)
 {
 	static const char *const keys[] = {"roots", "other-roots", "other"};
@@ -505,6 +518,16 @@ static int fetch_roots(struct helper *hp)
 	r = est_cacerts(hp->http, hp->cfg->label, &certs, &hp->retry_after);
 	if (r == 0)
 		r = cacerts_keep_cas(certs);
+	/* After a bootstrap, only a set a pass would take: a new root vouched for by a stored
+	 * anchor (RFC 7030 4.1.3), nothing expired. certmonger trusts what it gets here. */
+	if (r == 0 && hp->anchors_pem && vet_update(hp, certs) < 0) {
+		sk_X509_pop_free(certs, X509_free);
+		return answer(
+			CM_UNREACHABLE,
+			"%s: CA certificates a pass would not take (a new root no stored anchor "
+			"vouches for, or an expired one; see the log)",
+			hp->cfg->server);
+	}
 	if (r < 0) {
 		sk_X509_pop_free(certs, X509_free);
 		return failed(hp, r);

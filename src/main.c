@@ -398,6 +398,17 @@ static void no_core_dumps(void)
 	(void)setrlimit(RLIMIT_CORE, &none);
 }
 
+/* A command line est-enroll cannot use: 2, but 4 with a line on stdout when certmonger runs it
+ * (its 2 means the CA rejected the request). */
+static int bad_usage(void)
+{
+	usage(stderr);
+	if (!getenv("CERTMONGER_OPERATION"))
+		return EXIT_USAGE;
+	puts("est-enroll: bad command line for certmonger-helper (see est-enroll(8))");
+	return 4;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli cli = {.config = DEFAULT_CONFIG};
@@ -406,16 +417,12 @@ int main(int argc, char **argv)
 	int r;
 
 	no_core_dumps();
-	if (parse_args(argc, argv, &cli) < 0) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	if (parse_args(argc, argv, &cli) < 0)
+		return bad_usage();
 	log_init(cli.verbosity);
 	cmd = find_command(&cli);
-	if (!cmd || !args_fit(cmd, &cli)) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	if (!cmd || !args_fit(cmd, &cli))
+		return bad_usage();
 	crypto_start();
 	if (cmd->handler == cmd_certmonger_helper)
 		return cmd_certmonger_helper(&cli, NULL);

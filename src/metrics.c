@@ -3,12 +3,15 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/x509.h>
 
@@ -273,16 +276,40 @@ static void print_metrics(FILE *out, const struct metrics *m)
 	}
 }
 
+/*
+ * Two commands ending together must not both carry the old counters forward: the file is read
+ * and replaced under an flock of FILE.lock (the textfile collector reads *.prom only), waited
+ * for at most 5 s. The fd, or -errno (then the update goes on unlocked).
+ */
+static int lock_file(const char *path)
+{
+	char *lp = xasprintf("%s.lock", path);
+	int fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600), i, r = 0;
+
+	free(lp);
+	if (fd < 0)
+		return -errno;
+	for (i = 0; i < 500 && (r = flock(fd, LOCK_EX | LOCK_NB)) < 0 && errno == EWOULDBLOCK; i++)
+		sleep_ms(10);
+	if (r < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
 static int update(const struct config *cfg, bool pass, int exit_code)
 {
 	struct metrics m = {.keystore = cfg->keystore};
 	char *text = NULL;
 	size_t len = 0;
+	int r, lock;
 	FILE *out;
-	int r;
 
 	if (!cfg->metrics)
 		return 0;
+	lock = lock_file(cfg->metrics);
 	read_store(cfg, &m);
 	carry(cfg, &m, pass, exit_code);
 	out = open_memstream(&text, &len);
@@ -294,11 +321,14 @@ static int update(const struct config *cfg, bool pass, int exit_code)
 	r = ferror(out) ? -EIO : 0;
 	if (fclose(out) != 0 && r == 0)
 		r = -EIO;
+	/* Not synced: the next pass (or load at boot) writes it again after a power cut. */
 	if (r == 0)
-		r = write_file_atomic(cfg->metrics, text, len, METRICS_MODE, (gid_t)-1);
+		r = write_file_replace(cfg->metrics, text, len, METRICS_MODE);
 out:
 	if (r < 0)
 		log_warn("metrics: cannot write %s: %s", cfg->metrics, strerror(-r));
+	if (lock >= 0)
+		close(lock);
 	free(text);
 	free(m.cas);
 	return r;

@@ -67,6 +67,7 @@ is "a pass with a 202'd request, nothing due: exit 0" "$RC" 0
 check "the 202'd request key is kept" test -e "$T/store/est-request-key-pair.pem"
 # Real answers: a 503 with Retry-After is no 202: its key is not the server's, the next pass
 # discards it; a 202 without Retry-After is, and the key is kept.
+stop_server
 start_server
 write_config
 est run --once

@@ -156,7 +156,11 @@ helper POLL CERTMONGER_CA_COOKIE="bm90IGEgQ1NS"
 is "POLL without a CSR and a cookie that holds none: exit 4" "$RC" 4
 check "... saying so" grep -q "the cookie holds no PKCS#10 request" "$T/out"
 "$EST_ENROLL" -c "$T/est.conf" certmonger-helper extra >"$T/out" 2>"$T/err"
-is "an extra argument: a usage error, exit 2 as for every command" "$?" 2
+is "an extra argument, run by hand: a usage error, exit 2 as for every command" "$?" 2
+CERTMONGER_OPERATION=SUBMIT "$EST_ENROLL" --bogus -c "$T/est.conf" certmonger-helper \
+	>"$T/out" 2>"$T/err"
+is "a bad command line under certmonger: exit 4 (under-configured), not 2 (rejected)" "$?" 4
+check "... with a line for certmonger's ca-error" grep -q "bad command line" "$T/out"
 
 helper GET-NEW-REQUEST-REQUIREMENTS
 is "another operation: exit 6, nothing on stdout" "$RC:$(cat "$T/out")" "6:"
@@ -192,6 +196,16 @@ write_config "ca_root = $SRV/tls-ca.pem"
 helper SUBMIT CERTMONGER_CSR="$CSR"
 is "the default server_trust (stored CA certificates and ca_root): exit 0" "$RC" 0
 is "the store and the keyring are unchanged" "$(store_state)" "$before"
+# After the bootstrap FETCH-ROOTS hands certmonger only what a pass would take: not a new root
+# that no stored anchor vouches for.
+behaviour "cacerts-rollover-bad"
+helper FETCH-ROOTS
+is "FETCH-ROOTS, a root update no stored anchor vouches for: exit 3" "$RC" 3
+check "... saying so, and printing no certificate" bash -c \
+	"grep -q 'a pass would not take' '$T/out' && ! grep -q 'BEGIN CERTIFICATE' '$T/out'"
+behaviour ""
+helper FETCH-ROOTS
+is "FETCH-ROOTS after the bootstrap, the same set: exit 0" "$RC" 0
 
 # --- the real certmonger ----------------------------------------------------------------------
 
