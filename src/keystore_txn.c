@@ -88,8 +88,9 @@ struct keystore_txn {
 	size_t n;
 };
 
-/* Finishes an interrupted commit (journal present) or discards its staged copies. */
-int ks_recover(struct keystore *ks)
+/* The old layout: finishes an interrupted commit (journal present) or discards its staged
+ * copies. */
+static int recover_journal(struct keystore *ks)
 {
 	struct ks_journal *j = NULL;
 	size_t i;
@@ -126,6 +127,42 @@ int ks_recover(struct keystore *ks)
 		ksf_discard_staged(ks);
 	ksf_journal_free(j);
 	return r;
+}
+
+/* The old layout (regular PATH/ALIAS.pem files, no ..data) becomes the new one by one commit
+ * of what it holds. An empty store stays without ..data until its first commit. */
+static int convert(struct keystore *ks)
+{
+	struct ks_view v = {NULL, 0};
+	char **names = NULL;
+	size_t i;
+	int r;
+
+	r = ks_read_view(ks, &v);
+	if (r == 0 && v.n) {
+		log_info("keystore %s: converting %s to data directories", ks->kc->name,
+			 ks->kc->path);
+		names = xzalloc(sizeof(*names) * v.n);
+		for (i = 0; i < v.n; i++)
+			names[i] = v.items[i].alias;
+		r = ksf_commit(ks, &v, names, v.n);
+	}
+	free(names);
+	ks_view_clear(&v);
+	return r;
+}
+
+/* Under the lock: the store as its last durable switch left it (see the top of this file). */
+int ks_recover(struct keystore *ks)
+{
+	int r = ksf_data_open(ks);
+
+	if (r == -ENOENT) {
+		r = recover_journal(ks);
+		if (r == 0)
+			r = convert(ks);
+	}
+	return r == 0 ? ksf_tidy(ks) : r;
 }
 
 struct keystore_txn *keystore_txn_new(struct keystore *ks)
@@ -302,70 +339,19 @@ static void apply_ops(struct keystore_txn *txn, struct ks_view *cur)
 	cur->n = j;
 }
 
-/* A transaction of one op needs no journal: a rename or an unlink is atomic by itself. */
-static int commit_one_file(struct keystore_txn *txn)
+/* Steps 2-5: the file copy, want being the whole new store. 0 or -errno; before the switch
+ * nothing has changed. */
+static int commit_files(struct keystore_txn *txn, const struct ks_view *want)
 {
-	const struct txn_op *op = &txn->ops[0];
+	char **changed = xzalloc(sizeof(*changed) * (txn->n + 1));
+	size_t n = 0, i;
 	int r;
 
-	if (op->data)
-		return ksf_write(txn->ks, op->alias, op->data, op->len);
-	r = ksf_delete(txn->ks, op->alias);
-	return r == 0 ? ksf_sync(txn->ks) : r;
-}
-
-/* Steps 2-4: the file copy. 0 or -errno; before the commit point nothing has changed. */
-static int commit_files(struct keystore_txn *txn)
-{
-	struct keystore *ks = txn->ks;
-	struct ks_journal j = {0};
-	size_t i;
-	int r = 0;
-
-	if (txn->n == 1)
-		return commit_one_file(txn);
-	j.put = xzalloc(sizeof(char *) * (txn->n + 1));
-	j.del = xzalloc(sizeof(char *) * (txn->n + 1));
-	j.put_len = xzalloc(sizeof(*j.put_len) * (txn->n + 1));
-	j.put_sum = xzalloc(sizeof(*j.put_sum) * (txn->n + 1));
-	for (i = 0; r == 0 && i < txn->n; i++) {
-		const struct txn_op *op = &txn->ops[i];
-
-		if (op->data) {
-			r = ksf_stage(ks, op->alias, op->data, op->len);
-			j.put_len[j.n_put] = op->len;
-			j.put_sum[j.n_put] = ksf_sum(op->data, op->len);
-			j.put[j.n_put++] = op->alias;
-		} else {
-			j.del[j.n_del++] = op->alias;
-		}
-	}
-	if (r == 0)
-		r = ksf_journal_write(ks, &j);
-	if (r < 0) {
-		ksf_discard_staged(ks);
-		goto out;
-	}
-	for (i = 0; r == 0 && i < j.n_put; i++)
-		r = ksf_install(ks, j.put[i]);
-	for (i = 0; r == 0 && i < j.n_del; i++)
-		r = ksf_delete(ks, j.del[i]);
-	if (r == 0)
-		r = ksf_sync(ks);
-	if (r == 0)
-		r = ksf_journal_remove(ks); /* not synced: see the top of this file */
-	if (r < 0) {
-		/* Committed: the journal stays, and the next writer finishes the job. */
-		log_warn("keystore %s: the commit is durable but not finished (%s): the next pass "
-			 "finishes it",
-			 ks->kc->name, strerror(-r));
-		r = 0;
-	}
-out:
-	free(j.put);
-	free(j.del);
-	free(j.put_len);
-	free(j.put_sum);
+	for (i = 0; i < txn->n; i++)
+		if (txn->ops[i].data)
+			changed[n++] = txn->ops[i].alias;
+	r = ksf_commit(txn->ks, want, changed, n);
+	free(changed);
 	return r;
 }
 
@@ -421,7 +407,7 @@ int keystore_txn_commit(struct keystore_txn *txn)
 		goto out; /* nothing changes */
 	r = prepare_keyring(txn, &view, &staging, &refused);
 	if (r == 0)
-		r = commit_files(txn);
+		r = commit_files(txn, &view);
 	if (r < 0) {
 		ksk_discard(staging);
 		goto out;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for the file copy's recovery: which journals a power cut can leave, what each opens as. */
+/* Unit tests for the file copy's recovery: which journals a power cut can leave, what each opens
+ * as. */
 #include "autoconf.h"
 
 #include <dirent.h>
@@ -24,7 +25,16 @@ struct store {
 	char name[64], path[256];
 };
 
-/* A file store TMPDIR/NAME, its directory made empty. */
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* A file store TMPDIR/NAME in the old layout (regular files, an older version's journal), its
+ * directory made empty. */
 static void store_init(struct store *s, const char *name)
 {
 	memset(s, 0, sizeof(*s));
@@ -34,6 +44,8 @@ static void store_init(struct store *s, const char *name)
 	s->kc.type = KEYSTORE_TYPE_FILE;
 	s->kc.path = s->path;
 	s->kc.gid = (gid_t)-1;
+	/* A store opened for writing was converted to data directories: made anew. */
+	nftw(s->path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	mkdir(s->path, 0700);
 }
 
@@ -118,7 +130,8 @@ static struct keystore *open_write(const struct store *s, const char *what)
 /* No journal, no staged copy left once a writer opened the store. */
 static bool clean(const struct store *s)
 {
-	return !has_file(s, ".est-commit") && !has_file(s, ".a.new") && !has_file(s, ".b.new");
+	return !has_file(s, ".est-commit") && !has_file(s, ".a.new") && !has_file(s, ".b.new") &&
+	       has_file(s, "..data");
 }
 
 /* Cut during the installs: a is installed, b still staged. The commit is finished. */
@@ -273,8 +286,8 @@ static void test_commits(void)
 		return;
 	ok(keystore_put(ks, "one", "1\n", 2) == 0 && content_is(ks, "one", "1\n"),
 	   "api: one-item put");
-	ok(keystore_replace_set(ks, "set_", items, NULL, 2) == 0 && content_is(ks, "set_0", "c0\n") &&
-		   content_is(ks, "set_1", "c1\n"),
+	ok(keystore_replace_set(ks, "set_", items, NULL, 2) == 0 &&
+		   content_is(ks, "set_0", "c0\n") && content_is(ks, "set_1", "c1\n"),
 	   "api: two-item commit");
 	ok(!has_file(&s, ".est-commit") && !has_file(&s, ".set_0.new") &&
 		   !has_file(&s, ".set_1.new"),
@@ -282,14 +295,6 @@ static void test_commits(void)
 	ok(keystore_remove(ks, "one") == 0 && absent(ks, "one") && !has_file(&s, "one.pem"),
 	   "api: one-item remove");
 	keystore_free(ks);
-}
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 int main(void)
