@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The file copy: PATH/ALIAS.pem, 0600 (0640 with a group), staged copies, the journal, the lock. */
+/* The file copy: data directories PATH/..data-XXXXXX switched by PATH/..data, stable names
+ * PATH/ALIAS.pem, 0600 (0640 with a group), the lock, the old layout's journal. */
 #include "autoconf.h"
 
 #include <dirent.h>
@@ -112,8 +113,10 @@ int ksf_open(struct keystore *ks, bool create)
 /*
  * Owner, group and mode follow the configuration on every opening for writing (a pass, load,
  * import, an export), so a group added, changed or removed is applied by the next one even
- * when nothing else changes: the directory 0750 and its items 0640 with the group, 0700 and
- * 0600 with the running user's group without; owned by root or the running user. What is
+ * when nothing else changes: the store directory and the current data directory 0750 and the
+ * item files in it 0640 with the group, 0700 and 0600 with the running user's group without;
+ * owned by root or the running user. (The stable names are symlinks: their own mode means
+ * nothing; each commit makes its data directory and files so from the start.) What is
  * already so costs one fstatat per item and changes nothing. The content is not touched, so
  * the commit invariant (keystore_txn.c) does not see it; it is done under the store's lock all
  * the same, after recovery has installed what an interrupted commit staged. Not synced: a
@@ -141,9 +144,9 @@ static bool access_fits(const struct stat *st, mode_t mode, gid_t gid)
 }
 
 /*
- * PATH/ALIAS.pem: the files whose access follows the configuration. Staged copies and
- * temporary files are gone by then (recovery removes or installs them), and each commit
- * writes its own with the configured mode and group.
+ * ALIAS.pem: the files whose access follows the configuration (in the data directory, or in
+ * PATH in the old layout). Temporary files are gone by then (recovery removes them), and each
+ * commit writes its own with the configured mode and group.
  */
 static bool is_item(const char *name)
 {
