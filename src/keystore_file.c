@@ -851,9 +851,11 @@ static int tidy_entry(const struct keystore *ks, const char *name, void *ctx)
 	    fstatat(t->data_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		/* An item of the current set: its stable name is the symlink, nothing else. */
 		if (!is_stable_link(ks, name)) {
+			int r = make_stable_link(ks, name);
+
 			t->changed = true;
-			if (make_stable_link(ks, name) < 0 && t->r == 0)
-				t->r = -errno;
+			if (r < 0 && t->r == 0)
+				t->r = r;
 		}
 	} else if (t->data_fd >= 0 || !strcmp(name, DATA_TMP) ||
 		   (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))) {
@@ -877,9 +879,11 @@ static int add_missing_link(const struct keystore *ks, const char *name, void *c
 		return 0;
 	path = store_name(ks, name);
 	if (lstat(path, &st) < 0 && errno == ENOENT) {
+		int r = make_stable_link(ks, name);
+
 		t->changed = true;
-		if (make_stable_link(ks, name) < 0 && t->r == 0)
-			t->r = -errno;
+		if (r < 0 && t->r == 0)
+			t->r = r;
 	}
 	free(path);
 	return 0;
