@@ -142,7 +142,11 @@ static int open_files(struct keystore *ks)
 	/* After recovery, which may install what an older configuration staged. */
 	if (r == 0 && write)
 		r = ksf_conform(ks);
-	if (r == 0 && !write) {
+	/* One data directory for every read of this opening: one commit's files. */
+	if (r == 0 && !write)
+		r = ksf_data_open(ks);
+	if (r == -ENOENT && !write) {
+		/* The old layout (or an empty store): read through an interrupted journal. */
 		r = ksf_journal_read(ks, &ks->jnl);
 		if (r == -ENOKEY || r == -EBADMSG)
 			r = 0; /* none, or unfinished: not committed */
@@ -161,6 +165,7 @@ int keystore_open(const struct keystore_conf *kc, enum keystore_mode mode, struc
 	ks->mode = mode;
 	ks->keyring = -1;
 	ks->lock_fd = -1;
+	ks->data_fd = -1;
 	set_file_location(ks);
 	switch (kc->type) {
 	case KEYSTORE_TYPE_KEYRING:
@@ -186,6 +191,8 @@ void keystore_free(struct keystore *ks)
 		return;
 	if (ks->lock_fd >= 0)
 		close(ks->lock_fd);
+	if (ks->data_fd >= 0)
+		close(ks->data_fd);
 	ksf_journal_free(ks->jnl);
 	free(ks);
 }

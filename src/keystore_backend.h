@@ -47,6 +47,7 @@ struct keystore {
 	bool fell_back;		/* a keyring store storing in files only */
 	key_serial_t keyring;	/* the named keyring, -1 when it does not exist (yet) */
 	int lock_fd;		/* flock'ed store directory, -1 in READ mode */
+	int data_fd;		/* the data directory PATH/..data pointed to when opened, or -1 */
 	struct ks_journal *jnl; /* READ mode: an interrupted commit, overlaid on reads */
 	char location[PATH_MAX + 64];
 };
@@ -71,18 +72,30 @@ void ks_refused(struct keystore *ks, int r, bool at_write);
 /* ---- file copy (keystore_file.c) ---- */
 /* Creates (write modes) or only checks (READ) the directory. -ENOENT in READ when absent. */
 int ksf_open(struct keystore *ks, bool create);
+/* Opens the data directory PATH/..data names as ks->data_fd, once for all reads of this opening
+ * (or after a commit: the new one). -ENOENT: none (an empty store, or the old layout). */
+int ksf_data_open(struct keystore *ks);
+/* ALIAS.pem of the data directory (the old layout: PATH/ALIAS.pem). */
 int ksf_read(const struct keystore *ks, const char *alias, char **out_data, size_t *out_len);
-/* Aliases of PATH/ALIAS.pem, sorted; an absent directory is an empty store. */
+/* Aliases of the data directory (the old layout: PATH/ALIAS.pem), sorted; an absent directory
+ * is an empty store. */
 int ksf_list(const struct keystore *ks, char ***out_aliases, size_t *out_n);
-/* Writes PATH/ALIAS.pem alone, durably (tmp + fsync + rename + fsync(dir)): a one-item commit. */
-int ksf_write(const struct keystore *ks, const char *alias, const void *data, size_t len);
-/* Writes the staged copy of an item (PATH/.ALIAS.new) in place and fsyncs it; its directory
- * entry is made durable by the journal's directory sync. */
-int ksf_stage(const struct keystore *ks, const char *alias, const void *data, size_t len);
+/*
+ * The commit of the file copy (keystore_txn.c has the order): want is the whole new store,
+ * changed the aliases whose content is new (the others are hard links of the current data
+ * directory's files). A new data directory, then the switch of PATH/..data to it, then the
+ * stable names and the old directory tidied. 0 once the switch is durable, or -errno with the
+ * store unchanged. ks->data_fd is the new data directory afterwards.
+ */
+int ksf_commit(struct keystore *ks, const struct ks_view *want, char *const *changed,
+	       size_t n_changed);
+/* Recovery under the lock: data directories other than the current one and a half-made switch
+ * removed, the stable names PATH/ALIAS.pem made to be exactly the current items' symlinks. */
+int ksf_tidy(struct keystore *ks);
+/* The old layout's journal (PATH/.est-commit, staged copies PATH/.ALIAS.new): only read, to
+ * finish or discard an interrupted commit of an older version before the store is converted. */
 /* The staged copy; in READ mode -ENOKEY when it is not the content ks->jnl committed. */
 int ksf_read_staged(const struct keystore *ks, const char *alias, char **out_data, size_t *out_len);
-/* Renames the staged copy over PATH/ALIAS.pem; 0 when there is none (done before). */
-int ksf_install(const struct keystore *ks, const char *alias);
 /* Recovery: installs put i of j when its staged copy holds what j committed; else 0 (the
  * journal was checked at read: PATH/ALIAS.pem holds it already). */
 int ksf_journal_install(const struct keystore *ks, const struct ks_journal *j, size_t i);
@@ -94,8 +107,6 @@ uint64_t ksf_sum(const void *data, size_t len);
 int ksf_sync(const struct keystore *ks);
 /* Removes leftovers of an interrupted write: temporary files and staged copies. */
 void ksf_discard_staged(const struct keystore *ks);
-/* The journal PATH/.est-commit: written durably (the commit point), its directory synced. */
-int ksf_journal_write(const struct keystore *ks, const struct ks_journal *j);
 /* -ENOKEY: none; -EBADMSG: not one a commit wrote, or one whose commit point never became
  * durable (a put neither staged nor installed with the content it records). */
 int ksf_journal_read(const struct keystore *ks, struct ks_journal **out_j);

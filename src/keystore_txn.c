@@ -11,69 +11,82 @@
 #include "util.h"
 
 /*
- * The invariant. The file copy (PATH/ALIAS.pem) is the store; the keyring is its copy for
- * consumers. Whatever happens to the process, the disk or the keyring, the store holds every
- * change of a transaction or none of them, and the keyring holds the store as it was before or
- * after a transaction, never a mix.
+ * The invariant. The file copy is the store; the keyring is its copy for consumers. Whatever
+ * happens to the process, the disk or the keyring, the store holds every change of a
+ * transaction or none of them, and the keyring holds the store as it was before or after a
+ * transaction, never a mix. A reader of the files sees one commit's files, never some of the
+ * previous one (SPEC "Store layout", issue 15).
  *
- * The commit order (keystore_txn_commit):
+ * The layout (Kubernetes' AtomicWriter): the items of a commit are the files of one data
+ * directory, PATH/..data-XXXXXX, never changed once it is named; the symlink PATH/..data names
+ * the current one; each stable name PATH/ALIAS.pem is the symlink "..data/ALIAS.pem". A reader
+ * that opens PATH/..data/ once and reads the items from there (openat) sees one commit;
+ * PATH/ALIAS.pem alone resolves ..data at each open: one whole item.
+ *
+ * The commit order (keystore_txn_commit, ksf_commit):
  *   1. A new keyring holding the new store is built aside, in the process keyring (it dies with
  *      the process). Quota and permission failures happen here, before anything is visible.
- *   2. Each changed item is written to a staged copy, PATH/.ALIAS.new, in place (O_EXCL, mode
- *      set before a byte), and fsynced.
- *   3. The journal PATH/.est-commit lists the items to install, each with its length and
- *      checksum (ksf_sum), and those to remove; it is written as tmp + fsync + rename, then the
- *      directory is synced. The rename is the commit point, the sync makes it and the staged
- *      copies' names durable together (same directory).
- *   4. Each staged copy is renamed over PATH/ALIAS.pem, removed items are unlinked, the
- *      directory is synced, the journal is unlinked (not synced).
- *   5. The new keyring is linked into the user keyring under the same name, which displaces
+ *   2. A new data directory PATH/..data-XXXXXX (mkdtemp, then the store's mode and group)
+ *      gets every item of the new store: a changed one written (O_EXCL, mode and group set
+ *      before a byte) and fsynced, an unchanged one as a hard link of the current file (synced
+ *      when it was written). The data directory is fsynced.
+ *   3. The symlink PATH/..data.tmp -> ..data-XXXXXX is made, and the stable names of new
+ *      aliases (dangling until 4: a reader finds no such item yet, as before). PATH is synced:
+ *      the new directory's entry, ..data.tmp and the new names are durable.
+ *   4. PATH/..data.tmp is renamed over PATH/..data: the commit point, one atomic rename. PATH
+ *      is synced before anything else changes in it; the commit is then acknowledged.
+ *   5. Tidying, which recovery repeats: the stable names of removed aliases are unlinked, the
+ *      old data directory is emptied and removed (a reader inside it sees files vanish, never
+ *      change). Not synced.
+ *   6. The new keyring is linked into the user keyring under the same name, which displaces
  *      the old one in one step; the serial list is republished (best effort, not synced: it
  *      means nothing after a reboot, and $RUNTIME_DIRECTORY is a tmpfs).
- * A transaction of one op skips 2-4: PATH/ALIAS.pem is written as tmp + fsync + rename +
- * directory sync (a removal: unlink + directory sync); a rename or an unlink is atomic alone.
- * A crash before 3 leaves the old store (staged copies are discarded by the next writer); a
- * crash after 3 leaves the new one: the next writer (any command that takes the lock) finishes
- * step 4 from the journal, and heals the keyring from the file copy (keystore_load), as a pass
- * does whenever the keyring lost or changed items. Readers that take no lock (status, export)
- * read through an unfinished journal. When the keyring refuses step 1 (EDQUOT, EACCES, ...)
- * and fallback is on, the commit goes on in the files alone and the tool's own keys are taken
- * out of the keyring, so it never shows a stale identity; with fallback off nothing changes.
+ * A crash before 4 leaves the old store: recovery (ks_recover, at every opening for writing,
+ * under the lock) removes every data directory ..data does not name, ..data.tmp and the stable
+ * names of aliases the current data directory lacks; a crash after 4 leaves the new one, and
+ * recovery finishes 5 and makes any missing stable name. It then heals the keyring from the
+ * file copy (keystore_load), as a pass does whenever the keyring lost or changed items. Readers
+ * that take no lock (status, export) open PATH/..data once and read through it. When the
+ * keyring refuses step 1 (EDQUOT, EACCES, ...) and fallback is on, the commit goes on in the
+ * files alone and the tool's own keys are taken out of the keyring, so it never shows a stale
+ * identity; with fallback off nothing changes.
+ *
+ * The old layout (regular PATH/ALIAS.pem files changed through the journal PATH/.est-commit
+ * and staged copies PATH/.ALIAS.new, up to this version) is recognised by the absence of
+ * ..data: recovery first finishes or discards its journal as that version did (recover_journal,
+ * whose reasoning was: the journal counts only when each put it lists is staged or installed
+ * with the recorded length and checksum), then converts the store by one commit as above,
+ * whose step 5 replaces each regular file by its stable symlink (a symlink made aside and
+ * renamed over it: a reader sees the file or the link, the same content). A cut during the
+ * conversion is recovered like any commit: before its switch the old layout stands (the files
+ * are untouched), after it the stable names are made by recovery.
  *
  * Power loss. SIGKILL (tests/integration/030) loses nothing the kernel accepted; a power cut
  * loses whatever was not synced, in any order. What is assumed: after fsync(file) returns, its
  * data and inode are on the disk; after fsync(dir), the directory's entries as they were at
- * the call; a rename is atomic (the name is the old file or the new one). Nothing about the
- * order in which unsynced changes reach the disk. A journal "counts" (ksf_journal_read) only
- * when every put it lists is either staged or installed with exactly the recorded content;
- * one that does not count is discarded, which never changes a PATH/ALIAS.pem.
- *   - Cut during 2, or during 3 before the journal's rename reached the disk: no journal (or
- *     its tmp file): the staged copies are discarded, the old store stands.
- *   - Cut during the sync of 3: the journal's name may be on the disk while a staged copy's
- *     name is not. The journal's data is whole (synced before the rename), the staged copies'
- *     data too (synced before the journal was written); a missing staged copy whose target
- *     lacks the recorded content makes the journal not count. Nothing was installed yet (4
- *     starts after the sync returns), so discarding it leaves the old store, whole. If every
- *     name made it, the journal counts and recovery finishes it: the new store.
- *   - Cut during 4: the journal and every staged name are durable, and each rename is atomic,
- *     so each put is staged or installed: recovery installs the rest, removes the removed
- *     ones, syncs, and the new store stands. The install sync comes before the journal's
- *     unlink, so the journal cannot vanish from the disk while an install has not reached it.
- *   - After 4 the journal's unlink may not be durable, and the journal may come back after a
- *     later cut. It then changes nothing: its puts are installed (their content is there), its
- *     removals done. It cannot adopt a later transaction's staged copy under the same name: the
- *     content would not match its checksum. And it cannot undo a later acknowledged
- *     transaction: each one syncs the directory (3, or the one-op write) before it returns,
- *     which makes the journal's removal durable too; what it can meet is an unacknowledged one
- *     cut before that sync, which had installed nothing (or one atomic item, whose rollback is
- *     the state before it).
- *   - One-op: cut before the directory sync returns: the old item or the new one, whole.
+ * the call (a symlink's target is written with its inode, at its creation); a rename is atomic
+ * (the name is the old one or the new one). Nothing about the order in which unsynced changes
+ * reach the disk (tests/integration/031 checks the order of the syncs).
+ *   - Cut before 4's rename reached the disk: ..data names the old directory, whose files
+ *     and entries were durable when it was switched in; whatever of the new directory, of
+ *     ..data.tmp and of the new names reached the disk is removed by recovery. The old store.
+ *   - Cut after the rename reached the disk (the rename may reach it before 4's sync
+ *     returns): ..data names the new directory, whose entry in PATH is durable (3's sync), its
+ *     entries (2's directory sync) and every file's data (2's file syncs, or the linked
+ *     file's own earlier sync) too. The new store, whole; recovery tidies.
+ *   - Cut during 5, or with 5's unlinks not yet on the disk: a gone alias's name may come
+ *     back, dangling, or the old directory in part: recovery removes them, and until then
+ *     they name nothing ..data names.
+ *   - A later commit cannot be undone by an earlier one: each commit's switch is synced (4)
+ *     before the next begins, and a data directory is never reused (mkdtemp).
  *   - The store directory made by the first open is synced into its parent (ksf_open), so
  *     the first acknowledged commit cannot vanish with it.
- * A pass that commits twice (the request key before the CSR is sent, then the issued pair, the
- * CA certificates and est-state with the request key removed) pays 2 + (staged + 3) syncs;
- * each commit is acknowledged durable before the pass goes on, as the protocol needs: the key
- * of a CSR that reached the server must survive. Recovery, rare, syncs its removal as well.
+ * A commit pays one sync per changed item + 3 (the data directory, PATH before and after the
+ * switch). A pass that commits the request key before the CSR is sent, then the issued pair,
+ * the CA certificates, est-state and est-events with the request key removed, then est-events'
+ * removal once the hooks ran, pays 4 + (changed + 3) + 3; each commit is acknowledged durable
+ * before the pass goes on, as the protocol needs: the key of a CSR that reached the server must
+ * survive. Recovery, rare, syncs PATH when it changed something.
  */
 
 struct txn_op {
@@ -88,8 +101,9 @@ struct keystore_txn {
 	size_t n;
 };
 
-/* Finishes an interrupted commit (journal present) or discards its staged copies. */
-int ks_recover(struct keystore *ks)
+/* The old layout: finishes an interrupted commit (journal present) or discards its staged
+ * copies. */
+static int recover_journal(struct keystore *ks)
 {
 	struct ks_journal *j = NULL;
 	size_t i;
@@ -126,6 +140,42 @@ int ks_recover(struct keystore *ks)
 		ksf_discard_staged(ks);
 	ksf_journal_free(j);
 	return r;
+}
+
+/* The old layout (regular PATH/ALIAS.pem files, no ..data) becomes the new one by one commit
+ * of what it holds. An empty store stays without ..data until its first commit. */
+static int convert(struct keystore *ks)
+{
+	struct ks_view v = {NULL, 0};
+	char **names = NULL;
+	size_t i;
+	int r;
+
+	r = ks_read_view(ks, &v);
+	if (r == 0 && v.n) {
+		log_info("keystore %s: converting %s to data directories", ks->kc->name,
+			 ks->kc->path);
+		names = xzalloc(sizeof(*names) * v.n);
+		for (i = 0; i < v.n; i++)
+			names[i] = v.items[i].alias;
+		r = ksf_commit(ks, &v, names, v.n);
+	}
+	free(names);
+	ks_view_clear(&v);
+	return r;
+}
+
+/* Under the lock: the store as its last durable switch left it (see the top of this file). */
+int ks_recover(struct keystore *ks)
+{
+	int r = ksf_data_open(ks);
+
+	if (r == -ENOENT) {
+		r = recover_journal(ks);
+		if (r == 0)
+			r = convert(ks);
+	}
+	return r == 0 ? ksf_tidy(ks) : r;
 }
 
 struct keystore_txn *keystore_txn_new(struct keystore *ks)
@@ -302,70 +352,19 @@ static void apply_ops(struct keystore_txn *txn, struct ks_view *cur)
 	cur->n = j;
 }
 
-/* A transaction of one op needs no journal: a rename or an unlink is atomic by itself. */
-static int commit_one_file(struct keystore_txn *txn)
+/* Steps 2-5: the file copy, want being the whole new store. 0 or -errno; before the switch
+ * nothing has changed. */
+static int commit_files(struct keystore_txn *txn, const struct ks_view *want)
 {
-	const struct txn_op *op = &txn->ops[0];
+	char **changed = xzalloc(sizeof(*changed) * (txn->n + 1));
+	size_t n = 0, i;
 	int r;
 
-	if (op->data)
-		return ksf_write(txn->ks, op->alias, op->data, op->len);
-	r = ksf_delete(txn->ks, op->alias);
-	return r == 0 ? ksf_sync(txn->ks) : r;
-}
-
-/* Steps 2-4: the file copy. 0 or -errno; before the commit point nothing has changed. */
-static int commit_files(struct keystore_txn *txn)
-{
-	struct keystore *ks = txn->ks;
-	struct ks_journal j = {0};
-	size_t i;
-	int r = 0;
-
-	if (txn->n == 1)
-		return commit_one_file(txn);
-	j.put = xzalloc(sizeof(char *) * (txn->n + 1));
-	j.del = xzalloc(sizeof(char *) * (txn->n + 1));
-	j.put_len = xzalloc(sizeof(*j.put_len) * (txn->n + 1));
-	j.put_sum = xzalloc(sizeof(*j.put_sum) * (txn->n + 1));
-	for (i = 0; r == 0 && i < txn->n; i++) {
-		const struct txn_op *op = &txn->ops[i];
-
-		if (op->data) {
-			r = ksf_stage(ks, op->alias, op->data, op->len);
-			j.put_len[j.n_put] = op->len;
-			j.put_sum[j.n_put] = ksf_sum(op->data, op->len);
-			j.put[j.n_put++] = op->alias;
-		} else {
-			j.del[j.n_del++] = op->alias;
-		}
-	}
-	if (r == 0)
-		r = ksf_journal_write(ks, &j);
-	if (r < 0) {
-		ksf_discard_staged(ks);
-		goto out;
-	}
-	for (i = 0; r == 0 && i < j.n_put; i++)
-		r = ksf_install(ks, j.put[i]);
-	for (i = 0; r == 0 && i < j.n_del; i++)
-		r = ksf_delete(ks, j.del[i]);
-	if (r == 0)
-		r = ksf_sync(ks);
-	if (r == 0)
-		r = ksf_journal_remove(ks); /* not synced: see the top of this file */
-	if (r < 0) {
-		/* Committed: the journal stays, and the next writer finishes the job. */
-		log_warn("keystore %s: the commit is durable but not finished (%s): the next pass "
-			 "finishes it",
-			 ks->kc->name, strerror(-r));
-		r = 0;
-	}
-out:
-	free(j.put);
-	free(j.del);
-	free(j.put_len);
-	free(j.put_sum);
+	for (i = 0; i < txn->n; i++)
+		if (txn->ops[i].data)
+			changed[n++] = txn->ops[i].alias;
+	r = ksf_commit(txn->ks, want, changed, n);
+	free(changed);
 	return r;
 }
 
@@ -421,7 +420,7 @@ int keystore_txn_commit(struct keystore_txn *txn)
 		goto out; /* nothing changes */
 	r = prepare_keyring(txn, &view, &staging, &refused);
 	if (r == 0)
-		r = commit_files(txn);
+		r = commit_files(txn, &view);
 	if (r < 0) {
 		ksk_discard(staging);
 		goto out;

@@ -104,11 +104,16 @@ void wipe_str(char *s)
 
 int read_file(const char *path, size_t max, char **out_data, size_t *out_len)
 {
+	return read_file_at(AT_FDCWD, path, max, out_data, out_len);
+}
+
+int read_file_at(int dirfd, const char *path, size_t max, char **out_data, size_t *out_len)
+{
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	int fd, r = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	for (;;) {

@@ -28,6 +28,8 @@ void wipe_str(char *s);
 /* Reads a whole file (at most max bytes, else -EFBIG) into a NUL-terminated buffer; caller
  * wipe_free()s. */
 int read_file(const char *path, size_t max, char **out_data, size_t *out_len);
+/* The same, path relative to dirfd (AT_FDCWD: read_file). */
+int read_file_at(int dirfd, const char *path, size_t max, char **out_data, size_t *out_len);
 /*
  * Writes data to path atomically: tmp file in the same directory, fchmod(mode), fchown(-1, gid)
  * when gid != (gid_t)-1, write, fsync, rename, fsync(dir). Returns 0 or -errno.

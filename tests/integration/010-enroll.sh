@@ -25,7 +25,7 @@ check "the key is EC P-256 by default" bash -c \
 perm=$(keyctl rdescribe "$(key_serial est-enrolled-key-pair)" | cut -d';' -f4)
 is "the pair's key permissions" "$perm" "3f3f0000"
 check "the persistent copy exists" test -s "$T/store/est-enrolled-key-pair.pem"
-is "the persistent copy is 0600" "$(stat -c %a "$T/store/est-enrolled-key-pair.pem")" 600
+is "the persistent copy is 0600" "$(stat -L -c %a "$T/store/est-enrolled-key-pair.pem")" 600
 check "the serials file names the pair" grep -q "^est-enrolled-key-pair [0-9]" "$T/run/it.keys"
 check "the bootstrap state is recorded" bash -c "keyctl pipe $(key_serial est-state) | grep -q '^server=localhost:$PORT'"
 

@@ -63,7 +63,7 @@ is "enrolled with the bootstrap client pair: exit 0" "$RC" 0
 srv_dir=$SRV
 make_pki >/dev/null
 SRV=$srv_dir
-install -m 0600 "$T/pki/bundle.pem" "$T/store/est-enrolled-key-pair.pem"
+install -m 0600 "$T/pki/bundle.pem" "$T/store/..data/est-enrolled-key-pair.pem" # into the current data directory
 keyctl padd user est-enrolled-key-pair "$(keyring_id)" <"$T/pki/bundle.pem" >/dev/null
 n=$(requests_to simpleenroll)
 est renew --once

@@ -6,7 +6,9 @@
 # complete, and the next pass carries on from it without enrolling again (SPEC "Consistency").
 # What consumers see too: the hooks ran at least once for each change that became the stored
 # identity, never for one that did not (SPEC "Hooks"), also after a simulated reboot (keyring
-# gone, load), and no temporary file is left beside an export.
+# gone, load), and no temporary file is left beside an export. And what direct file readers
+# see: a reader of PATH/..data/ (the data directory resolved once a round) running beside every
+# killed operation finds the pair and the CA set of one commit, never a mix (issue 15).
 . "$(dirname "$0")/helpers.sh"
 
 : "${KILLPOINT:?run through make check}"
@@ -349,29 +351,49 @@ SC_REBOOT=0     # 1: a simulated reboot (keyring gone, load) between the kill an
 SC_CACERTS_EVENT=0 # 1: a new CA set must be announced (d; a re-bootstrap announces its pair)
 PRE_CAS=
 
-# check_copies WHEN FROM TO: dumps and inspects both copies; the file copy only when not mid-commit
-# or after the next run (WHEN = after). Problems on stdout; NEW_IN_FILES = 1 when the file copy
-# holds a new identity.
+# layout_problems: the file copy as recovery leaves it (keystore_txn.c): one data directory, the
+# one PATH/..data names, no half-made switch, and the stable names PATH/ALIAS.pem exactly the
+# symlinks ..data/ALIAS.pem of its items.
+layout_problems() {
+	local n=0 l
+	[ -e "$STORE/..data.tmp" ] || [ -L "$STORE/..data.tmp" ] &&
+		echo "file copy: ..data.tmp is still there"
+	for l in "$STORE"/..data-*; do
+		[ -d "$l" ] && n=$((n + 1))
+	done
+	[ $n -eq 1 ] || echo "file copy: $n data directories"
+	[ -d "$STORE/..data/" ] || echo "file copy: ..data names no data directory"
+	for l in "$STORE"/*.pem; do
+		[ -e "$l" ] || [ -L "$l" ] || continue
+		[ -L "$l" ] && [ "$(readlink "$l")" = "..data/${l##*/}" ] && [ -f "$l" ] ||
+			echo "file copy: ${l##*/} is not the stable name of an item"
+	done
+	for l in "$STORE"/..data/*.pem; do
+		[ -e "$l" ] || continue
+		[ -L "$STORE/${l##*/}" ] || echo "file copy: ${l##*/} has no stable name"
+	done
+}
+
+# check_copies WHEN FROM TO: dumps and inspects both copies (the file copy through its stable
+# names: there is no mid-commit state a reader could see), after the next run (WHEN = after)
+# with its layout. Problems on stdout; NEW_IN_FILES = 1 when the file copy holds a new identity.
 check_copies() {
-	local when=$1 from=$2 to=$3 mid=0 must=$SC_MUST fkey ffp
+	local when=$1 from=$2 to=$3 must=$SC_MUST fkey ffp
 	dump_files "$T/c-file"
 	dump_keyring "$T/c-key"
 	if [ "$when" = after ]; then
 		must=1 # a run that exits 0 leaves an enrolled pair in both copies
-		[ -e "$STORE/.est-commit" ] && echo "file copy: .est-commit is still there"
-	else
-		[ -e "$STORE/.est-commit" ] && mid=1
+		layout_problems
 	fi
 	inspect "$T/c-file"
 	fkey=$I_KEY
 	ffp=$I_FP
 	NEW_IN_FILES=0
 	[ -n "$ffp" ] && [ "$ffp" != "$PRE_FP" ] && NEW_IN_FILES=1
-	# Mid-commit the file copy is checked after the next run, which finishes the commit.
-	[ $mid -eq 0 ] && copy_problems "file copy" "$must" "$from" "$to"
+	copy_problems "file copy" "$must" "$from" "$to"
 	inspect "$T/c-key"
 	copy_problems keyring "$must" "$from" "$to"
-	[ $mid -eq 0 ] && [ $NEW_IN_FILES -eq 1 ] && [ -n "$I_FP" ] && [ "$I_FP" != "$PRE_FP" ] &&
+	[ $NEW_IN_FILES -eq 1 ] && [ -n "$I_FP" ] && [ "$I_FP" != "$PRE_FP" ] &&
 		[ "$I_FP" != "$ffp" ] && echo "the copies hold two different new identities"
 	[ "$when" = after ] && [ "$I_KEY" != "$fkey" ] && same_store "$T/c-file" "$T/c-key"
 	return 0
@@ -409,6 +431,50 @@ hooks_problems() {
 	return 0
 }
 
+# reader: what a direct file reader does, as est-enroll-keyring(7) tells it to: resolve
+# PATH/..data once a round (here: cd into it), then read the items there. A round that finds a
+# pair checks it against the CA set beside it (openssl verify -partial_chain); one that does
+# not verify goes to $T/reader.bad. A round whose directory lost a file meanwhile (removed after
+# a later switch: its listing changed under the copy) is not counted. At most READER_ROUNDS
+# rounds, until $T/reader.stop appears; verified rounds are counted in $T/reader.rounds.
+READER_ROUNDS=4
+reader() {
+	local i d=$T/rd
+	for ((i = 1; i <= READER_ROUNDS; i++)); do
+		[ -e "$T/reader.stop" ] && break
+		rm -rf "$d"
+		mkdir -p "$d"
+		(
+			cd -P "$STORE/..data/" 2>/dev/null || exit 1
+			before=$(ls)
+			cp est-enrolled-key-pair.pem est-cacerts_*.pem "$d/" 2>/dev/null
+			[ -n "$before" ] && [ "$(ls)" = "$before" ]
+		) || continue
+		[ -f "$d/est-enrolled-key-pair.pem" ] || continue
+		echo "$i" >>"$T/reader.rounds"
+		cat "$d"/est-cacerts_*.pem >"$d/cas" 2>/dev/null
+		sed -n '/BEGIN CERTIFICATE/,/END CERTIFICATE/{p;/END CERTIFICATE/q}' \
+			"$d/est-enrolled-key-pair.pem" >"$d/leaf"
+		openssl verify -partial_chain -CAfile "$d/cas" -untrusted "$d/est-enrolled-key-pair.pem" \
+			"$d/leaf" >/dev/null 2>&1 ||
+			echo "round $i: est-enrolled-key-pair does not verify against the est-cacerts_* beside it" \
+				>>"$T/reader.bad"
+	done
+}
+
+READER_PID=
+reader_start() {
+	rm -f "$T/reader.stop" "$T/reader.bad"
+	reader &
+	READER_PID=$!
+}
+
+reader_stop() {
+	touch "$T/reader.stop"
+	wait "$READER_PID" 2>/dev/null
+	READER_PID=
+}
+
 # kill_at N: one kill point of the scenario, and what must hold after it.
 kill_at() {
 	local n=$1 lines what label probs r0 r1 e1 new_in_files rk ek c before after
@@ -416,7 +482,9 @@ kill_at() {
 	$SC_PREP
 	r0=$(log_lines)
 	rm -f "$T/hooks.log"
+	reader_start
 	under_shim "$n" "${SC_OP[@]}"
+	reader_stop
 	lines=()
 	[ -f "$T/kp.log" ] && mapfile -t -s $((n - 1)) -n 1 lines <"$T/kp.log"
 	# Stable across runs: no serials, no random names, no temporary directory.
@@ -426,13 +494,16 @@ kill_at() {
 	what=${what//$KEYRING/KEYRING}
 	what=${what//?(-)+([0-9]) (/(}
 	what=${what//.tmp.??????/.tmp.*}
+	what=${what//..data-??????/..data-*}
 	label="$SC N=$n [${what:-no mutation $n: the run made $(wc -l <"$T/kp.log" 2>/dev/null || echo 0)}]"
 	is "$label: killed there" "$RC" 137
 	r1=$(log_lines)
 	check_copies kill "$r0" "$r1" >"$T/problems"
 	new_in_files=$NEW_IN_FILES
-	verdict "$label: after the kill, each copy is whole, with the old or the new identity$SC_NOTE$(
-		[ -e "$STORE/.est-commit" ] && echo ' (mid-commit: keyring only)')" "$(cat "$T/problems")"
+	verdict "$label: after the kill, each copy is whole, with the old or the new identity$SC_NOTE" \
+		"$(cat "$T/problems")"
+	verdict "$label: a reader of PATH/..data/ saw one commit's pair and CA set in each round" \
+		"$(cat "$T/reader.bad" 2>/dev/null)"
 
 	e1=$(enroll_requests)
 	if [ "$SC_REBOOT" -eq 1 ]; then
@@ -583,4 +654,7 @@ SC_NOTE=
 stop_other
 
 echo "# total: $TOTAL kill points"
+rounds=$(wc -l <"$T/reader.rounds" 2>/dev/null || echo 0)
+echo "# the reader verified a pair against its CA set in $rounds rounds"
+check "the reader verified pairs beside the killed operations ($rounds rounds)" test "$rounds" -gt 0
 done_testing

@@ -11,14 +11,15 @@
 keyctl show @u >/dev/null 2>&1 || skip_all "no kernel keyring"
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 
-# The store's figures (keystore_txn.c): the store directory made (1), the request key alone
-# (2), the commit of key pair, CA certificate and est-state with the request key removed
-# (3 staged copies + 3). A renewal: the request key (2), key pair and est-state (which records
-# the new pair's SHA-256 for the idle check) with the removal (2 + 3). Each adds est-events,
-# the change recorded for the hooks in the same commit (1 staged copy), and its removal once
-# the hooks ran (1: the directory).
-FIRST_MAX=11
-RENEW_MAX=9
+# The store's figures (keystore_txn.c): the store directory made (1); each commit syncs each
+# new or changed file of its data directory, the data directory, the store directory before the
+# switch and after it (changed + 3). A first enrollment: the request key alone (1 + 3), then key
+# pair, CA certificate, est-state and est-events, the change recorded for the hooks, with the
+# request key removed (4 + 3), then est-events removed once the hooks ran (0 + 3). A renewal:
+# the request key (1 + 3), key pair, est-state (which records the new pair's SHA-256 for the
+# idle check) and est-events (3 + 3), est-events removed (0 + 3).
+FIRST_MAX=15
+RENEW_MAX=13
 
 # counted ARGS...: the binary under the shim, counting only, every path (no KILLPOINT_PATHS);
 # the log in $T/kp.log, RC set.
@@ -34,55 +35,73 @@ syncs() {
 }
 
 # order: what the log shows against the commit order, one problem a line, then "commits N
-# singles M": the journaled commits and the one-item writes seen (so nothing passes vacuously).
+# files F parent P": the switches and the data directories' files synced seen (so nothing
+# passes vacuously), the store directory synced into its parent. The order (keystore_txn.c): a new data directory PATH/..data-XXXXXX (mkdtemp), its
+# files written and each synced (or hard-linked from the current one, synced when written), the
+# data directory synced; the symlink PATH/..data.tmp and the new stable names PATH/ALIAS.pem;
+# PATH synced; PATH/..data.tmp renamed over PATH/..data (the switch); PATH synced before
+# anything else in the store changes (tidying: gone names, the old data directory).
 order() {
 	awk -v store="$(realpath "$T")/store" -v run="$(realpath "$RUNTIME_DIRECTORY")" '
 	function base(p) { sub(".*/", "", p); return p }
 	function in_store(p) { return index(p, store "/") == 1 }
+	function data_dir(p) {
+		if (index(p, store "/..data-") != 1) return ""
+		sub("/[^/]*$", "", p)
+		return p
+	}
 	function problem(s) { print NR ": " s; bad++ }
 	$2 ~ /sync/ && index($3, run) == 1 { problem("a sync in the runtime directory: " $3) }
 	$2 == "mkdir" && $3 == store { made = 1 }
 	$2 == "fsync" && made && $3 == substr(store, 1, length(store) - 6) { made = 0; parent = 1 }
-	# A mutation of the store while a one-item write waits for its directory sync.
-	in_store($3) && single != "" && !($2 == "fsync" && $3 == store) {
-		problem(single " renamed into place, then " $2 " " $3 " before the directory sync")
-		single = ""
+	# The journal of the old layout is never written any more.
+	in_store($3) && (base($3) == ".est-commit" || base($3) ~ /^\..*\.new$/) {
+		problem("a journal file: " $2 " " $3)
+	}
+	# After the switch, nothing in the store changes before PATH is synced.
+	switched && in_store($3) && !($2 == "fsync" && $3 == store) {
+		problem($2 " " base($3) " after the switch, before the store directory was synced")
+		switched = 0
 	}
 	$2 == "fsync" && $3 == store {
-		single = ""
-		if (journal && !installing) durable = 1
-		if (installing) installed = 1
+		if (switched) { switched = 0; commits++ }
+		else if (pending && linked) synced_before = 1
 	}
-	$2 == "open" && base($3) ~ /^\..*\.new$/ && in_store($3) { staged[$3] = 1 }
-	$2 == "fsync" && ($3 in staged) { synced[$3] = 1 }
-	$2 == "fsync" && $3 ~ /\.tmp\./ { tmp_synced[$3] = 1 }
-	$2 == "rename" && $3 == store "/.est-commit" {
-		for (s in staged)
-			if (!(s in synced)) problem(base(s) " not synced before the commit point")
-		if (!($5 in tmp_synced)) problem("the journal renamed before its data was synced")
-		journal = 1; durable = 0; installing = 0; commits++
+	$2 == "mkdtemp" && index($3, store "/..data-") == 1 {
+		if (pending) problem("a data directory made while another commit is pending")
+		pending = 1; linked = 0; synced_before = 0; dir = ""; delete written; delete synced
 	}
-	$2 == "rename" && in_store($3) && base($5) ~ /^\..*\.new$/ {
-		if (!journal) problem(base($5) " installed without a journal")
-		else if (!durable) problem(base($5) " installed before the journal was synced")
-		installing = 1; installed = 0
+	$2 == "open" && data_dir($3) != "" && base($3) !~ /^\.\.data-/ {
+		written[$3] = 1; dir = data_dir($3); dir_synced = 0
 	}
-	$2 == "rename" && in_store($3) && base($5) ~ /\.pem\.tmp\./ {
-		if (!($5 in tmp_synced)) problem(base($3) " renamed before its data was synced")
-		single = base($3); singles++
+	$2 == "link" && data_dir($3) != "" { dir = data_dir($3); dir_synced = 0 }
+	$2 == "fsync" && ($3 in written) { synced[$3] = 1; files++ }
+	$2 == "fsync" && pending && $3 == dir {
+		for (f in written)
+			if (!(f in synced)) problem(base(f) " not synced before its data directory")
+		dir_synced = 1
 	}
-	$2 == "unlink" && in_store($3) && base($3) ~ /\.pem$/ && journal {
-		if (!durable) problem(base($3) " removed before the journal was synced")
-		installing = 1; installed = 0
+	$2 == "fsync" && pending && dir == "" && index($3, store "/..data-") == 1 { dir = $3; dir_synced = 1 }
+	$2 == "symlink" && $3 == store "/..data.tmp" {
+		if (!pending) problem("..data.tmp made without a new data directory")
+		else if (!dir_synced) problem("..data.tmp made before the data directory was synced")
+		linked = 1
 	}
-	$2 == "unlink" && $3 == store "/.est-commit" {
-		if (installing && !installed) problem("the journal removed before the installs were synced")
-		journal = 0; installing = 0; delete staged; delete synced
+	$2 == "symlink" && in_store($3) && base($3) ~ /\.pem$/ && !linked {
+		problem("the stable name " base($3) " made outside a commit")
+	}
+	$2 == "rename" && $3 == store "/..data" {
+		if ($5 != store "/..data.tmp") problem("..data replaced by " $5)
+		else if (!pending || !linked) problem("a switch without a data directory")
+		else if (!dir_synced) problem("the switch before the data directory was synced")
+		else if (!synced_before) problem("the switch before the store directory was synced")
+		switched = 1; pending = 0; linked = 0
 	}
 	END {
-		if (single != "") problem(single " renamed into place, never synced into the directory")
+		if (switched) problem("a switch never synced")
+		if (pending) problem("a commit left pending")
 		if (made) problem("the store directory made, never synced into its parent")
-		printf "commits %d singles %d parent %d\n", commits, singles, parent
+		printf "commits %d files %d parent %d\n", commits, files, parent
 	}' "$T/kp.log"
 }
 
@@ -97,7 +116,7 @@ check "first enrollment: the shim counted syncs ($n)" test "$n" -gt 0
 check "first enrollment: at most $FIRST_MAX syncs ($n)" test "$n" -le "$FIRST_MAX"
 order >"$T/order"
 is "first enrollment: the syncs are where a power cut needs them" \
-	"$(cat "$T/order")" "commits 1 singles 1 parent 1"
+	"$(cat "$T/order")" "commits 3 files 5 parent 1"
 
 counted renew --once
 is "renewal: exits 0 under the shim" "$RC" 0
@@ -107,7 +126,7 @@ check "renewal: the shim counted syncs ($n)" test "$n" -gt 0
 check "renewal: at most $RENEW_MAX syncs ($n)" test "$n" -le "$RENEW_MAX"
 order >"$T/order"
 is "renewal: the syncs are where a power cut needs them" \
-	"$(cat "$T/order")" "commits 1 singles 1 parent 0"
+	"$(cat "$T/order")" "commits 3 files 4 parent 0"
 
 counted run --once
 is "an idle pass: exits 0 under the shim" "$RC" 0

@@ -63,7 +63,7 @@ check "the pair is in root's user keyring, seen from outside" key_serial est-enr
 check "the keyring copy and the file copy agree" copies_agree
 is "the store directory belongs to the group (0750)" "$(stat -c '%a %g' "$T/store")" "750 $GID"
 is "the pair's file is the group's (0640)" \
-	"$(stat -c '%a %g' "$T/store/est-enrolled-key-pair.pem")" "640 $GID"
+	"$(stat -L -c '%a %g' "$T/store/est-enrolled-key-pair.pem")" "640 $GID"
 is "the pair's key is the group's" \
 	"$(keyctl rdescribe "$(key_serial est-enrolled-key-pair)" | cut -d';' -f3)" "$GID"
 check "the serials file is written" grep -q "^est-enrolled-key-pair " "$RUNTIME_DIRECTORY/it.keys"

@@ -25,8 +25,9 @@ as_member() {
 as_other() {
 	setpriv --reuid=$OTHER --regid=$OTHER --clear-groups keyctl session - "$@" 2>/dev/null
 }
-mode_of() { stat -c %a "$1" 2>/dev/null; }
-group_of() { stat -c %g "$1" 2>/dev/null; }
+# A store item's stable name is a symlink into the data directory: its file is what counts.
+mode_of() { stat -L -c %a "$1" 2>/dev/null; }
+group_of() { stat -L -c %g "$1" 2>/dev/null; }
 
 start_server
 STORE="$T/pub/a/b/store"
@@ -126,11 +127,14 @@ configure() {
 		fi
 	} >>"$T/est.conf"
 }
-# files_are MODE GID: every PATH/*.pem has that mode and group, and is owned by root.
+# files_are MODE GID: every PATH/*.pem (its file in the data directory) has that mode and group,
+# and is owned by root; the data directory is 0750 with the group (0640), else 0700.
 files_are() {
-	local f n=0
+	local f n=0 d=700
+	[ "$1" = 640 ] && d=750
+	[ "$(stat -L -c '%a %g %u' "$STORE/..data")" = "$d $2 0" ] || return 1
 	for f in "$STORE"/*.pem; do
-		[ "$(stat -c '%a %g %u' "$f")" = "$1 $2 0" ] || return 1
+		[ "$(stat -L -c '%a %g %u' "$f")" = "$1 $2 0" ] || return 1
 		n=$((n + 1))
 	done
 	[ "$n" -ge 3 ]

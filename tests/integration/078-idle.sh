@@ -82,7 +82,7 @@ is "the key file is 0600" "$(stat -c %a "$T/exp/key.pem")" 600
 
 # An upgrade: a record without the digest. The pair is checked once and its digest recorded.
 state_without_digest() {
-	sed -i '/^pair_sha256=/d; /^cacerts_sha256=/d' "$T/store/est-state.pem"
+	sed -i '/^pair_sha256=/d; /^cacerts_sha256=/d' "$T/store/..data/est-state.pem"
 }
 state_without_digest
 n=$(requests_count)

@@ -18,7 +18,7 @@ leftover() {
 			"$PORT" "${2:-0}" "$1"
 		openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 2>/dev/null
 	} >"$T/req.pem"
-	install -m 0600 "$T/req.pem" "$T/store/est-request-key-pair.pem"
+	install -m 0600 "$T/req.pem" "$T/store/..data/est-request-key-pair.pem" # into the current data directory
 	kctl padd user est-request-key-pair "$(keyring_id)" <"$T/req.pem" >/dev/null
 	openssl pkey -in "$T/req.pem" -pubout 2>/dev/null >"$T/req.pub"
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Unit tests for the file copy's recovery: which journals a power cut can leave, what each opens as. */
+/* Unit tests for the file copy's recovery: which journals a power cut can leave, what each opens
+ * as. */
 #include "autoconf.h"
 
 #include <dirent.h>
@@ -24,7 +25,16 @@ struct store {
 	char name[64], path[256];
 };
 
-/* A file store TMPDIR/NAME, its directory made empty. */
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* A file store TMPDIR/NAME in the old layout (regular files, an older version's journal), its
+ * directory made empty. */
 static void store_init(struct store *s, const char *name)
 {
 	memset(s, 0, sizeof(*s));
@@ -34,6 +44,8 @@ static void store_init(struct store *s, const char *name)
 	s->kc.type = KEYSTORE_TYPE_FILE;
 	s->kc.path = s->path;
 	s->kc.gid = (gid_t)-1;
+	/* A store opened for writing was converted to data directories: made anew. */
+	nftw(s->path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	mkdir(s->path, 0700);
 }
 
@@ -118,7 +130,8 @@ static struct keystore *open_write(const struct store *s, const char *what)
 /* No journal, no staged copy left once a writer opened the store. */
 static bool clean(const struct store *s)
 {
-	return !has_file(s, ".est-commit") && !has_file(s, ".a.new") && !has_file(s, ".b.new");
+	return !has_file(s, ".est-commit") && !has_file(s, ".a.new") && !has_file(s, ".b.new") &&
+	       has_file(s, "..data");
 }
 
 /* Cut during the installs: a is installed, b still staged. The commit is finished. */
@@ -273,8 +286,8 @@ static void test_commits(void)
 		return;
 	ok(keystore_put(ks, "one", "1\n", 2) == 0 && content_is(ks, "one", "1\n"),
 	   "api: one-item put");
-	ok(keystore_replace_set(ks, "set_", items, NULL, 2) == 0 && content_is(ks, "set_0", "c0\n") &&
-		   content_is(ks, "set_1", "c1\n"),
+	ok(keystore_replace_set(ks, "set_", items, NULL, 2) == 0 &&
+		   content_is(ks, "set_0", "c0\n") && content_is(ks, "set_1", "c1\n"),
 	   "api: two-item commit");
 	ok(!has_file(&s, ".est-commit") && !has_file(&s, ".set_0.new") &&
 		   !has_file(&s, ".set_1.new"),
@@ -284,12 +297,80 @@ static void test_commits(void)
 	keystore_free(ks);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* PATH/name is the stable name's symlink ..data/name, and what it reads is text. */
+static bool stable_is(const struct store *s, const char *name, const char *text)
 {
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
+	char *path = xasprintf("%s/%s", s->path, name), *want = xasprintf("..data/%s", name);
+	char buf[256], *data = NULL;
+	ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+	size_t len = 0;
+	bool same = n > 0 && (size_t)n == strlen(want) && !memcmp(buf, want, (size_t)n) &&
+		    read_file(path, 1024, &data, &len) == 0 && !strcmp(data, text);
+
+	free(data);
+	free(path);
+	free(want);
+	return same;
+}
+
+/* A reader of the data directory keeps one commit's files; what recovery makes of the
+ * leftovers of a commit killed before its switch, and of stable names gone astray. */
+static void test_layout(void)
+{
+	const char *items[] = {"c0\n", "c1\n"};
+	struct keystore *ks, *rd = NULL;
+	struct store s;
+	char *p;
+	int r;
+
+	store_init(&s, "layout");
+	ks = open_write(&s, "layout");
+	if (!ks)
+		return;
+	ok(keystore_replace_set(ks, "set_", items, NULL, 2) == 0 &&
+		   keystore_put(ks, "a", "A\n", 2) == 0,
+	   "layout: committed");
+	ok(stable_is(&s, "set_0.pem", "c0\n") && stable_is(&s, "a.pem", "A\n") &&
+		   has_file(&s, "..data"),
+	   "layout: the stable names are symlinks into ..data");
+	r = keystore_open(&s.kc, KEYSTORE_READ, &rd);
+	ok(r == 0 && rd && content_is(rd, "set_1", "c1\n"), "layout: a reader opened");
+	items[1] = "c1 new\n";
+	ok(keystore_replace_set(ks, "set_", items, NULL, 1) == 0 && absent(ks, "set_1") &&
+		   !has_file(&s, "set_1.pem") && content_is(ks, "set_0", "c0\n"),
+	   "layout: a commit removes set_1 and its stable name");
+	ok(rd && absent(rd, "set_1") && absent(rd, "a"),
+	   "layout: the reader sees the old commit's files vanish, never the new ones");
+	keystore_free(rd);
+	keystore_free(ks);
+	/* A commit killed before its switch, a stable name lost, one a regular file again. */
+	p = xasprintf("%s/..data-dead", s.path);
+	mkdir(p, 0700);
+	free(p);
+	put_file(&s, "..data-dead/new.pem", "N\n");
+	p = xasprintf("%s/..data.tmp", s.path);
+	ok(symlink("..data-dead", p) == 0, "layout: ..data.tmp of a killed commit");
+	free(p);
+	p = xasprintf("%s/new.pem", s.path);
+	ok(symlink("..data/new.pem", p) == 0, "layout: its dangling stable name");
+	free(p);
+	p = xasprintf("%s/set_0.pem", s.path);
+	unlink(p);
+	free(p);
+	p = xasprintf("%s/a.pem", s.path);
+	unlink(p);
+	free(p);
+	put_file(&s, "a.pem", "A\n");
+	ks = open_write(&s, "layout recovery");
+	if (!ks)
+		return;
+	ok(content_is(ks, "a", "A\n") && content_is(ks, "set_0", "c0\n") && absent(ks, "new"),
+	   "layout recovery: the store is the last switched one");
+	ok(!has_file(&s, "..data-dead") && !has_file(&s, "..data.tmp") && !has_file(&s, "new.pem"),
+	   "layout recovery: the killed commit's directory, link and name are gone");
+	ok(stable_is(&s, "set_0.pem", "c0\n") && stable_is(&s, "a.pem", "A\n"),
+	   "layout recovery: the stable names are symlinks again");
+	keystore_free(ks);
 }
 
 int main(void)
@@ -312,6 +393,7 @@ int main(void)
 	test_format_1();
 	test_malformed();
 	test_commits();
+	test_layout();
 	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	return tap_done();
 }

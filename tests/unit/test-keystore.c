@@ -401,8 +401,8 @@ static void test_keyring_items(struct keystore *ks, const struct conf *c)
 	ok(mirror_is(c, "pair", "old pair\n", 0600), "keyring: mirror file written, 0600");
 	ok(keystore_put(ks, "pair", "new pair, longer\n", 17) == 0, "keyring: put over it");
 	id2 = key_id(c, "pair");
-	ok(id2 > 0 && id2 != id,
-	   "keyring: a new key in a new keyring switched in whole (%ld, %ld)", id, id2);
+	ok(id2 > 0 && id2 != id, "keyring: a new key in a new keyring switched in whole (%ld, %ld)",
+	   id, id2);
 	ok(content_is(ks, "pair", "new pair, longer\n"), "keyring: get returns the new content");
 	ok(mirror_is(c, "pair", "new pair, longer\n", 0600), "keyring: mirror updated");
 	ok(keystore_put(ks, "ca", "ca\n", 3) == 0, "keyring: a second put");
@@ -423,7 +423,8 @@ static void test_keyring_items(struct keystore *ks, const struct conf *c)
 /* After a keyring loss (cleared, or gone with a reboot) load restores it from the files. */
 static void test_keyring_load(struct keystore **ks, const struct conf *c)
 {
-	char *hand = item(c, "by-hand");
+	/* A file put by hand into the current data directory: an item like the others. */
+	char *hand = xasprintf("%s/..data/by-hand.pem", c->path);
 	unsigned int restored = 0;
 	long kr;
 	int r;
