@@ -173,6 +173,7 @@ struct http {
 	char *retry_after;
 	bool ctx_failed;       /* a connection's TLS context could not be set up */
 	unsigned int contexts; /* TLS contexts libcurl made in the request in flight */
+	bool reset_unheard;    /* every new connection reset before an answer, no alert heard */
 	bool trace;	       /* -vv: libcurl's account */
 };
 
@@ -694,6 +695,14 @@ static int transfer_error(struct http *h, CURLcode c, const char *url, int64_t m
 
 	if (r == 0)
 		r = proxy_refusal(h, c);
+	if (r == 0 && h->reset_unheard) {
+		set_error(h,
+			  "TLS: the server closed each new connection right after the handshake, "
+			  "before any answer: with TLS 1.3 that is a refused client certificate "
+			  "whose alert was lost (trust: the %.60s)",
+			  h->o.trust_name);
+		r = -ECONNABORTED;
+	}
 	if (r == 0 && h->ctx_failed) {
 		set_error(h, "TLS: cannot set the trust anchors or the client key pair");
 		r = -EPROTO;
@@ -732,6 +741,9 @@ static bool refused_unheard(const struct http *h, CURLcode c, long conns)
 	       (c == CURLE_SEND_ERROR || c == CURLE_RECV_ERROR || c == CURLE_GOT_NOTHING);
 }
 
+/* The waits before each new handshake after a reset that hid a refusal (refused_unheard). */
+static const unsigned int unheard_waits_ms[] = {0, 100, 400};
+
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -748,11 +760,13 @@ int http_request(struct http *h, const char *path, const char *content_type,
 	char *url = xasprintf("%s%s%s", h->origin, path[0] == '/' ? "" : "/", path);
 	long status = 0, conns = 0;
 	int64_t start = now_ms();
+	size_t i;
 	CURLcode c;
 	int r;
 
 	reset_answer(h);
 	http_ssl_forget(h->ssl);
+	h->reset_unheard = false;
 	h->too_big = h->ctx_failed = false;
 	h->contexts = 0;
 	h->errbuf[0] = h->err[0] = '\0';
@@ -762,10 +776,14 @@ int http_request(struct http *h, const char *path, const char *content_type,
 	c = lc.curl_easy_perform(h->curl);
 	lc.curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &conns);
 	h->connects += conns > 0 ? (unsigned int)conns : 0;
-	if (refused_unheard(h, c, conns)) {
-		/* TLS 1.3: a server refusing our certificate after the handshake may reset the
-		 * connection before its alert is read; a second handshake hears why, once. */
-		log_debug("%s: the new connection was reset before any answer: once more", url);
+	/*
+	 * TLS 1.3: a server refusing our certificate after the handshake may reset the connection
+	 * before its alert is read (the reset drops it). New handshakes, a little apart, hear why;
+	 * when none does, the resets are taken as that refusal (transfer_error).
+	 */
+	for (i = 0; i < ARRAY_SIZE(unheard_waits_ms) && refused_unheard(h, c, conns); i++) {
+		log_debug("%s: the new connection was reset before any answer: again", url);
+		sleep_ms(unheard_waits_ms[i]);
 		h->errbuf[0] = '\0';
 		http_ssl_forget(h->ssl);
 		reset_answer(h);
@@ -774,6 +792,7 @@ int http_request(struct http *h, const char *path, const char *content_type,
 		lc.curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &conns);
 		h->connects += conns > 0 ? (unsigned int)conns : 0;
 	}
+	h->reset_unheard = refused_unheard(h, c, conns);
 	if (c != CURLE_OK) {
 		r = transfer_error(h, c, url, now_ms() - start);
 		goto out;
