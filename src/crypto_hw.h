@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* Keys inside a TPM 2.0 or a PKCS#11 token, through OpenSSL's tpm2 and pkcs11 providers. */
+#pragma once
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+
+#include "config.h"
+
+struct crypto_hw;
+
+/*
+ * Binds the provider cfg->key_storage names (tpm2 for tpm, pkcs11 for a token URI) in a private
+ * library context of its own, with OpenSSL's default provider before it; nothing is loaded for
+ * software keys (-EINVAL). 0, -ENOPKG when the provider cannot be loaded (the package is named
+ * in the log), -EIO. Caller crypto_hw_free()s.
+ */
+int crypto_hw_new(const struct config *cfg, struct crypto_hw **out_hw);
+void crypto_hw_free(struct crypto_hw *hw);
+
+/* The library context the keys live in and the property query that signs with them ("?provider=
+ * tpm2"): for EVP_DigestSignInit_ex, X509_REQ_sign_ex and the like. Owned by hw. */
+OSSL_LIB_CTX *crypto_hw_libctx(const struct crypto_hw *hw);
+const char *crypto_hw_propq(const struct crypto_hw *hw);
+
+/*
+ * Generates a key pair of alg and params (crypto_default_key_params() when NULL or "") inside
+ * the hardware; label names the PKCS#11 objects (letters, digits and -_.), ignored for a TPM.
+ * out_key signs through the provider; out_pem is the reference the store keeps (TSS2 PRIVATE
+ * KEY, or PKCS#11 PROVIDER URI: no PIN, no key material). 0, -ENOTSUP (an algorithm the hardware
+ * does not make), -EIO with the OpenSSL errors logged. Caller frees the key and wipe_free()s
+ * the PEM.
+ */
+int crypto_hw_keygen(struct crypto_hw *hw, enum key_alg alg, const char *params, const char *label,
+		     EVP_PKEY **out_key, char **out_pem, size_t *out_len);
+/* The key a reference PEM (as crypto_hw_keygen() wrote it) stands for. 0, -ENOKEY, -EIO. */
+int crypto_hw_key_from_pem(struct crypto_hw *hw, const char *pem, size_t len, EVP_PKEY **out_key);

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Test helper for crypto_hw.c, which no command reaches yet:
+ *   hw-key CONF keygen LABEL OUT   a key inside the hardware CONF's key_storage names, its
+ *                                  reference PEM to OUT
+ *   hw-key CONF use IN             the key of a reference PEM
+ * Either way the key then signs through its provider, the signature is checked with the public
+ * half in OpenSSL's default context, and that public key goes to stdout as PEM. Exit 0, 1 on
+ * any failure (reasons on stderr), 2 on usage.
+ */
+#include "autoconf.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "crypto_hw.h"
+#include "log.h"
+#include "util.h"
+
+/* Signs a message with key through hw's provider and checks it with the public half alone. */
+static int sign_and_check(struct crypto_hw *hw, EVP_PKEY *key)
+{
+	static const unsigned char msg[] = "est-enroll hardware key";
+	unsigned char sig[1024], *der = NULL;
+	const unsigned char *p;
+	EVP_MD_CTX *md = EVP_MD_CTX_new(), *vmd = EVP_MD_CTX_new();
+	const char *digest = EVP_PKEY_is_a(key, "ED25519") ? NULL : "SHA256";
+	EVP_PKEY *pub = NULL;
+	size_t siglen = sizeof(sig);
+	int len, r = -1;
+
+	len = i2d_PUBKEY(key, &der);
+	p = der;
+	pub = len > 0 ? d2i_PUBKEY(NULL, &p, len) : NULL;
+	if (!md || !vmd || !pub ||
+	    EVP_DigestSignInit_ex(md, NULL, digest, crypto_hw_libctx(hw), crypto_hw_propq(hw), key,
+				  NULL) != 1 ||
+	    EVP_DigestSign(md, sig, &siglen, msg, sizeof(msg)) != 1) {
+		crypto_log_errors("signing in the hardware");
+		goto out;
+	}
+	if (EVP_DigestVerifyInit_ex(vmd, NULL, digest, NULL, NULL, pub, NULL) != 1 ||
+	    EVP_DigestVerify(vmd, sig, siglen, msg, sizeof(msg)) != 1) {
+		crypto_log_errors("the signature does not verify with the public key");
+		goto out;
+	}
+	if (PEM_write_PUBKEY(stdout, pub) != 1)
+		goto out;
+	r = 0;
+out:
+	OPENSSL_free(der);
+	EVP_PKEY_free(pub);
+	EVP_MD_CTX_free(md);
+	EVP_MD_CTX_free(vmd);
+	return r;
+}
+
+static int run(struct crypto_hw *hw, const struct config *cfg, char **argv)
+{
+	EVP_PKEY *key = NULL;
+	char *pem = NULL;
+	size_t len = 0;
+	int r = -1;
+
+	if (!strcmp(argv[0], "keygen")) {
+		r = crypto_hw_keygen(hw, cfg->key_algorithm, cfg->key_params, argv[1], &key, &pem,
+				     &len);
+		if (r == 0)
+			r = write_file_atomic(argv[2], pem, len, 0600, (gid_t)-1);
+	} else {
+		r = read_file(argv[1], 1 << 20, &pem, &len);
+		if (r == 0)
+			r = crypto_hw_key_from_pem(hw, pem, len, &key);
+	}
+	if (r == 0)
+		r = sign_and_check(hw, key);
+	EVP_PKEY_free(key);
+	wipe_free(pem, len);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct config *cfg = NULL;
+	struct crypto_hw *hw = NULL;
+	int r;
+	bool keygen = argc == 5 && !strcmp(argv[2], "keygen");
+	bool use = argc == 4 && !strcmp(argv[2], "use");
+
+	if (!keygen && !use) {
+		fprintf(stderr, "usage: hw-key CONF keygen LABEL OUT | hw-key CONF use IN\n");
+		return 2;
+	}
+	log_init(0);
+	crypto_start();
+	if (config_load(argv[1], &cfg) < 0 || config_load_secrets(cfg) < 0)
+		return 2;
+	crypto_load_config();
+	r = crypto_hw_new(cfg, &hw);
+	if (r == 0)
+		r = run(hw, cfg, argv + 2);
+	crypto_hw_free(hw);
+	config_free(cfg);
+	return r == 0 ? 0 : 1;
+}
