@@ -2,7 +2,8 @@
 /*
  * Test helper for crypto_hw.c, which no command reaches yet:
  *   hw-key CONF keygen LABEL OUT   a key inside the hardware CONF's key_storage names, its
- *                                  reference PEM to OUT
+ *                                  reference PEM to OUT, a CSR for CONF's subject that it
+ *                                  signed to OUT.csr (DER)
  *   hw-key CONF use IN             the key of a reference PEM
  * Either way the key then signs through its provider, the signature is checked with the public
  * half in OpenSSL's default context, and that public key goes to stdout as PEM. Exit 0, 1 on
@@ -22,6 +23,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "crypto_hw.h"
+#include "dn.h"
 #include "log.h"
 #include "util.h"
 
@@ -63,6 +65,31 @@ out:
 	return r;
 }
 
+/* A CSR for cfg's subject signed by key through hw's provider, as DER to path. */
+static int write_csr(struct crypto_hw *hw, const struct config *cfg, EVP_PKEY *key,
+		     const char *path)
+{
+	struct csr_params p = {
+		.key = key, .libctx = crypto_hw_libctx(hw), .propq = crypto_hw_propq(hw)};
+	X509_NAME *name = NULL;
+	unsigned char *der = NULL;
+	const char *why = NULL;
+	size_t len = 0;
+	int r;
+
+	r = dn_parse(cfg->subject, &name, &why);
+	if (r < 0)
+		goto out;
+	p.subject = name;
+	r = crypto_csr_build(&p, &der, &len);
+	if (r == 0)
+		r = write_file_atomic(path, der, len, 0644, (gid_t)-1);
+out:
+	OPENSSL_free(der);
+	X509_NAME_free(name);
+	return r;
+}
+
 static int run(struct crypto_hw *hw, const struct config *cfg, char **argv)
 {
 	EVP_PKEY *key = NULL;
@@ -75,6 +102,12 @@ static int run(struct crypto_hw *hw, const struct config *cfg, char **argv)
 				     &len);
 		if (r == 0)
 			r = write_file_atomic(argv[2], pem, len, 0600, (gid_t)-1);
+		if (r == 0) {
+			char *csr = xasprintf("%s.csr", argv[2]);
+
+			r = write_csr(hw, cfg, key, csr);
+			free(csr);
+		}
 	} else {
 		r = read_file(argv[1], 1 << 20, &pem, &len);
 		if (r == 0)

@@ -3,8 +3,8 @@
 # crypto_hw.c against real parts (tests/helpers/hw-key, since no command makes hardware keys
 # yet): a key made inside a SoftHSM2 token of this test's own and inside an swtpm reached
 # directly and through tpm2-abrmd on a private D-Bus; the reference PEM kept, no PIN in it;
-# the key signs through its provider and its public half matches the hardware's; a wrong PIN,
-# a missing module, another TPM and a TPM gone fail with exit 1 and leave nothing behind.
+# the key signs through its provider (a CSR too) and its public half matches the hardware's; a
+# wrong PIN, a missing module, another TPM and a TPM gone fail with exit 1 and leave nothing.
 . "$(dirname "$0")/helpers.sh"
 
 : "${HW_KEY:?run through make check}"
@@ -60,7 +60,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T
 	skip_all "openssl cannot make a test certificate"
 
 # ---- PKCS#11: a SoftHSM2 token in this test's directory ----
-P11_N=14
+P11_N=16
 if [ ! -e "$MODULES/pkcs11.so" ]; then
 	skip_part "pkcs11-provider not installed (bookworm-backports)" $P11_N
 elif [ ! -e "$SOFTHSM" ] || ! command -v softhsm2-util >/dev/null; then
@@ -95,6 +95,11 @@ else
 	"${p11[@]}" --read-object --type pubkey --label est-k1 -o "$T/tok.der" >/dev/null 2>&1
 	openssl pkey -pubin -inform DER -in "$T/tok.der" -out "$T/tok.pub" 2>/dev/null
 	check "PKCS#11: the key signed, and its public half is the token's" cmp "$T/tok.pub" "$T/k1.pub"
+	check "PKCS#11: the token signed a CSR that verifies" \
+		openssl req -inform DER -in "$T/k1.pem.csr" -verify -noout
+	check "PKCS#11: for the token's key" \
+		bash -c 'openssl req -inform DER -in "$1" -pubkey -noout | cmp - "$2"' _ \
+		"$T/k1.pem.csr" "$T/tok.pub"
 	hw "$T/p11.conf" use "$T/k1.pem"
 	is "PKCS#11: the reference PEM finds the key again" "$RC" 0
 	check "PKCS#11: the same key" cmp "$T/out" "$T/k1.pub"
@@ -149,7 +154,7 @@ start_swtpm() {
 	echo "$port"
 }
 
-TPM_N=9
+TPM_N=12
 if [ ! -e "$MODULES/tpm2.so" ]; then
 	skip_part "tpm2-openssl not installed" $TPM_N
 elif ! command -v swtpm >/dev/null || ! ls /usr/lib/*/libtss2-tcti-swtpm.so.0 >/dev/null 2>&1; then
@@ -168,15 +173,25 @@ else
 	tpm2-abrmd --session --allow-root --dbus-name="$BUS_NAME" --tcti="swtpm:port=$PORT_A" \
 		>"$T/abrmd.log" 2>&1 &
 	ABRMD_PID=$!
-	conf "$T/tpm.conf" "key_storage = tpm" "tpm_tcti = tabrmd:bus_type=session,bus_name=$BUS_NAME"
-	for _ in $(seq 50); do
-		hw "$T/tpm.conf" keygen unused "$T/t1.pem" && break
-		sleep 0.1 # abrmd takes its bus name a moment after it starts
+	# abrmd takes its bus name a moment after it starts (bounded wait, 20 s).
+	for _ in $(seq 200); do
+		kill -0 "$ABRMD_PID" 2>/dev/null || break
+		busctl --address="$DBUS_SESSION_BUS_ADDRESS" list --no-legend 2>/dev/null |
+			awk '{ print $1 }' | grep -qxF "$BUS_NAME" && break
+		sleep 0.1
 	done
+	conf "$T/tpm.conf" "key_storage = tpm" "tpm_tcti = tabrmd:bus_type=session,bus_name=$BUS_NAME"
+	hw "$T/tpm.conf" keygen unused "$T/t1.pem"
 	is "TPM: a key made in the TPM, through abrmd" "$RC" 0
+	[ "$RC" = 0 ] || sed 's/^/#   abrmd: /' "$T/abrmd.log" | head -20
 	check "TPM: the store would hold the TPM-wrapped key" \
 		grep -qx -- "-----BEGIN TSS2 PRIVATE KEY-----" "$T/t1.pem"
 	cp "$T/out" "$T/t1.pub"
+	check "TPM: the TPM signed a CSR that verifies" \
+		openssl req -inform DER -in "$T/t1.pem.csr" -verify -noout
+	check "TPM: for the TPM's key" \
+		bash -c 'openssl req -inform DER -in "$1" -pubkey -noout | cmp - "$2"' _ \
+		"$T/t1.pem.csr" "$T/t1.pub"
 	hw "$T/tpm.conf" use "$T/t1.pem"
 	is "TPM: the wrapped key loads and signs again" "$RC" 0
 	check "TPM: the same key" cmp "$T/out" "$T/t1.pub"
@@ -189,6 +204,11 @@ else
 	conf "$T/rsa.conf" "key_storage = tpm" "tpm_tcti = swtpm:port=$PORT_A" "key_algorithm = RSA"
 	hw "$T/rsa.conf" keygen unused "$T/tr.pem"
 	is "TPM: an RSA key" "$RC" 0
+	conf "$T/p384.conf" "key_storage = tpm" "tpm_tcti = swtpm:port=$PORT_A" "key_params = P-384"
+	hw "$T/p384.conf" keygen unused "$T/t384.pem"
+	check "TPM: a P-384 key, its CSR signed with SHA-384" \
+		bash -c 'openssl req -inform DER -in "$1" -verify -noout -text | grep -q ecdsa-with-SHA384' \
+		_ "$T/t384.pem.csr"
 
 	PORT_B=$(start_swtpm "$T/tpm-b")
 	SWTPM_PIDS="$SWTPM_PIDS $(cat "$T/tpm-b/pid")"
