@@ -3,6 +3,7 @@
 #include "autoconf.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include "crypto.h"
 #include "crypto_hw.h"
 #include "log.h"
+#include "pem.h"
 #include "util.h"
 
 /*
@@ -303,4 +305,25 @@ int crypto_hw_key_from_pem(struct crypto_hw *hw, const char *pem, size_t len, EV
 out:
 	BIO_free(bio);
 	return r;
+}
+
+enum key_storage crypto_hw_pem_storage(const char *pem, size_t len)
+{
+	enum key_storage where = KEY_STORAGE_SOFTWARE;
+	struct pem_block b = {0};
+	struct pem_reader rd;
+	bool found = false;
+
+	pem_reader_init(&rd, pem, len);
+	while (!found && pem_next(&rd, &b) == 1) {
+		found = true;
+		if (!strcmp(b.name, "TSS2 PRIVATE KEY"))
+			where = KEY_STORAGE_TPM;
+		else if (!strcmp(b.name, "PKCS#11 PROVIDER URI"))
+			where = KEY_STORAGE_PKCS11;
+		else
+			found = pem_is_plain_key(&b);
+	}
+	pem_block_clear(&b);
+	return where;
 }

@@ -36,3 +36,9 @@ int crypto_hw_keygen(struct crypto_hw *hw, enum key_alg alg, const char *params,
 		     EVP_PKEY **out_key, char **out_pem, size_t *out_len);
 /* The key a reference PEM (as crypto_hw_keygen() wrote it) stands for. 0, -ENOKEY, -EIO. */
 int crypto_hw_key_from_pem(struct crypto_hw *hw, const char *pem, size_t len, EVP_PKEY **out_key);
+/*
+ * Where the first key of a stored PEM bundle lives, from its block's label alone (no OpenSSL,
+ * no provider): KEY_STORAGE_TPM for a TSS2 PRIVATE KEY, KEY_STORAGE_PKCS11 for a PKCS#11
+ * PROVIDER URI, KEY_STORAGE_SOFTWARE for a plain key, no key or a damaged bundle.
+ */
+enum key_storage crypto_hw_pem_storage(const char *pem, size_t len);
