@@ -5,7 +5,9 @@
  *                                  reference PEM to OUT, a CSR for CONF's subject that it
  *                                  signed to OUT.csr (DER)
  *   hw-key CONF use IN             the key of a reference PEM
- * Either way the key then signs through its provider, the signature is checked with the public
+ *   hw-key CONF destroy LABEL      the objects of that label gone from CONF's PKCS#11 token;
+ *                                  how many on stdout (p11.c)
+ * keygen and use: the key then signs through its provider, the signature is checked with the public
  * half in OpenSSL's default context, and that public key goes to stdout as PEM. Exit 0, 1 on
  * any failure (reasons on stderr), 2 on usage.
  */
@@ -24,6 +26,7 @@
 #include "crypto.h"
 #include "crypto_hw.h"
 #include "dn.h"
+#include "p11.h"
 #include "log.h"
 #include "util.h"
 
@@ -127,9 +130,12 @@ int main(int argc, char **argv)
 	int r;
 	bool keygen = argc == 5 && !strcmp(argv[2], "keygen");
 	bool use = argc == 4 && !strcmp(argv[2], "use");
+	bool destroy = argc == 4 && !strcmp(argv[2], "destroy");
+	unsigned int n = 0;
 
-	if (!keygen && !use) {
-		fprintf(stderr, "usage: hw-key CONF keygen LABEL OUT | hw-key CONF use IN\n");
+	if (!keygen && !use && !destroy) {
+		fprintf(stderr, "usage: hw-key CONF keygen LABEL OUT | hw-key CONF use IN | "
+				"hw-key CONF destroy LABEL\n");
 		return 2;
 	}
 	log_init(0);
@@ -137,9 +143,16 @@ int main(int argc, char **argv)
 	if (config_load(argv[1], &cfg) < 0 || config_load_secrets(cfg) < 0)
 		return 2;
 	crypto_load_config();
+	/* Bound first for destroy too: a pass destroys the old key with the provider loaded. */
 	r = crypto_hw_new(cfg, &hw);
-	if (r == 0)
+	if (r == 0 && destroy) {
+		r = p11_destroy_objects(cfg->pkcs11_module, cfg->pkcs11_uri, cfg->pkcs11_pin_file,
+					argv[3], &n);
+		if (r == 0)
+			printf("%u\n", n);
+	} else if (r == 0) {
 		r = run(hw, cfg, argv + 2);
+	}
 	crypto_hw_free(hw);
 	config_free(cfg);
 	return r == 0 ? 0 : 1;

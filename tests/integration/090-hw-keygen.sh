@@ -60,7 +60,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T
 	skip_all "openssl cannot make a test certificate"
 
 # ---- PKCS#11: a SoftHSM2 token in this test's directory ----
-P11_N=16
+P11_N=22
 if [ ! -e "$MODULES/pkcs11.so" ]; then
 	skip_part "pkcs11-provider not installed (bookworm-backports)" $P11_N
 elif [ ! -e "$SOFTHSM" ] || ! command -v softhsm2-util >/dev/null; then
@@ -103,6 +103,15 @@ else
 	hw "$T/p11.conf" use "$T/k1.pem"
 	is "PKCS#11: the reference PEM finds the key again" "$RC" 0
 	check "PKCS#11: the same key" cmp "$T/out" "$T/k1.pub"
+	hw "$T/p11.conf" keygen est-keep "$T/keep.pem"
+	hw "$T/p11.conf" destroy est-k1
+	is "PKCS#11: destroying a key's objects (p11.c, with the provider loaded)" "$RC:$(cat "$T/out")" "0:2"
+	check "PKCS#11: gone from the token, another key kept" \
+		bash -c '[ "$1" = 0 ] && [ "$2" = 2 ]' _ "$(objects est-k1)" "$(objects est-keep)"
+	hw "$T/p11.conf" use "$T/k1.pem"
+	is "PKCS#11: the reference of a destroyed key finds nothing (exit 1)" "$RC" 1
+	hw "$T/p11.conf" destroy est-k1
+	is "PKCS#11: destroying what is not there destroys nothing" "$RC:$(cat "$T/out")" "0:0"
 
 	conf "$T/bad.conf" "key_storage = pkcs11:token=device" "pkcs11_module = $SOFTHSM" \
 		"pkcs11_pin_file = $T/badpin"
@@ -110,6 +119,9 @@ else
 	is "PKCS#11: a wrong PIN fails with exit 1" "$RC" 1
 	check "PKCS#11: nothing written, nothing made" \
 		bash -c '[ ! -e "$1" ] && [ "$2" = 0 ]' _ "$T/k2.pem" "$(objects est-k2)"
+	hw "$T/bad.conf" destroy est-keep
+	is "PKCS#11: a wrong PIN destroys nothing (exit 1)" "$RC:$(objects est-keep)" "1:2"
+	check "PKCS#11: and p11.c says the PIN was refused" grep -q "refused the PIN" "$T/err"
 	conf "$T/none.conf" "key_storage = pkcs11:token=other" "pkcs11_module = $SOFTHSM" \
 		"pkcs11_pin_file = $T/pin"
 	hw "$T/none.conf" keygen est-k3 "$T/k3.pem"
