@@ -163,6 +163,11 @@ void crypto_hw_free(struct crypto_hw *hw)
 	free(hw);
 }
 
+enum key_storage crypto_hw_storage(const struct crypto_hw *hw)
+{
+	return hw->kind;
+}
+
 OSSL_LIB_CTX *crypto_hw_libctx(const struct crypto_hw *hw)
 {
 	return hw->libctx;

@@ -19,6 +19,8 @@ struct crypto_hw;
 int crypto_hw_new(const struct config *cfg, struct crypto_hw **out_hw);
 void crypto_hw_free(struct crypto_hw *hw);
 
+/* KEY_STORAGE_TPM or KEY_STORAGE_PKCS11: what hw binds. */
+enum key_storage crypto_hw_storage(const struct crypto_hw *hw);
 /* The library context the keys live in and the property query that signs with them ("?provider=
  * tpm2"): for EVP_DigestSignInit_ex, X509_REQ_sign_ex and the like. Owned by hw. */
 OSSL_LIB_CTX *crypto_hw_libctx(const struct crypto_hw *hw);
@@ -42,3 +44,11 @@ int crypto_hw_key_from_pem(struct crypto_hw *hw, const char *pem, size_t len, EV
  * PROVIDER URI, KEY_STORAGE_SOFTWARE for a plain key, no key or a damaged bundle.
  */
 enum key_storage crypto_hw_pem_storage(const char *pem, size_t len);
+
+/*
+ * key (of hw) as libssl's SSL_CTX_use_PrivateKey() can use it on a context of OpenSSL's default
+ * library context (libcurl's): a token's key itself; a TPM's EC key through a bridge that signs
+ * in hw's provider (tpm2-openssl 1.1.1 would give libssl the public half only). hw must outlive
+ * the key. 0, -ENOTSUP (a TPM RSA key, for now), -EIO. Caller EVP_PKEY_free()s (crypto_hw_tls.c).
+ */
+int crypto_hw_tls_key(struct crypto_hw *hw, EVP_PKEY *key, EVP_PKEY **out_key);

@@ -11,11 +11,13 @@
 SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
 MODULES=$(openssl version -m | sed 's/^MODULESDIR: "\(.*\)"$/\1/')
 SWTPM_PIDS=
+SSERVER_PID=
 DBUS_PID=
 ABRMD_PID=
 
 hw_cleanup() {
 	# Each daemon by the PID it was started with, never by name.
+	[ -n "$SSERVER_PID" ] && kill "$SSERVER_PID" 2>/dev/null
 	[ -n "$ABRMD_PID" ] && kill "$ABRMD_PID" 2>/dev/null
 	[ -n "$DBUS_PID" ] && kill "$DBUS_PID" 2>/dev/null
 	for pid in $SWTPM_PIDS; do kill "$pid" 2>/dev/null; done
@@ -59,8 +61,35 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T
 	-out "$T/ca.pem" -subj /CN=hw-test -days 1 >/dev/null 2>&1 ||
 	skip_all "openssl cannot make a test certificate"
 
+# tls_rounds WHAT CONF KEYPEM: a self-signed client certificate made with the hardware key, then
+# one handshake each at TLS 1.2 and 1.3 against openssl s_server, which requires and verifies
+# that certificate; the key on an SSL_CTX of OpenSSL's default context, as libcurl's.
+tls_rounds() {
+	local what=$1 conf=$2 key=$3 v port
+	hw "$conf" cert "$key" "$T/client.pem"
+	is "$what: a certificate signed by the hardware key" "$RC" 0
+	for v in 2 3; do
+		port=$("$PYTHON3" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		openssl s_server -accept "$port" -cert "$T/ca.pem" -key "$T/ca.key" -naccept 1 \
+			-Verify 1 -CAfile "$T/client.pem" -verify_return_error -quiet \
+			>"$T/s_server.log" 2>&1 &
+		SSERVER_PID=$!
+		for _ in $(seq 100); do
+			ss -Hltn "sport = :$port" | grep -q . && break
+			sleep 0.1
+		done
+		hw "$conf" tls "$key" "$T/client.pem" "$port" "$v"
+		is "$what: TLS 1.$v client authentication by the hardware key" "$RC:$(cat "$T/out")" \
+			"0:TLSv1.$v"
+		wait "$SSERVER_PID" 2>/dev/null
+		SSERVER_PID=
+		check "$what: TLS 1.$v: the server verified the client certificate" \
+			grep -q "verify return:1" "$T/s_server.log"
+	done
+}
+
 # ---- PKCS#11: a SoftHSM2 token in this test's directory ----
-P11_N=22
+P11_N=27
 if [ ! -e "$MODULES/pkcs11.so" ]; then
 	skip_part "pkcs11-provider not installed (bookworm-backports)" $P11_N
 elif ldd "$HW_KEY" 2>/dev/null | grep -q libasan; then
@@ -106,6 +135,7 @@ else
 	hw "$T/p11.conf" use "$T/k1.pem"
 	is "PKCS#11: the reference PEM finds the key again" "$RC" 0
 	check "PKCS#11: the same key" cmp "$T/out" "$T/k1.pub"
+	tls_rounds "PKCS#11" "$T/p11.conf" "$T/k1.pem"
 	hw "$T/p11.conf" keygen est-keep "$T/keep.pem"
 	hw "$T/p11.conf" destroy est-k1
 	is "PKCS#11: destroying a key's objects (p11.c, with the provider loaded)" "$RC:$(cat "$T/out")" "0:2"
@@ -169,7 +199,7 @@ start_swtpm() {
 	echo "$port"
 }
 
-TPM_N=12
+TPM_N=17
 if [ ! -e "$MODULES/tpm2.so" ]; then
 	skip_part "tpm2-openssl not installed" $TPM_N
 elif ! command -v swtpm >/dev/null || ! ls /usr/lib/*/libtss2-tcti-swtpm.so.0 >/dev/null 2>&1; then
@@ -210,6 +240,7 @@ else
 	hw "$T/tpm.conf" use "$T/t1.pem"
 	is "TPM: the wrapped key loads and signs again" "$RC" 0
 	check "TPM: the same key" cmp "$T/out" "$T/t1.pub"
+	tls_rounds "TPM" "$T/tpm.conf" "$T/t1.pem"
 	conf "$T/direct.conf" "key_storage = tpm" "tpm_tcti = swtpm:port=$PORT_A"
 	kill "$ABRMD_PID" 2>/dev/null
 	wait "$ABRMD_PID" 2>/dev/null
