@@ -311,7 +311,7 @@ static void check_keystore_ref(struct parse_state *st, enum est_key k, const cha
 }
 
 /* A password file minus one trailing LF or CRLF. 0, -errno, -EINVAL (NUL byte), -ENODATA. */
-static int read_secret(const char *path, char **out_secret)
+int config_read_secret(const char *path, char **out_secret)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -340,7 +340,7 @@ out:
 	return r;
 }
 
-static void report_secret(struct parse_state *st, int line, const char *key, const char *path,
+void config_report_secret(struct parse_state *st, int line, const char *key, const char *path,
 			  int r)
 {
 	if (r == -EINVAL)
@@ -384,9 +384,10 @@ static bool load_password_file(struct parse_state *st)
 	struct stat sb;
 	int r;
 
-	r = read_secret(path, &secret);
+	r = config_read_secret(path, &secret);
 	if (r < 0) {
-		report_secret(st, st->est_lines[EST_PASSWORD_FILE], "password_file", path, r);
+		config_report_secret(st, st->est_lines[EST_PASSWORD_FILE], "password_file", path,
+				     r);
 		return false;
 	}
 	wipe_str(st->cfg->password); /* read by an earlier config_load_secrets() that failed */
@@ -406,13 +407,13 @@ static bool load_credential(struct parse_state *st)
 	if (!dir || !*dir)
 		goto out;
 	path = xasprintf("%s/est-password", dir);
-	r = read_secret(path, &st->cfg->password);
+	r = config_read_secret(path, &st->cfg->password);
 	if (r == -ENOENT) {
 		r = 0;
 		goto out;
 	}
 	if (r < 0) {
-		report_secret(st, st->est_lines[EST_HTTP_AUTH], "password", path, r);
+		config_report_secret(st, st->est_lines[EST_HTTP_AUTH], "password", path, r);
 		goto out;
 	}
 	/* The credential is the password file in effect; check-config shows where it came from. */
@@ -521,6 +522,7 @@ static void check_all(struct parse_state *st)
 	if (st->est_lines[EST_TLS_CLIENT_KEYSTORE])
 		check_keystore_ref(st, EST_TLS_CLIENT_KEYSTORE, cfg->tls_client_keystore);
 	check_auth(st);
+	config_hw_check(st);
 	config_export_check(st);
 	check_default_used(st);
 }
@@ -592,6 +594,7 @@ int config_load_secrets(struct config *cfg)
 	memcpy(st.est_lines, cfg->lines->est, sizeof(st.est_lines));
 	check_ca_root(&st);
 	load_password(&st);
+	config_hw_load_pin(&st);
 	if (st.n_errors)
 		return -EINVAL;
 	cfg->lines->secrets_loaded = true;
@@ -649,6 +652,10 @@ void config_free(struct config *cfg)
 	free(cfg->subject);
 	free(cfg->key_params);
 	free(cfg->csr_signer);
+	free(cfg->pkcs11_uri);
+	free(cfg->tpm_tcti);
+	free(cfg->pkcs11_module);
+	free(cfg->pkcs11_pin_file);
 	free(cfg->hooks);
 	free(cfg->metrics);
 	free(cfg->lines);

@@ -24,6 +24,13 @@ enum key_source {
 	KEY_SOURCE_SERVER,
 };
 
+/* Where the private key lives (config_hw.c). */
+enum key_storage {
+	KEY_STORAGE_SOFTWARE, /* PEM in the store */
+	KEY_STORAGE_TPM,      /* inside the TPM 2.0: the store holds the TPM-wrapped blob */
+	KEY_STORAGE_PKCS11,   /* inside a PKCS#11 token: the store holds a URI reference */
+};
+
 enum pop_binding {
 	POP_BINDING_AUTO, /* tls-unique, on TLS 1.2 when PoP is needed; tls-exporter without it */
 	POP_BINDING_TLS_UNIQUE,
@@ -108,8 +115,14 @@ struct config {
 	char *key_params; /* curve name or RSA bits as text; default per algorithm */
 	enum key_source key_source;
 	char *csr_signer; /* NULL = derived from the key */
-	char *hooks;	  /* directory of executables run after a change; NULL: none */
-	char *metrics;	  /* Prometheus text file (metrics.c), absolute; NULL: none */
+	enum key_storage key_storage;
+	char *pkcs11_uri;      /* the token's RFC 7512 URI when key_storage is one; else NULL */
+	char *tpm_tcti;	       /* NULL: the tpm2 provider's default (/dev/tpmrm0) */
+	char *pkcs11_module;   /* absolute path; NULL: p11-kit's proxy module */
+	char *pkcs11_pin_file; /* as written, or the credential config_load_secrets() found;
+				  the PIN itself is never held here */
+	char *hooks;	       /* directory of executables run after a change; NULL: none */
+	char *metrics;	       /* Prometheus text file (metrics.c), absolute; NULL: none */
 	struct keystore_conf *keystores;
 	struct export_conf *exports;
 	struct config_lines *lines; /* private to config.c, for config_load_secrets() */
@@ -123,7 +136,8 @@ struct config {
 int config_load(const char *path, struct config **out_cfg);
 /*
  * For the commands that talk to the server: reads password_file or the est-password credential,
- * checks that http_auth has a password and that ca_root holds a certificate. 0, or -EINVAL
+ * checks that http_auth has a password and that ca_root holds a certificate; with a PKCS#11
+ * key_storage, that pkcs11_pin_file (or the est-pkcs11-pin credential) holds a PIN. 0, or -EINVAL
  * after "FILE:LINE: KEY: reason" lines on stderr. A second call does nothing.
  */
 int config_load_secrets(struct config *cfg);
@@ -135,5 +149,7 @@ void config_free(struct config *cfg);
 const struct keystore_conf *config_keystore(const struct config *cfg, const char *name);
 /* Prints the effective settings in INI form, secrets masked. */
 void config_print(const struct config *cfg, FILE *f);
+/* "software", "tpm" or "pkcs11" (for a token URI); static. */
+const char *config_key_storage_name(enum key_storage ks);
 /* Name of the algorithm as written in the config ("EC", "RSA", "ED25519"). */
 const char *config_key_alg_name(enum key_alg alg);

@@ -45,6 +45,10 @@ enum est_key {
 	EST_KEY_PARAMS,
 	EST_KEY_SOURCE,
 	EST_CSR_SIGNER,
+	EST_KEY_STORAGE,
+	EST_TPM_TCTI,
+	EST_PKCS11_MODULE,
+	EST_PKCS11_PIN_FILE,
 	EST_HOOKS,
 	EST_METRICS,
 	EST_N_KEYS,
@@ -108,6 +112,25 @@ void config_keystore_key(struct parse_state *st, const char *name, const char *v
 
 /* A group name or numeric gid. 0 or -ENOENT. */
 int config_parse_gid(const char *v, gid_t *out_gid);
+
+/* A secret file minus one trailing LF or CRLF: 0, -errno, -EINVAL (NUL byte), -ENODATA (empty).
+ * Caller wipe_str()s. */
+int config_read_secret(const char *path, char **out_secret);
+/* Reports config_read_secret()'s error r about path as FILE:LINE: KEY: reason. */
+void config_report_secret(struct parse_state *st, int line, const char *key, const char *path,
+			  int r);
+
+/* ---- key_storage and its keys (config_hw.c) ---- */
+/* key_storage = software | tpm | pkcs11:URI (RFC 7512, naming a token, no PIN in it). */
+void config_set_key_storage(struct parse_state *st, const char *key, const char *value);
+/* tpm_tcti = NAME[:CONF] as tpm2-tss takes it; empty: the provider's default. */
+void config_set_tpm_tcti(struct parse_state *st, const char *key, const char *value);
+/* pkcs11_module / pkcs11_pin_file: an absolute path, or empty. */
+void config_set_hw_path(struct parse_state *st, const char *key, const char *value);
+/* After the whole file: the hardware keys against each other and key_source, key_algorithm. */
+void config_hw_check(struct parse_state *st);
+/* For config_load_secrets(): the PIN file (or the est-pkcs11-pin credential) holds a PIN. */
+void config_hw_load_pin(struct parse_state *st);
 
 /* ---- [export NAME] sections (config_export.c) ---- */
 /* Starts the section [export name] (the header on line st->line), or reports a bad name. */

@@ -91,6 +91,13 @@ static void print_est(const struct config *cfg, FILE *f)
 	kv(f, "key_params", cfg->key_params);
 	kv(f, "key_source", config_key_source_names[cfg->key_source]);
 	kv(f, "csr_signer", cfg->csr_signer);
+	/* The PIN is never printed, nor held: only where it is read from. */
+	kv(f, "key_storage",
+	   cfg->key_storage == KEY_STORAGE_PKCS11 ? cfg->pkcs11_uri
+						  : config_key_storage_name(cfg->key_storage));
+	kv(f, "tpm_tcti", cfg->tpm_tcti);
+	kv(f, "pkcs11_module", cfg->pkcs11_module);
+	kv(f, "pkcs11_pin_file", cfg->pkcs11_pin_file);
 	kv(f, "hooks", cfg->hooks);
 	kv(f, "metrics", cfg->metrics);
 }

@@ -410,6 +410,10 @@ static const struct est_key_desc est_keys[EST_N_KEYS] = {
 	OPTIONAL(EST_KEY_PARAMS, key_params),
 	SPECIAL(EST_KEY_SOURCE, "key_source", set_key_source),
 	OPTIONAL(EST_CSR_SIGNER, csr_signer),
+	SPECIAL(EST_KEY_STORAGE, "key_storage", config_set_key_storage),
+	SPECIAL(EST_TPM_TCTI, "tpm_tcti", config_set_tpm_tcti),
+	SPECIAL(EST_PKCS11_MODULE, "pkcs11_module", config_set_hw_path),
+	SPECIAL(EST_PKCS11_PIN_FILE, "pkcs11_pin_file", config_set_hw_path),
 	SPECIAL(EST_HOOKS, "hooks", set_hooks),
 	SPECIAL(EST_METRICS, "metrics", set_metrics),
 };

@@ -493,7 +493,7 @@ int crypto_csr_build(const struct csr_params *p, unsigned char **out_der, size_t
 	r = csr_md(p->key, p->signer, &md);
 	if (r < 0)
 		goto out;
-	req = X509_REQ_new();
+	req = X509_REQ_new_ex(p->libctx, p->propq);
 	if (!req) {
 		crypto_log_errors("cannot build the CSR");
 		r = -ENOMEM;

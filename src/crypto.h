@@ -55,6 +55,10 @@ struct csr_params {
 			       for Ed25519 */
 	const char *challenge_password;		    /* NULL: no challengePassword attribute */
 	const STACK_OF(X509_EXTENSION) *extensions; /* NULL: no extensionRequest */
+	/* A key inside a TPM or a token signs in its provider's context (crypto_hw_libctx(),
+	 * crypto_hw_propq()); NULL, NULL: OpenSSL's default context. */
+	OSSL_LIB_CTX *libctx;
+	const char *propq;
 };
 /* Builds and signs a PKCS#10 request; DER out. Caller OPENSSL_free()s. */
 int crypto_csr_build(const struct csr_params *p, unsigned char **out_der, size_t *out_len);

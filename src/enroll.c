@@ -558,6 +558,14 @@ out:
  * (exit 2 before anything in the store is touched). */
 static int pass_prepare_work(struct pass *p)
 {
+	/* Never a silent fallback: until the pass makes keys inside the hardware (issue 16), a
+	 * hardware key_storage stops here, before any key is made or the store touched. */
+	if (p->cfg->key_storage != KEY_STORAGE_SOFTWARE) {
+		log_err("key_storage = %s: keys inside a TPM or a PKCS#11 token are not made by "
+			"this build yet; no software key is made instead",
+			config_key_storage_name(p->cfg->key_storage));
+		return -EOPNOTSUPP;
+	}
 	crypto_load_config();
 	return config_check_subject(p->cfg);
 }

@@ -7,3 +7,5 @@ if ! dpkg -s "${deps[@]}" >/dev/null 2>&1; then
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${deps[@]}" >/dev/null
 fi
+
+"$(dirname "$0")/deps-backports.sh"

@@ -265,6 +265,20 @@ static bool proxy_v6(const struct config *c)
 	return c->proxy && !strcmp(c->proxy, "http://[::1]:3128/");
 }
 
+static bool tpm_default(const struct config *c)
+{
+	return c->key_storage == KEY_STORAGE_TPM && !c->tpm_tcti && !c->pkcs11_uri &&
+	       !c->pkcs11_module && !c->pkcs11_pin_file;
+}
+
+static bool pkcs11_token(const struct config *c)
+{
+	return c->key_storage == KEY_STORAGE_PKCS11 && c->pkcs11_uri &&
+	       !strcmp(c->pkcs11_uri, "pkcs11:token=dev%20ice;manufacturer=SoftHSM%20project") &&
+	       !strcmp(c->pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so") &&
+	       c->pkcs11_pin_file && strstr(c->pkcs11_pin_file, "/pin600") && !c->tpm_tcti;
+}
+
 static const struct good_case {
 	const char *name;
 	const char *text;
@@ -326,6 +340,23 @@ static const struct good_case {
 	{"P-384 and signer", BASE "key_params = secp384r1\ncsr_signer = sha384withecdsa\n",
 	 "key_params = secp384r1\ncsr_signer = sha384withecdsa", NULL},
 	{"server-side keygen", BASE "key_source = server\n", "key_source = server", NULL},
+	{"key in the TPM, default TCTI", BASE "key_storage = TPM\n",
+	 "key_storage = tpm\ntpm_tcti =\npkcs11_module =\npkcs11_pin_file =", tpm_default},
+	{"key in the TPM through abrmd",
+	 BASE "key_storage = tpm\ntpm_tcti = tabrmd:bus_type=session,bus_name=x.y\n",
+	 "tpm_tcti = tabrmd:bus_type=session,bus_name=x.y", NULL},
+	{"key in a PKCS#11 token",
+	 BASE "key_storage = pkcs11:token=dev%20ice;manufacturer=SoftHSM%20project\n"
+	      "pkcs11_module = /usr/lib/softhsm/libsofthsm2.so\n"
+	      "pkcs11_pin_file = @DIR@/pin600\n",
+	 "key_storage = pkcs11:token=dev%20ice;manufacturer=SoftHSM%20project\n"
+	 "pkcs11_module = /usr/lib/softhsm/libsofthsm2.so\ntpm_tcti =",
+	 pkcs11_token},
+	{"a token by serial and slot, x- attribute",
+	 BASE "key_storage = pkcs11:serial=3960b6db;slot-id=2;x-vendor=a&b\n",
+	 "key_storage = pkcs11:serial=3960b6db;slot-id=2;x-vendor=a&b", NULL},
+	{"software keys by name", BASE "key_storage = Software\n", "key_storage = software",
+	 NULL},
 	{"metrics file", BASE "metrics = /var/lib/prometheus/node-exporter/est-enroll.prom\n",
 	 "metrics = /var/lib/prometheus/node-exporter/est-enroll.prom", NULL},
 	{"tls client keystore follows keystore",
@@ -407,8 +438,10 @@ static void test_defaults(void)
 	ok(!cfg->pop && cfg->pop_binding == POP_BINDING_AUTO && cfg->renew && cfg->renew_rekey,
 	   "default pop, pop_binding, renew, renew_rekey");
 	ok(cfg->key_algorithm == KEY_ALG_EC && !strcmp(cfg->key_params, "prime256v1") &&
-		   cfg->key_source == KEY_SOURCE_LOCAL && !cfg->csr_signer,
-	   "default key settings");
+		   cfg->key_source == KEY_SOURCE_LOCAL && !cfg->csr_signer &&
+		   cfg->key_storage == KEY_STORAGE_SOFTWARE && !cfg->pkcs11_uri && !cfg->tpm_tcti &&
+		   !cfg->pkcs11_module && !cfg->pkcs11_pin_file,
+	   "default key settings: software keys");
 	ok(cfg->hooks && !strcmp(cfg->hooks, SYSCONFDIR "/est-enroll/hooks.d"),
 	   "default hooks directory");
 	ok(!cfg->metrics, "no metrics file by default");
@@ -439,6 +472,8 @@ static void test_roundtrip(void)
 
 	load(BASE "label = l\nexpiration_check = 10%\nkey_algorithm = RSA\nkeystore = k\n"
 		  "server_trust = cacerts\nproxy = none\n"
+		  "key_storage = pkcs11:token=t\npkcs11_module = /m.so\n"
+		  "pkcs11_pin_file = @DIR@/pin600\n"
 		  "[keystore k]\ntype = file\ngroup = root\n",
 	     &a, &err);
 	if (a)
@@ -584,6 +619,40 @@ static const struct bad_case {
 	 true},
 	{BASE "http_auth = basic\nusername = u\npassword_file = @DIR@/none\n",
 	 "7: password_file: cannot read", 1, true},
+	{BASE "key_storage = hsm\n", "5: key_storage: must be software, tpm or a PKCS#11", 1},
+	{BASE "key_storage = pkcs11:\n", "5: key_storage: the URI names no token", 1},
+	{BASE "key_storage = pkcs11:token=a;object=k\n",
+	 "5: key_storage: name the token only: est-enroll names the key objects", 1},
+	{BASE "key_storage = pkcs11:token=a?pin-value=1234\n",
+	 "5: key_storage: no PIN in the URI: put it in pkcs11_pin_file", 1},
+	{BASE "key_storage = pkcs11:token=a?module-path=/x.so\n",
+	 "5: key_storage: the module goes in pkcs11_module", 1},
+	{BASE "key_storage = pkcs11:token=a b\n", "5: key_storage: blanks, quotes", 1},
+	{BASE "key_storage = pkcs11:token=a%2\n", "5: key_storage: a value holds a character", 1},
+	{BASE "key_storage = pkcs11:token=a;\n", "5: key_storage: empty attribute", 1},
+	{BASE "key_storage = pkcs11:token\n", "5: key_storage: each attribute is NAME=VALUE", 1},
+	{BASE "key_storage = pkcs11:colour=red;token=a\n", "5: key_storage: unknown attribute",
+	 1},
+	{BASE "key_storage = tpm\nkey_source = server\n",
+	 "5: key_storage: tpm keeps the key inside the hardware: key_source = server", 1},
+	{BASE "key_source = server\nkey_storage = pkcs11:token=a\n",
+	 "6: key_storage: a PKCS#11 token keeps the key inside the hardware", 1},
+	{BASE "key_storage = tpm\nkey_algorithm = ED25519\n",
+	 "5: key_storage: a TPM 2.0 makes EC and RSA keys, not ED25519", 1},
+	{BASE "tpm_tcti = device:/dev/tpmrm0\n", "5: tpm_tcti: only with key_storage = tpm", 1},
+	{BASE "key_storage = tpm\ntpm_tcti = swtpm:port=$PORT\n", "6: tpm_tcti: must be NAME", 1},
+	{BASE "key_storage = tpm\ntpm_tcti = :x\n", "6: tpm_tcti: must be NAME", 1},
+	{BASE "key_storage = tpm\npkcs11_module = /m.so\n",
+	 "6: pkcs11_module: only with key_storage = pkcs11:...", 1},
+	{BASE "pkcs11_pin_file = /pin\n", "5: pkcs11_pin_file: only with key_storage", 1},
+	{BASE "key_storage = pkcs11:token=a\npkcs11_module = m.so\n",
+	 "6: pkcs11_module: must be an absolute path", 1},
+	{BASE "key_storage = pkcs11:token=a\npkcs11_pin_file = @DIR@/none\n",
+	 "6: pkcs11_pin_file: cannot read @DIR@/none: No such file or directory", 1, true},
+	{BASE "key_storage = pkcs11:token=a\npkcs11_pin_file = @DIR@/pwempty\n",
+	 "6: pkcs11_pin_file: @DIR@/pwempty is empty", 1, true},
+	{BASE "key_storage = pkcs11:token=a\npkcs11_pin_file = @DIR@/pin2lines\n",
+	 "6: pkcs11_pin_file: @DIR@/pin2lines: the PIN must be one line", 1, true},
 	{BASE "[keystore bad/name]\n", "5: [keystore bad/name]: the name must be", 1},
 	{BASE "[keystore ..]\n", "5: [keystore ..]: the name must be", 1},
 	{BASE "[keystore]\n", "5: [keystore ]: the name must be", 1},
@@ -968,8 +1037,65 @@ static void test_profiles(void)
 	free(err);
 }
 
+/* The PIN: read to check it, never kept, never printed; the credential when no file is named. */
+static void test_pkcs11_pin(void)
+{
+	struct config *cfg = NULL;
+	char *err = NULL, *out = NULL, *cred = xasprintf("%s/creds", dir), *path, *want;
+
+	load(BASE "key_storage = pkcs11:token=a\npkcs11_pin_file = @DIR@/pin600\n", &cfg, &err);
+	if (cfg)
+		out = print(cfg);
+	ok(cfg && out && !*err && !strstr(out, "4321") && strstr(out, "/pin600\n"),
+	   "check-config names the PIN file, never the PIN");
+	free(out);
+	free(err);
+	config_free(cfg);
+
+	load(BASE "key_storage = pkcs11:token=a\npkcs11_pin_file = @DIR@/pw644\n", &cfg, &err);
+	ok(cfg && strstr(err, "pw644: PIN file is readable by group or others"),
+	   "a PIN file readable by others draws a warning");
+	free(err);
+	config_free(cfg);
+
+	load(BASE "key_storage = pkcs11:token=a\n", &cfg, &err);
+	ok(cfg && !cfg->pkcs11_pin_file && !*err, "no PIN file, no credential: no PIN (no login)");
+	free(err);
+	config_free(cfg);
+
+	mkdir(cred, 0700);
+	path = xasprintf("%s/est-pkcs11-pin", cred);
+	write_text(path, "4321\n", 0400);
+	setenv("CREDENTIALS_DIRECTORY", cred, 1);
+	load(BASE "key_storage = pkcs11:token=a\n", &cfg, &err);
+	ok(cfg && cfg->pkcs11_pin_file && !strcmp(cfg->pkcs11_pin_file, path) && !*err,
+	   "the est-pkcs11-pin credential is the PIN file when none is named");
+	free(err);
+	config_free(cfg);
+	load(BASE "key_storage = tpm\n", &cfg, &err);
+	ok(cfg && !cfg->pkcs11_pin_file, "the credential is not looked at for a TPM");
+	free(err);
+	config_free(cfg);
+
+	write_text(path, "\n", 0400);
+	load(BASE "key_storage = pkcs11:token=a\n", &cfg, &err);
+	want = xasprintf("5: pkcs11_pin_file: %s is empty", path);
+	ok(!cfg && strstr(err, want), "an empty credential is an error on the key_storage line");
+	free(want);
+	free(err);
+	unlink(path);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	rmdir(cred);
+	free(path);
+	free(cred);
+}
+
 static void test_misc(void)
 {
+	ok(!strcmp(config_key_storage_name(KEY_STORAGE_SOFTWARE), "software") &&
+		   !strcmp(config_key_storage_name(KEY_STORAGE_TPM), "tpm") &&
+		   !strcmp(config_key_storage_name(KEY_STORAGE_PKCS11), "pkcs11"),
+	   "config_key_storage_name");
 	ok(!strcmp(config_key_alg_name(KEY_ALG_EC), "EC") &&
 		   !strcmp(config_key_alg_name(KEY_ALG_RSA), "RSA") &&
 		   !strcmp(config_key_alg_name(KEY_ALG_ED25519), "ED25519"),
@@ -982,7 +1108,8 @@ static void cleanup(void)
 {
 	static const char *const files[] = {
 		"est-enroll.conf", "gw.conf",	 "lab",	  "a b.conf", "err",
-		"ca.pem",	   "nocert.pem", "pw600", "pw644",    "pwempty"};
+		"ca.pem",	   "nocert.pem", "pw600", "pw644",    "pwempty",
+		"pin600",	   "pin2lines"};
 	size_t i;
 	char *p;
 
@@ -1023,6 +1150,12 @@ int main(void)
 	p = subst("@DIR@/pw644");
 	write_text(p, "crlf\r\n", 0644);
 	free(p);
+	p = subst("@DIR@/pin600");
+	write_text(p, "4321\n", 0600);
+	free(p);
+	p = subst("@DIR@/pin2lines");
+	write_text(p, "12\n34\n", 0600);
+	free(p);
 	p = subst("@DIR@/pwempty");
 	write_text(p, "\n", 0600);
 	free(p);
@@ -1036,6 +1169,7 @@ int main(void)
 	test_unreadable();
 	test_password_file();
 	test_credentials();
+	test_pkcs11_pin();
 	test_secrets_stage();
 	test_profiles();
 	test_misc();

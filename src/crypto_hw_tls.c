@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/* A hardware key as libssl takes it: a TPM key through a signing bridge, a token key as is. */
+#include "autoconf.h"
+
+/*
+ * The bridge is an EC_KEY with a method of its own, an API OpenSSL 3 deprecates but keeps: a key
+ * with a foreign method is not exported to the default provider (which would get the public
+ * half alone), so libssl signs through the method, and the method through the provider.
+ */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "crypto.h"
+#include "crypto_hw.h"
+#include "log.h"
+#include "util.h"
+
+/* What the bridge's EC_KEY carries: the provider's key and where to sign with it. */
+struct bridge {
+	EVP_PKEY *key;
+	OSSL_LIB_CTX *libctx; /* the crypto_hw's: it must outlive the bridge */
+	const char *propq;
+};
+
+static int bridge_index = -1;
+static EC_KEY_METHOD *bridge_method;
+
+static void bridge_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
+{
+	struct bridge *b = ptr;
+
+	(void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
+	if (!b)
+		return;
+	EVP_PKEY_free(b->key);
+	free(b);
+}
+
+/* The digest a TLS signature of dlen bytes was made with. */
+static const char *digest_for(int dlen)
+{
+	switch (dlen) {
+	case 48:
+		return "SHA384";
+	case 64:
+		return "SHA512";
+	default:
+		return "SHA256";
+	}
+}
+
+static int bridge_sign(int type, const unsigned char *dgst, int dlen, unsigned char *sig,
+		       unsigned int *siglen, const BIGNUM *kinv, const BIGNUM *r, EC_KEY *eckey)
+{
+	struct bridge *b = EC_KEY_get_ex_data(eckey, bridge_index);
+	EVP_PKEY_CTX *ctx = NULL;
+	size_t len = (size_t)ECDSA_size(eckey);
+	int ok = 0;
+
+	(void)type, (void)kinv, (void)r;
+	if (!b || dlen <= 0)
+		return 0;
+	ctx = EVP_PKEY_CTX_new_from_pkey(b->libctx, b->key, b->propq);
+	if (ctx && EVP_PKEY_sign_init(ctx) > 0 &&
+	    EVP_PKEY_CTX_set_signature_md(ctx, EVP_get_digestbyname(digest_for(dlen))) > 0 &&
+	    EVP_PKEY_sign(ctx, sig, &len, dgst, (size_t)dlen) > 0) {
+		*siglen = (unsigned int)len;
+		ok = 1;
+	}
+	EVP_PKEY_CTX_free(ctx);
+	return ok;
+}
+
+static ECDSA_SIG *bridge_sign_sig(const unsigned char *dgst, int dlen, const BIGNUM *kinv,
+				  const BIGNUM *r, EC_KEY *eckey)
+{
+	unsigned char buf[256];
+	const unsigned char *p = buf;
+	unsigned int len = 0;
+
+	if ((size_t)ECDSA_size(eckey) > sizeof(buf) ||
+	    !bridge_sign(0, dgst, dlen, buf, &len, kinv, r, eckey))
+		return NULL;
+	return d2i_ECDSA_SIG(NULL, &p, len);
+}
+
+/* The method and the ex_data slot, once a process. */
+static int bridge_init(void)
+{
+	if (bridge_method)
+		return 0;
+	bridge_index = EC_KEY_get_ex_new_index(0, NULL, NULL, NULL, bridge_free);
+	bridge_method = EC_KEY_METHOD_new(EC_KEY_get_default_method());
+	if (bridge_index < 0 || !bridge_method) {
+		EC_KEY_METHOD_free(bridge_method);
+		bridge_method = NULL;
+		return -ENOMEM;
+	}
+	EC_KEY_METHOD_set_sign(bridge_method, bridge_sign, NULL, bridge_sign_sig);
+	return 0;
+}
+
+/* An EC_KEY of key's public half that signs through hw's provider. */
+static int ec_bridge(struct crypto_hw *hw, EVP_PKEY *key, EVP_PKEY **out_key)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	struct bridge *b = NULL;
+	EVP_PKEY *pk = NULL;
+	EC_KEY *ec = NULL;
+	int len, r;
+
+	r = bridge_init();
+	if (r < 0)
+		return r;
+	r = -EIO;
+	len = i2d_PUBKEY(key, &der);
+	p = der;
+	ec = len > 0 ? d2i_EC_PUBKEY(NULL, &p, len) : NULL;
+	if (!ec || EC_KEY_set_method(ec, bridge_method) != 1)
+		goto out;
+	b = xzalloc(sizeof(*b));
+	b->key = key;
+	b->libctx = crypto_hw_libctx(hw);
+	b->propq = crypto_hw_propq(hw);
+	if (EC_KEY_set_ex_data(ec, bridge_index, b) != 1)
+		goto out;
+	EVP_PKEY_up_ref(key);
+	b = NULL;
+	pk = EVP_PKEY_new();
+	if (!pk || EVP_PKEY_assign_EC_KEY(pk, ec) != 1)
+		goto out;
+	ec = NULL;
+	*out_key = pk;
+	pk = NULL;
+	r = 0;
+out:
+	if (r < 0)
+		crypto_log_errors("cannot bridge the TPM key for TLS");
+	free(b);
+	EC_KEY_free(ec);
+	EVP_PKEY_free(pk);
+	OPENSSL_free(der);
+	return r;
+}
+
+int crypto_hw_tls_key(struct crypto_hw *hw, EVP_PKEY *key, EVP_PKEY **out_key)
+{
+	/* A token's key signs on libssl's own context as it is (TLS 1.2 and 1.3 measured). */
+	if (crypto_hw_storage(hw) == KEY_STORAGE_PKCS11) {
+		if (EVP_PKEY_up_ref(key) != 1)
+			return -EIO;
+		*out_key = key;
+		return 0;
+	}
+	/* tpm2-openssl 1.1.1 hands libssl the public half only (fixed in 1.2.0). */
+	if (!EVP_PKEY_is_a(key, "EC")) {
+		log_err("a TPM RSA key for TLS: not supported yet (only EC)");
+		return -ENOTSUP;
+	}
+	return ec_bridge(hw, key, out_key);
+}

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/* The PKCS#11 module itself, for what OpenSSL's pkcs11 provider cannot do: destroy objects. */
+#include "autoconf.h"
+
+#include <ctype.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <p11-kit/pkcs11.h>
+
+#include "log.h"
+#include "p11.h"
+#include "util.h"
+
+#define PIN_MAX_SIZE 4096
+/* Where pkcs11_module = (empty) points, as the provider's default does: p11-kit's proxy. */
+#define P11_KIT_PROXY "p11-kit-proxy.so"
+
+/* One attribute of the URI's path, %XX decoded, or NULL when absent. Caller frees. */
+static char *uri_attr(const char *uri, const char *name)
+{
+	size_t n = strlen(name), len, i, o = 0;
+	const char *p = strchr(uri, ':'), *end;
+	char *v;
+
+	for (p = p ? p + 1 : uri; *p && *p != '?'; p = *end ? end + 1 : end) {
+		end = p + strcspn(p, ";?");
+		if ((size_t)(end - p) <= n || strncasecmp(p, name, n) || p[n] != '=')
+			continue;
+		len = (size_t)(end - p) - n - 1;
+		v = xmalloc(len + 1);
+		for (i = 0; i < len; i++) {
+			const char *c = p + n + 1 + i;
+
+			if (*c == '%' && i + 2 < len && isxdigit((unsigned char)c[1]) &&
+			    isxdigit((unsigned char)c[2])) {
+				char hex[3] = {c[1], c[2], 0};
+
+				v[o++] = (char)strtoul(hex, NULL, 16);
+				i += 2;
+			} else {
+				v[o++] = *c;
+			}
+		}
+		v[o] = '\0';
+		return v;
+	}
+	return NULL;
+}
+
+/* A blank-padded CK_TOKEN_INFO field equals want (NULL: anything). */
+static bool field_is(const unsigned char *field, size_t size, const char *want)
+{
+	size_t n = want ? strlen(want) : 0, i;
+
+	if (!want)
+		return true;
+	if (n > size || memcmp(field, want, n))
+		return false;
+	for (i = n; i < size; i++)
+		if (field[i] != ' ')
+			return false;
+	return true;
+}
+
+/* The slot of the token the URI names (token, manufacturer, serial, model). -ENOENT if none. */
+static int find_slot(CK_FUNCTION_LIST *f, const char *uri, CK_SLOT_ID *out_slot)
+{
+	char *token = uri_attr(uri, "token"), *manuf = uri_attr(uri, "manufacturer");
+	char *serial = uri_attr(uri, "serial"), *model = uri_attr(uri, "model");
+	CK_SLOT_ID *slots = NULL;
+	CK_ULONG n = 0, i;
+	CK_TOKEN_INFO ti;
+	int r = -EIO;
+
+	if (f->C_GetSlotList(CK_TRUE, NULL, &n) != CKR_OK)
+		goto out;
+	slots = xzalloc(sizeof(*slots) * (n ? n : 1));
+	if (f->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK)
+		goto out;
+	r = -ENOENT;
+	for (i = 0; i < n; i++) {
+		if (f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+			continue;
+		if (field_is(ti.label, sizeof(ti.label), token) &&
+		    field_is(ti.manufacturerID, sizeof(ti.manufacturerID), manuf) &&
+		    field_is(ti.serialNumber, sizeof(ti.serialNumber), serial) &&
+		    field_is(ti.model, sizeof(ti.model), model)) {
+			*out_slot = slots[i];
+			r = 0;
+			break;
+		}
+	}
+out:
+	free(slots);
+	free(token);
+	free(manuf);
+	free(serial);
+	free(model);
+	return r;
+}
+
+/* Logs in with the PIN of pin_file (NULL: no login). -EACCES for a PIN the token refuses. */
+static int login(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, const char *pin_file)
+{
+	char *pin = NULL;
+	size_t len = 0;
+	CK_RV rv;
+	int r;
+
+	if (!pin_file)
+		return 0;
+	r = read_file(pin_file, PIN_MAX_SIZE, &pin, &len);
+	if (r < 0) {
+		log_err("%s: %s", pin_file, strerror(-r));
+		return r;
+	}
+	if (len && pin[len - 1] == '\n')
+		pin[--len] = '\0';
+	if (len && pin[len - 1] == '\r')
+		pin[--len] = '\0';
+	rv = f->C_Login(s, CKU_USER, (unsigned char *)pin, len);
+	wipe_free(pin, len);
+	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
+		return 0;
+	log_err("the PKCS#11 token refused the PIN of %s (CKR 0x%lx)", pin_file, (unsigned long)rv);
+	return rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED ? -EACCES : -EIO;
+}
+
+/* Destroys the objects labelled label in session s; their number in *n. */
+static int destroy_labelled(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, const char *label,
+			    unsigned int *n)
+{
+	CK_ATTRIBUTE tmpl = {CKA_LABEL, (void *)label, strlen(label)};
+	CK_OBJECT_HANDLE objs[16];
+	CK_ULONG found = 0, i;
+	bool more = true;
+	int r = 0;
+
+	/* Found first, destroyed after: a search does not survive a change of the store. */
+	while (more && r == 0) {
+		if (f->C_FindObjectsInit(s, &tmpl, 1) != CKR_OK)
+			return -EIO;
+		if (f->C_FindObjects(s, objs, ARRAY_SIZE(objs), &found) != CKR_OK)
+			r = -EIO;
+		f->C_FindObjectsFinal(s);
+		more = r == 0 && found > 0;
+		for (i = 0; more && i < found && r == 0; i++) {
+			if (f->C_DestroyObject(s, objs[i]) != CKR_OK)
+				r = -EIO;
+			else
+				(*n)++;
+		}
+	}
+	return r;
+}
+
+int p11_destroy_objects(const char *module, const char *token_uri, const char *pin_file,
+			const char *label, unsigned int *out_destroyed)
+{
+	CK_C_GetFunctionList get_list;
+	CK_FUNCTION_LIST *f = NULL;
+	CK_SESSION_HANDLE s = 0;
+	CK_SLOT_ID slot = 0;
+	bool open = false;
+	unsigned int n = 0;
+	void *dl;
+	CK_RV rv;
+	int r = -EIO;
+
+	dl = dlopen(module ? module : P11_KIT_PROXY, RTLD_NOW | RTLD_LOCAL);
+	if (!dl) {
+		log_err("PKCS#11 module: %s", dlerror());
+		return -ENOPKG;
+	}
+	get_list = (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList");
+	if (!get_list || get_list(&f) != CKR_OK || !f)
+		goto out;
+	/* The provider may have initialised the module in this process: it stays initialised. */
+	rv = f->C_Initialize(NULL);
+	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
+		goto out;
+	r = find_slot(f, token_uri, &slot);
+	if (r == -ENOENT)
+		log_err("%s: no such PKCS#11 token", token_uri);
+	if (r < 0)
+		goto out;
+	r = -EIO;
+	if (f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s) != CKR_OK)
+		goto out;
+	open = true;
+	r = login(f, s, pin_file);
+	if (r == 0)
+		r = destroy_labelled(f, s, label, &n);
+	if (r == -EIO)
+		log_err("%s: cannot destroy the objects labelled %s", token_uri, label);
+	if (r == 0)
+		*out_destroyed = n;
+out:
+	if (open)
+		f->C_CloseSession(s);
+	/* Not finalised nor unloaded: SoftHSM 2.6 crashes the process at exit when finalised
+	 * (the provider's no-deinit quirk); the module is the process's until it ends. */
+	return r;
+}

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+/* The PKCS#11 module itself, for what OpenSSL's pkcs11 provider cannot do: destroy objects. */
+#pragma once
+
+/*
+ * Destroys every object labelled label in the token token_uri names (token, manufacturer,
+ * serial, model), through module (NULL: p11-kit's proxy), logged in with the PIN of pin_file
+ * (NULL: no login); how many in *out_destroyed (0 is no error). 0, -ENOPKG (the module does not
+ * load), -ENOENT (no such token), -EACCES (the PIN refused), -EIO; the reason logged.
+ */
+int p11_destroy_objects(const char *module, const char *token_uri, const char *pin_file,
+			const char *label, unsigned int *out_destroyed);
