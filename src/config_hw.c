@@ -51,19 +51,7 @@ static bool in_list(const char *const *list, size_t n, const char *name, size_t 
 /* A value of pk11-pchar / pk11-qchar: unreserved, %XX, and the sub-delims RFC 7512 allows. */
 static bool value_ok(const char *s, size_t n)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] == '%') {
-			if (i + 2 >= n || !isxdigit((unsigned char)s[i + 1]) ||
-			    !isxdigit((unsigned char)s[i + 2]))
-				return false;
-			i += 2;
-		} else if (!isalnum((unsigned char)s[i]) && !strchr("-._~:[]@!'()*+,=&/|", s[i])) {
-			return false;
-		}
-	}
-	return true;
+	return config_pct_chars_ok(s, n, "-._~:[]@!'()*+,=&/|");
 }
 
 /* One NAME=VALUE of the path (query false) or the query: NULL, or why it is refused. */

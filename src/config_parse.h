@@ -103,6 +103,8 @@ __attribute__((format(printf, 3, 4))) void config_key_error(struct parse_state *
 bool config_name_valid(const char *name);
 /* True when s holds only letters, digits and characters of extra. */
 bool config_all_chars_in(const char *s, const char *extra);
+/* True when the n bytes of s are letters, digits, bytes of extra and well-formed %XX. */
+bool config_pct_chars_ok(const char *s, size_t n, const char *extra);
 /* One KEY = VALUE of [est]: typed, range-checked, stored in st->cfg, its line in st->est_lines. */
 void config_est_key(struct parse_state *st, const char *name, const char *value);
 /* Name of an [est] key as the file spells it ("ca_root"); static. */

@@ -158,8 +158,7 @@ static void set_server_trust(struct parse_state *st, const char *key, const char
 		st->cfg->server_trust = (enum server_trust)i;
 }
 
-/* RFC 3986 userinfo: unreserved, sub-delims, ":" and %XX, nothing else. */
-static bool userinfo_ok(const char *s, size_t n)
+bool config_pct_chars_ok(const char *s, size_t n, const char *extra)
 {
 	size_t i;
 
@@ -169,11 +168,17 @@ static bool userinfo_ok(const char *s, size_t n)
 			    !isxdigit((unsigned char)s[i + 2]))
 				return false;
 			i += 2;
-		} else if (!isalnum((unsigned char)s[i]) && !strchr("-._~!$&'()*+,;=:", s[i])) {
+		} else if (!isalnum((unsigned char)s[i]) && !strchr(extra, s[i])) {
 			return false;
 		}
 	}
 	return true;
+}
+
+/* RFC 3986 userinfo: unreserved, sub-delims, ":" and %XX, nothing else. */
+static bool userinfo_ok(const char *s, size_t n)
+{
+	return config_pct_chars_ok(s, n, "-._~!$&'()*+,;=:");
 }
 
 /* The proxy URL schemes libcurl is given: CONNECT over HTTP or TLS, SOCKS5 resolving there. */
