@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/buffer.h>
 #include <openssl/conf.h>
@@ -95,7 +96,8 @@ static int load_providers(struct crypto_hw *hw, const char *text)
 		crypto_log_errors(
 			hw->kind == KEY_STORAGE_TPM
 				? "OpenSSL's tpm2 provider (package tpm2-openssl) did not "
-				  "start"
+				  "start: no TPM reachable through tpm_tcti (default "
+				  "/dev/tpmrm0)?"
 				: "OpenSSL's pkcs11 provider (package pkcs11-provider) did "
 				  "not start with pkcs11_module");
 		r = -ENOPKG;
@@ -137,6 +139,10 @@ int crypto_hw_new(const struct config *cfg, struct crypto_hw **out_hw)
 		r = -errno;
 		goto out;
 	}
+	/* tpm2-tss writes its own trace to stderr: kept for -v -v, else our one line says it
+	 * (a TSS2_LOG of the environment wins). */
+	if (hw->kind == KEY_STORAGE_TPM && !log_enabled(LOG_LEVEL_DEBUG))
+		setenv("TSS2_LOG", "all+none", 0);
 	hw->libctx = OSSL_LIB_CTX_new();
 	r = -ENOMEM;
 	if (!hw->libctx)
@@ -331,4 +337,37 @@ enum key_storage crypto_hw_pem_storage(const char *pem, size_t len)
 	}
 	pem_block_clear(&b);
 	return where;
+}
+
+bool crypto_hw_holds(const struct crypto_hw *hw, EVP_PKEY *key)
+{
+	const OSSL_PROVIDER *prov = hw && key ? EVP_PKEY_get0_provider(key) : NULL;
+
+	return prov && !strcmp(OSSL_PROVIDER_get0_name(prov), hw->name);
+}
+
+char *crypto_hw_pem_uri(const char *pem, size_t len)
+{
+	STACK_OF(ASN1_TYPE) *seq = NULL;
+	struct pem_block b = {0};
+	struct pem_reader rd;
+	const unsigned char *der;
+	ASN1_TYPE *t;
+	char *uri = NULL;
+
+	pem_reader_init(&rd, pem, len);
+	if (pem_next(&rd, &b) != 1 || strcmp(b.name, "PKCS#11 PROVIDER URI"))
+		goto out;
+	/* SEQUENCE { desc VisibleString, uri UTF8String } (pkcs11-provider's encoder). */
+	der = b.data;
+	seq = d2i_ASN1_SEQUENCE_ANY(NULL, &der, (long)b.len);
+	t = seq && sk_ASN1_TYPE_num(seq) == 2 ? sk_ASN1_TYPE_value(seq, 1) : NULL;
+	if (t && t->type == V_ASN1_UTF8STRING)
+		uri = xstrndup((const char *)ASN1_STRING_get0_data(t->value.utf8string),
+			       (size_t)ASN1_STRING_length(t->value.utf8string));
+out:
+	sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+	pem_block_clear(&b);
+	ERR_clear_error();
+	return uri;
 }

@@ -2,6 +2,7 @@
 /* Keys inside a TPM 2.0 or a PKCS#11 token, through OpenSSL's tpm2 and pkcs11 providers. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <openssl/evp.h>
@@ -44,6 +45,11 @@ int crypto_hw_key_from_pem(struct crypto_hw *hw, const char *pem, size_t len, EV
  * PROVIDER URI, KEY_STORAGE_SOFTWARE for a plain key, no key or a damaged bundle.
  */
 enum key_storage crypto_hw_pem_storage(const char *pem, size_t len);
+/* The PKCS#11 URI (token and object) a stored PKCS#11 PROVIDER URI block holds, when the bundle
+ * starts with one; NULL otherwise. No provider needed. Caller frees. */
+char *crypto_hw_pem_uri(const char *pem, size_t len);
+/* True when key is one of hw's provider (made or loaded through hw), so signs through it. */
+bool crypto_hw_holds(const struct crypto_hw *hw, EVP_PKEY *key);
 
 /*
  * key (of hw) as libssl's SSL_CTX_use_PrivateKey() can use it on a context of OpenSSL's default

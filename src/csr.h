@@ -24,6 +24,10 @@ struct csr_input {
 		CSR_POP_TLS_UNIQUE,   /* RFC 5929, TLS <= 1.2 */
 		CSR_POP_TLS_EXPORTER, /* RFC 9266, TLS 1.3 */
 	} pop; /* the channel binding put in challengePassword (RFC 7030 3.5) */
+	/* Where key signs: a hardware key's provider context (pass_key_signer); NULL, NULL:
+	 * OpenSSL's default context. */
+	OSSL_LIB_CTX *libctx;
+	const char *propq;
 };
 
 /* Builds and signs the CSR; DER out, caller OPENSSL_free()s. 0 or -errno (logged). */

@@ -15,6 +15,7 @@
 #include "cacerts.h"
 #include "certinfo.h"
 #include "crypto.h"
+#include "crypto_hw.h"
 #include "csr.h"
 #include "csrattrs.h"
 #include "enroll.h"
@@ -101,6 +102,19 @@ static bool anchors_due(const struct pass *p, time_t now)
 	return false;
 }
 
+/* The stored pair's key is not where key_storage says keys live. */
+static bool stored_key_moves(struct pass *p)
+{
+	char *pem = NULL;
+	size_t len = 0;
+	bool moves = false;
+
+	if (keystore_get(p->ks, KS_ALIAS_ENROLLED, &pem, &len) == 0)
+		moves = pass_key_moves(p, pem, len);
+	wipe_free(pem, len);
+	return moves;
+}
+
 static unsigned int decide(struct pass *p, enum enroll_action action)
 {
 	const struct config *cfg = p->cfg;
@@ -111,6 +125,7 @@ static unsigned int decide(struct pass *p, enum enroll_action action)
 	bool have_cert;
 
 	have_cert = pass_load_enrolled(p, &key, &certs) == 0;
+	p->key_moves = have_cert && stored_key_moves(p);
 	if (!p->anchors) {
 		/* A pair without anchors cannot be trusted to chain to what the server sends. */
 		steps |= STEP_BOOTSTRAP | (have_cert ? STEP_ENROLL : 0);
@@ -145,6 +160,10 @@ static unsigned int decide(struct pass *p, enum enroll_action action)
 	else if (!(steps & STEP_ENROLL) && cfg->renew &&
 		 cert_due(cfg, sk_X509_value(certs, 0), now)) {
 		warn_short_lived(cfg, sk_X509_value(certs, 0));
+		steps |= STEP_RENEW;
+	} else if (!(steps & STEP_ENROLL) && p->key_moves) {
+		log_info("key_storage = %s: a renewal now makes the new key there",
+			 config_key_storage_name(cfg->key_storage));
 		steps |= STEP_RENEW;
 	}
 	if (!(steps & STEP_BOOTSTRAP) && cfg->ca_rollover &&
@@ -239,7 +258,8 @@ static int step_enroll(struct pass *p, X509 *current, EVP_PKEY *current_key, boo
 		r = server_keygen(p, attrs, in.pop);
 		goto out;
 	}
-	if (reenroll && !p->cfg->renew_rekey) {
+	/* A key kept elsewhere than key_storage says moves there with this renewal. */
+	if (reenroll && !p->cfg->renew_rekey && !p->key_moves) {
 		in.key = current_key;
 	} else {
 		r = pass_request_key(p, fresh, reenroll);
@@ -247,6 +267,7 @@ static int step_enroll(struct pass *p, X509 *current, EVP_PKEY *current_key, boo
 			goto out;
 		in.key = p->req_key;
 	}
+	pass_key_signer(p, in.key, &in.libctx, &in.propq);
 	r = csr_make(&in, &csr, &csr_len);
 	if (r < 0)
 		goto out;
@@ -359,6 +380,7 @@ static int attempt(struct pass *p, unsigned int steps, bool fresh)
 
 	p->retry_after = 0;
 	p->accepted = false;
+	p->pair_committed = false;
 	p->txn = keystore_txn_new(p->ks);
 	p->state_staged = false;
 	p->pair_fp[0] = '\0';
@@ -383,6 +405,9 @@ static int attempt(struct pass *p, unsigned int steps, bool fresh)
 	p->issued_chain = NULL;
 	/* The next attempt starts from what is stored, not from what this one staged. */
 	rc = pass_load_anchors(p);
+	/* The old key's objects go once the new pair is stored (a failure: the next pass). */
+	if (rc == 0 && p->pair_committed)
+		pass_sweep(p);
 	EVP_PKEY_free(cur_key);
 	sk_X509_pop_free(cur, X509_free);
 	return r < 0 ? r : rc;
@@ -558,16 +583,15 @@ out:
  * (exit 2 before anything in the store is touched). */
 static int pass_prepare_work(struct pass *p)
 {
-	/* Never a silent fallback: until the pass makes keys inside the hardware (issue 16), a
-	 * hardware key_storage stops here, before any key is made or the store touched. */
-	if (p->cfg->key_storage != KEY_STORAGE_SOFTWARE) {
-		log_err("key_storage = %s: keys inside a TPM or a PKCS#11 token are not made by "
-			"this build yet; no software key is made instead",
-			config_key_storage_name(p->cfg->key_storage));
-		return -EOPNOTSUPP;
-	}
+	struct crypto_hw *hw = NULL;
+	int r;
+
 	crypto_load_config();
-	return config_check_subject(p->cfg);
+	r = config_check_subject(p->cfg);
+	/* Never a silent fallback: no TPM or token, no pass (before the server is asked). */
+	if (r == 0 && p->cfg->key_storage != KEY_STORAGE_SOFTWARE)
+		r = pass_hw(p, &hw);
+	return r;
 }
 
 static int pass_init(struct pass *p, enum enroll_action action)
@@ -604,6 +628,10 @@ static int pass_init(struct pass *p, enum enroll_action action)
 	r = pass_load_anchors(p);
 	if (r == 0)
 		adopt_state(p);
+	/* Objects a killed pass left in the token. A failure is the pass's: what follows needs
+	 * the token too. */
+	if (r == 0)
+		r = pass_sweep(p);
 	if (cfg->retry_timeout)
 		p->deadline = time(NULL) + (time_t)cfg->retry_timeout;
 	return r;
@@ -618,6 +646,8 @@ static void pass_clear(struct pass *p)
 	pass_parsed_clear(p);
 	free(p->ca_root_pem);
 	keystore_free(p->ks);
+	/* Last: the keys above may live in its providers. */
+	crypto_hw_free(p->hw);
 }
 
 int enroll_pass(const struct config *cfg, enum enroll_action action, bool once,

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <openssl/types.h>
+
 #include "config.h"
 
 #define HTTP_MAX_BODY (4u << 20)
@@ -30,6 +32,9 @@ struct http_opts {
 	 */
 	const char *client_pem;
 	size_t client_len;
+	/* NULL, or the key to use instead of client_pem's key block (a key inside a TPM or a
+	 * token: client_pem holds its reference). Up-referenced while the handle lives. */
+	EVP_PKEY *client_key;
 	enum http_auth auth;
 	const char *username;
 	const char *password;

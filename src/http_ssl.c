@@ -219,7 +219,10 @@ static int load_client(struct http_ssl *s)
 				   s->o->client_len > INT_MAX ? 0 : (int)s->o->client_len);
 	const char *why = NULL;
 
-	s->client_key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+	if (s->o->client_key && EVP_PKEY_up_ref(s->o->client_key) == 1)
+		s->client_key = s->o->client_key;
+	else if (!s->o->client_key && bio)
+		s->client_key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
 	s->client_certs = read_certs(s->o->client_pem, s->o->client_len);
 	if (!s->client_key)
 		why = "no private key";

@@ -20,8 +20,7 @@
 /* Where pkcs11_module = (empty) points, as the provider's default does: p11-kit's proxy. */
 #define P11_KIT_PROXY "p11-kit-proxy.so"
 
-/* One attribute of the URI's path, %XX decoded, or NULL when absent. Caller frees. */
-static char *uri_attr(const char *uri, const char *name)
+char *p11_uri_attr(const char *uri, const char *name)
 {
 	size_t n = strlen(name), len, i, o = 0;
 	const char *p = strchr(uri, ':'), *end;
@@ -70,8 +69,8 @@ static bool field_is(const unsigned char *field, size_t size, const char *want)
 /* The slot of the token the URI names (token, manufacturer, serial, model). -ENOENT if none. */
 static int find_slot(CK_FUNCTION_LIST *f, const char *uri, CK_SLOT_ID *out_slot)
 {
-	char *token = uri_attr(uri, "token"), *manuf = uri_attr(uri, "manufacturer");
-	char *serial = uri_attr(uri, "serial"), *model = uri_attr(uri, "model");
+	char *token = p11_uri_attr(uri, "token"), *manuf = p11_uri_attr(uri, "manufacturer");
+	char *serial = p11_uri_attr(uri, "serial"), *model = p11_uri_attr(uri, "model");
 	CK_SLOT_ID *slots = NULL;
 	CK_ULONG n = 0, i;
 	CK_TOKEN_INFO ti;
@@ -159,18 +158,71 @@ static int destroy_labelled(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, const char
 	return r;
 }
 
-int p11_destroy_objects(const char *module, const char *token_uri, const char *pin_file,
-			const char *label, unsigned int *out_destroyed)
+/* The label of object o, or NULL when it has none. Caller frees. */
+static char *object_label(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o)
+{
+	CK_ATTRIBUTE a = {CKA_LABEL, NULL, 0};
+	char *label;
+
+	if (f->C_GetAttributeValue(s, o, &a, 1) != CKR_OK || a.ulValueLen == (CK_ULONG)-1 ||
+	    a.ulValueLen > 4096)
+		return NULL;
+	label = xzalloc(a.ulValueLen + 1);
+	a.pValue = label;
+	if (f->C_GetAttributeValue(s, o, &a, 1) != CKR_OK) {
+		free(label);
+		return NULL;
+	}
+	return label;
+}
+
+/* Destroys the objects of session s whose label owned() claims; their number in *n. */
+static int destroy_owned(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s,
+			 bool (*owned)(const char *label, void *ctx), void *ctx, unsigned int *n)
+{
+	CK_OBJECT_HANDLE objs[64], *all = NULL;
+	CK_ULONG found = 0, count = 0, i;
+	char *label;
+	int r = 0;
+
+	/* Found first, destroyed after: a search does not survive a change of the store. */
+	if (f->C_FindObjectsInit(s, NULL, 0) != CKR_OK)
+		return -EIO;
+	do {
+		if (f->C_FindObjects(s, objs, ARRAY_SIZE(objs), &found) != CKR_OK) {
+			r = -EIO;
+			break;
+		}
+		all = xrealloc(all, sizeof(*all) * (count + found + 1));
+		memcpy(all + count, objs, sizeof(*objs) * found);
+		count += found;
+	} while (found == ARRAY_SIZE(objs));
+	f->C_FindObjectsFinal(s);
+	for (i = 0; r == 0 && i < count; i++) {
+		label = object_label(f, s, all[i]);
+		if (label && owned(label, ctx)) {
+			if (f->C_DestroyObject(s, all[i]) != CKR_OK)
+				r = -EIO;
+			else
+				(*n)++;
+		}
+		free(label);
+	}
+	free(all);
+	return r;
+}
+
+/* A session on the token token_uri names, logged in with the PIN of pin_file. */
+static int open_token(const char *module, const char *token_uri, const char *pin_file,
+		      CK_FUNCTION_LIST **out_f, CK_SESSION_HANDLE *out_s)
 {
 	CK_C_GetFunctionList get_list;
 	CK_FUNCTION_LIST *f = NULL;
 	CK_SESSION_HANDLE s = 0;
 	CK_SLOT_ID slot = 0;
-	bool open = false;
-	unsigned int n = 0;
 	void *dl;
 	CK_RV rv;
-	int r = -EIO;
+	int r;
 
 	dl = dlopen(module ? module : P11_KIT_PROXY, RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {
@@ -179,31 +231,66 @@ int p11_destroy_objects(const char *module, const char *token_uri, const char *p
 	}
 	get_list = (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList");
 	if (!get_list || get_list(&f) != CKR_OK || !f)
-		goto out;
+		return -EIO;
 	/* The provider may have initialised the module in this process: it stays initialised. */
 	rv = f->C_Initialize(NULL);
 	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
-		goto out;
+		return -EIO;
 	r = find_slot(f, token_uri, &slot);
 	if (r == -ENOENT)
 		log_err("%s: no such PKCS#11 token", token_uri);
 	if (r < 0)
-		goto out;
-	r = -EIO;
+		return r;
 	if (f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s) != CKR_OK)
-		goto out;
-	open = true;
+		return -EIO;
 	r = login(f, s, pin_file);
-	if (r == 0)
-		r = destroy_labelled(f, s, label, &n);
-	if (r == -EIO)
-		log_err("%s: cannot destroy the objects labelled %s", token_uri, label);
-	if (r == 0)
-		*out_destroyed = n;
-out:
-	if (open)
+	if (r < 0) {
 		f->C_CloseSession(s);
+		return r;
+	}
+	*out_f = f;
+	*out_s = s;
 	/* Not finalised nor unloaded: SoftHSM 2.6 crashes the process at exit when finalised
 	 * (the provider's no-deinit quirk); the module is the process's until it ends. */
+	return 0;
+}
+
+int p11_destroy_objects(const char *module, const char *token_uri, const char *pin_file,
+			const char *label, unsigned int *out_destroyed)
+{
+	CK_FUNCTION_LIST *f = NULL;
+	CK_SESSION_HANDLE s = 0;
+	unsigned int n = 0;
+	int r;
+
+	r = open_token(module, token_uri, pin_file, &f, &s);
+	if (r < 0)
+		return r;
+	r = destroy_labelled(f, s, label, &n);
+	if (r < 0)
+		log_err("%s: cannot destroy the objects labelled %s", token_uri, label);
+	else
+		*out_destroyed = n;
+	f->C_CloseSession(s);
+	return r;
+}
+
+int p11_destroy_owned(const char *module, const char *token_uri, const char *pin_file,
+		      bool (*owned)(const char *label, void *ctx), void *ctx,
+		      unsigned int *out_destroyed)
+{
+	CK_FUNCTION_LIST *f = NULL;
+	CK_SESSION_HANDLE s = 0;
+	unsigned int n = 0;
+	int r;
+
+	r = open_token(module, token_uri, pin_file, &f, &s);
+	if (r < 0)
+		return r;
+	r = destroy_owned(f, s, owned, ctx, &n);
+	if (r < 0)
+		log_err("%s: cannot destroy objects left by earlier keys", token_uri);
+	*out_destroyed = n;
+	f->C_CloseSession(s);
 	return r;
 }

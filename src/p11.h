@@ -2,6 +2,12 @@
 /* The PKCS#11 module itself, for what OpenSSL's pkcs11 provider cannot do: destroy objects. */
 #pragma once
 
+#include <stdbool.h>
+
+/* One attribute of a PKCS#11 URI's path (RFC 7512), %XX decoded, or NULL when absent. Caller
+ * frees. */
+char *p11_uri_attr(const char *uri, const char *name);
+
 /*
  * Destroys every object labelled label in the token token_uri names (token, manufacturer,
  * serial, model), through module (NULL: p11-kit's proxy), logged in with the PIN of pin_file
@@ -10,3 +16,8 @@
  */
 int p11_destroy_objects(const char *module, const char *token_uri, const char *pin_file,
 			const char *label, unsigned int *out_destroyed);
+/* The same for every object whose label owned(label, ctx) claims (the keys a store no longer
+ * references); how many in *out_destroyed, also on error. */
+int p11_destroy_owned(const char *module, const char *token_uri, const char *pin_file,
+		      bool (*owned)(const char *label, void *ctx), void *ctx,
+		      unsigned int *out_destroyed);

@@ -16,6 +16,7 @@
 #include "keystore.h"
 
 struct pass_parsed; /* pass_store.c: what was parsed, by the bytes it came from */
+struct crypto_hw;   /* crypto_hw.h */
 
 struct pass {
 	const struct config *cfg;
@@ -37,6 +38,12 @@ struct pass {
 	char *retired_pem;	  /* previous anchors_pem, alive while http uses it */
 	char *client_pem;	  /* secret: TLS client key pair for this attempt */
 	size_t client_len;
+	EVP_PKEY *client_key;	  /* its key when inside the hardware (pass_client_key) */
+	struct crypto_hw *hw;	  /* the TPM or token of key_storage, bound when first needed */
+	bool hw_mismatch_logged;  /* "a stored key lives in ..." said once */
+	bool swept;		  /* the token holds no object the store let go of (pass_sweep) */
+	bool pair_committed;	  /* the last commit stored a new pair */
+	bool key_moves;		  /* the stored pair's key is not where key_storage says */
 	char *ca_root_pem;
 	size_t ca_root_len;
 	char ca_root_fp[65];	  /* SHA-256 of the DER of ca_root's certificates */
@@ -85,6 +92,33 @@ bool pass_pop_guess_refused(struct pass *p, int r);
  * the record is for the configured server. */
 enum csr_pop pass_record_pop(struct pass *p);
 
+/*
+ * pass_hw.c: keys inside the hardware key_storage names. The bound provider in *out_hw (owned by
+ * the pass); 0 or -errno (logged).
+ */
+int pass_hw(struct pass *p, struct crypto_hw **out_hw);
+/* True when a stored key (its PEM) is not where key_storage says keys live: the next renewal
+ * moves it (a new key made there). */
+bool pass_key_moves(const struct pass *p, const char *pem, size_t len);
+/* A stored key: a PEM key, or a reference into the hardware of key_storage. 0, -ENOKEY (a key
+ * of other hardware, or one the hardware does not know), -errno; logged. */
+int pass_key_from_pem(struct pass *p, const char *pem, size_t len, EVP_PKEY **out_key);
+/* A new key pair where key_storage says, and the PEM the store keeps for it (a PEM key or the
+ * hardware's reference; secret, wipe_free()). 0 or -errno (logged). */
+int pass_new_key(struct pass *p, EVP_PKEY **out_key, char **out_pem, size_t *out_len);
+/* The PEM the store keeps for key (a reference for a hardware key, which must be the stored
+ * pair's). Caller wipe_free()s. */
+int pass_key_pem(struct pass *p, EVP_PKEY *key, char **out_pem, size_t *out_len);
+/* Where key signs a CSR: its provider's context for a hardware key, else NULL, NULL. */
+void pass_key_signer(const struct pass *p, EVP_PKEY *key, OSSL_LIB_CTX **out_libctx,
+		     const char **out_propq);
+/* The TLS client key libssl uses for p->client_pem when its key is a hardware reference (owned
+ * by the pass, NULL for a PEM key). 0 or -errno (logged). */
+int pass_client_key(struct pass *p, EVP_PKEY **out_key);
+/* With a PKCS#11 key_storage: destroys the token objects of this store's labels that it no
+ * longer references, and drops sweep=1 from the record. 0 or -errno (logged). */
+int pass_sweep(struct pass *p);
+
 /* Frees what the pass parsed (pass_load_anchors, pass_load_enrolled keep it by its bytes). */
 void pass_parsed_clear(struct pass *p);
 
@@ -94,6 +128,9 @@ int pass_load_anchors(struct pass *p);
 int pass_stage_anchors(struct pass *p, STACK_OF(X509) *certs);
 void pass_drop_anchors(struct pass *p);
 
+/* The key of a stored key pair's bytes (pem, len), parsed once a pass (a key inside a TPM is
+ * loaded into it once). Caller EVP_PKEY_free()s. */
+int pass_parsed_key(struct pass *p, const char *pem, size_t len, EVP_PKEY **out_key);
 /* The enrolled key pair, split into key and certificates; -ENOKEY when none is stored. */
 int pass_load_enrolled(struct pass *p, EVP_PKEY **out_key, STACK_OF(X509) **out_certs);
 /* True when the recorded bootstrap matches server, label and ca_root of the config; *out_absent

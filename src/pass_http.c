@@ -77,6 +77,7 @@ static int open_http(struct pass *p, bool tls12_only, bool probe)
 		.proxy = cfg->proxy,
 		.client_pem = p->client_pem,
 		.client_len = p->client_len,
+		.client_key = p->client_key,
 		.auth = cfg->http_auth,
 		.username = cfg->username,
 		.password = cfg->password,
@@ -88,8 +89,11 @@ static int open_http(struct pass *p, bool tls12_only, bool probe)
 		.version_probe = probe,
 	};
 
+	int r;
+
 	p->http_tls12 = tls12_only;
-	return http_new(&o, &p->http);
+	r = pass_client_key(p, &o.client_key);
+	return r < 0 ? r : http_new(&o, &p->http);
 }
 
 int pass_open_http(struct pass *p, bool bootstrap)
@@ -112,6 +116,8 @@ void pass_close_http(struct pass *p)
 	wipe_free(p->client_pem, p->client_len);
 	p->client_pem = NULL;
 	p->client_len = 0;
+	EVP_PKEY_free(p->client_key);
+	p->client_key = NULL;
 }
 
 /* A connection open to the server, made with a harmless request when there is none yet. */

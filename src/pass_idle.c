@@ -100,6 +100,10 @@ bool pass_idle(struct pass *p)
 	if (!keystore_state_vouches(state, pair, len) ||
 	    certinfo_first_pem(pair, len, &nb, &na) < 0)
 		goto out;
+	/* A key to move into the hardware, or a token object to destroy (pass_hw.c). */
+	if (pass_key_moves(p, pair, len) ||
+	    (cfg->key_storage == KEY_STORAGE_PKCS11 && kv_is(state, "sweep", "1")))
+		goto out;
 	if (cfg->renew && d.now >= enroll_due_time(cfg, nb, na))
 		goto out;
 	/* At least one CA certificate, the set the record vouches for, none due (ca_rollover). */

@@ -67,7 +67,9 @@ static const char *request_unfit(struct pass *p, const char *pem, size_t len, bo
 	const char *tag = strstr(pem, REQUEST_TAG);
 	bool enrolled;
 
-	if (crypto_key_from_pem(pem, len, &key) < 0)
+	if (pass_key_moves(p, pem, len))
+		return "it is not where key_storage says keys live";
+	if (pass_key_from_pem(p, pem, len, &key) < 0)
 		return "it is unreadable";
 	enrolled = pass_load_enrolled(p, &cur, &certs) == 0;
 	if (!crypto_key_fits(key, cfg->key_algorithm, cfg->key_params))
@@ -94,22 +96,23 @@ static int store_request_key(struct pass *p, time_t not_before, bool pending)
 	size_t len = 0, tlen = strlen(tag);
 	int r;
 
-	r = crypto_key_to_pem(p->req_key, &pem, &len);
-	if (r < 0)
-		goto out;
+	/* Kept for the bundle (pass_stage_issued): OpenSSL 3 encodes a key at a high cost, and
+	 * a hardware key has no other text than its reference. */
+	if (!p->req_pem) {
+		r = crypto_key_to_pem(p->req_key, &pem, &len);
+		if (r < 0)
+			goto out;
+		p->req_pem = pem;
+		p->req_pem_len = len;
+		pem = NULL;
+	}
+	len = p->req_pem_len;
 	item = xmalloc(tlen + len + 1);
 	memcpy(item, tag, tlen);
-	memcpy(item + tlen, pem, len + 1);
+	memcpy(item + tlen, p->req_pem, len + 1);
 	r = keystore_put(p->ks, KS_ALIAS_REQUEST, item, tlen + len);
-	if (r < 0) {
+	if (r < 0)
 		log_err("storing " KS_ALIAS_REQUEST ": %s", strerror(-r));
-		goto out;
-	}
-	/* Kept for the bundle (pass_stage_issued): OpenSSL 3 encodes a key at a high cost. */
-	wipe_free(p->req_pem, p->req_pem_len);
-	p->req_pem = pem;
-	p->req_pem_len = len;
-	pem = NULL;
 out:
 	wipe_free(pem, len);
 	wipe_free(item, tlen + len);
@@ -128,17 +131,17 @@ static void drop_req_pem(struct pass *p)
 /* Generates the request key and commits it, before anything is sent. */
 static int new_request_key(struct pass *p, bool renew)
 {
-	const struct config *cfg = p->cfg;
 	int r;
 
 	drop_req_pem(p);
-	r = crypto_keygen(cfg->key_algorithm, cfg->key_params, &p->req_key);
+	r = pass_new_key(p, &p->req_key, &p->req_pem, &p->req_pem_len);
 	p->req_renew = renew;
 	if (r == 0)
 		r = store_request_key(p, 0, false);
 	if (r < 0) {
 		EVP_PKEY_free(p->req_key);
 		p->req_key = NULL;
+		drop_req_pem(p);
 	}
 	return r;
 }
@@ -178,6 +181,12 @@ int pass_request_key(struct pass *p, bool fresh, bool renew)
 	drop_req_pem(p);
 	if (!fresh && keystore_get(p->ks, KS_ALIAS_REQUEST, &pem, &len) == 0) {
 		why = request_unfit(p, pem, len, renew, &p->req_key);
+		/* Its text without the tag: what the bundle will hold (a reference cannot be
+		 * written again from the key). */
+		if (!why && strstr(pem, "-----BEGIN")) {
+			p->req_pem = xstrdup(strstr(pem, "-----BEGIN"));
+			p->req_pem_len = strlen(p->req_pem);
+		}
 		wipe_free(pem, len);
 		if (!why) {
 			p->req_renew = renew;

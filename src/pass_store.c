@@ -233,21 +233,17 @@ out:
 	return r;
 }
 
-int pass_load_enrolled(struct pass *p, EVP_PKEY **out_key, STACK_OF(X509) **out_certs)
+/* The key and certificates of a stored pair (its bytes), parsed once a pass. */
+static int parsed_pair(struct pass *p, const char *pem, size_t len, EVP_PKEY **out_key,
+		       STACK_OF(X509) **out_certs)
 {
 	STACK_OF(X509) *certs = NULL;
-	struct pass_parsed *e = NULL;
+	struct pass_parsed *e = parsed_find(p, pem, len);
 	EVP_PKEY *key = NULL;
-	char *pem = NULL;
-	size_t len = 0;
-	int r;
+	int r = 0;
 
-	r = keystore_get(p->ks, KS_ALIAS_ENROLLED, &pem, &len);
-	if (r < 0)
-		goto out;
-	e = parsed_find(p, pem, len);
 	if (!e || !e->key) {
-		r = crypto_key_from_pem(pem, len, &key);
+		r = pass_key_from_pem(p, pem, len, &key);
 		if (r < 0)
 			goto out;
 	}
@@ -267,7 +263,28 @@ int pass_load_enrolled(struct pass *p, EVP_PKEY **out_key, STACK_OF(X509) **out_
 out:
 	EVP_PKEY_free(key);
 	sk_X509_pop_free(certs, X509_free);
+	return r;
+}
+
+int pass_load_enrolled(struct pass *p, EVP_PKEY **out_key, STACK_OF(X509) **out_certs)
+{
+	char *pem = NULL;
+	size_t len = 0;
+	int r;
+
+	r = keystore_get(p->ks, KS_ALIAS_ENROLLED, &pem, &len);
+	if (r == 0)
+		r = parsed_pair(p, pem, len, out_key, out_certs);
 	wipe_free(pem, len);
+	return r;
+}
+
+int pass_parsed_key(struct pass *p, const char *pem, size_t len, EVP_PKEY **out_key)
+{
+	STACK_OF(X509) *certs = NULL;
+	int r = parsed_pair(p, pem, len, out_key, &certs);
+
+	sk_X509_pop_free(certs, X509_free);
 	return r;
 }
 
@@ -303,9 +320,13 @@ bool pass_state_matches(struct pass *p, bool *out_absent)
 }
 
 static int stage_record(struct pass *p, time_t bootstrapped, const char *pair_fp,
-			const char *cacerts_fp)
+			const char *cacerts_fp, bool sweep_owed)
 {
 	const struct config *cfg = p->cfg;
+	/* A token may hold an object the store lets go of: the next pass is not idle until
+	 * pass_sweep destroyed it. */
+	bool sweep = cfg->key_storage == KEY_STORAGE_PKCS11 &&
+		     (p->issued || (sweep_owed && !p->swept));
 	char *state;
 	int r;
 
@@ -315,7 +336,7 @@ static int stage_record(struct pass *p, time_t bootstrapped, const char *pair_fp
 		p->pop_read = true;
 	}
 	state = xasprintf("server=%s\nlabel=%s\nca_root_certs_sha256=%s\nbootstrapped=%lld\n"
-			  "%s%s%s%s%s%s%s",
+			  "%s%s%s%s%s%s%s%s",
 			  cfg->server, cfg->label ? cfg->label : "", p->ca_root_fp,
 			  (long long)bootstrapped, pair_fp ? "pair_sha256=" : "",
 			  pair_fp ? pair_fp : "", pair_fp ? "\n" : "",
@@ -323,7 +344,8 @@ static int stage_record(struct pass *p, time_t bootstrapped, const char *pair_fp
 			  cacerts_fp ? "\n" : "",
 			  p->pop_known == CSR_POP_TLS_UNIQUE	 ? "pop=tls-unique\n"
 			  : p->pop_known == CSR_POP_TLS_EXPORTER ? "pop=tls-exporter\n"
-								 : "");
+								 : "",
+			  sweep ? "sweep=1\n" : "");
 	r = keystore_txn_put(p->txn, KS_ALIAS_STATE, state, strlen(state));
 	free(state);
 	return r;
@@ -349,13 +371,14 @@ enum csr_pop pass_record_pop(struct pass *p)
 int pass_stage_state(struct pass *p)
 {
 	p->state_staged = true;
-	return stage_record(p, time(NULL), NULL, NULL);
+	return stage_record(p, time(NULL), NULL, NULL, false);
 }
 
 int pass_stage_record(struct pass *p, const char *pair_fp, const char *cacerts_fp)
 {
 	char *state = NULL, *at = NULL, *pair = NULL, *cas = NULL;
 	time_t when = time(NULL);
+	bool owed = false;
 	size_t len = 0;
 	int r;
 
@@ -363,6 +386,7 @@ int pass_stage_record(struct pass *p, const char *pair_fp, const char *cacerts_f
 		at = kv_value(state, "bootstrapped");
 		pair = kv_value(state, "pair_sha256");
 		cas = kv_value(state, "cacerts_sha256");
+		owed = kv_is(state, "sweep", "1");
 	}
 	if (!p->state_staged && at)
 		when = (time_t)strtoll(at, NULL, 10);
@@ -373,7 +397,8 @@ int pass_stage_record(struct pass *p, const char *pair_fp, const char *cacerts_f
 					   : pair,
 			 cacerts_fp	   ? cacerts_fp
 			 : p->state_staged ? NULL
-					   : cas);
+					   : cas,
+			 owed);
 	free(at);
 	free(pair);
 	free(cas);
@@ -460,7 +485,7 @@ int pass_stage_issued(struct pass *p, EVP_PKEY *key, STACK_OF(X509) *certs, cons
 		pem = xmalloc(len + 1);
 		memcpy(pem, p->req_pem, len + 1);
 	} else if (r == 0) {
-		r = crypto_key_to_pem(key, &pem, &len);
+		r = pass_key_pem(p, key, &pem, &len);
 	}
 	if (r == 0) {
 		blen = len + clen;
@@ -621,8 +646,11 @@ int pass_commit(struct pass *p)
 		log_err("keystore %s: nothing was changed: %s", keystore_name(p->ks), strerror(-r));
 	else if (p->issued)
 		log_issued(p->issued, p->issued_what);
-	if (r == 0 && p->issued)
+	p->pair_committed = r == 0 && p->issued;
+	if (r == 0 && p->issued) {
 		p->event = p->issued_renewal ? ENROLL_EVENT_RENEWED : ENROLL_EVENT_ENROLLED;
+		p->swept = false;
+	}
 	else if (r == 0 && p->anchors_changed && p->event == ENROLL_EVENT_NONE)
 		p->event = ENROLL_EVENT_CACERTS;
 	return r;

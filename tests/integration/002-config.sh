@@ -86,8 +86,8 @@ est check-config
 is "an unknown section exits 2" "$RC" 2
 check "the unknown section is named" grep -q "bogus" "$T/err"
 
-# key_storage: checked like any key; the PIN never printed; a hardware key_storage is refused by
-# a pass (for now: issue 16) before a key is made or the store touched, never a software key.
+# key_storage: checked like any key; the PIN never printed; hardware that is not there stops a
+# pass before the server is asked or the store touched, never a software key instead.
 bad "key_storage = pkcs11:token=a?pin-value=1234" "9: key_storage: no PIN in the URI"
 bad "tpm_tcti = device:/dev/tpmrm0" "9: tpm_tcti: only with key_storage = tpm"
 write_config "key_storage = tpm" "key_source = server"
@@ -102,10 +102,12 @@ est check-config
 is "a PKCS#11 key_storage with a PIN file: check-config exits 0" "$RC" 0
 check "check-config names the PIN file" grep -qxF "pkcs11_pin_file = $T/pin" "$T/out"
 check "and never the PIN" bash -c '! grep -q 8642 "$1" "$2"' _ "$T/out" "$T/err"
-write_config "key_storage = tpm"
+write_config "key_storage = tpm" "tpm_tcti = swtpm:port=1"
 est run
-is "key_storage = tpm: run exits 1 for now" "$RC" 1
-check "and says no software key is made" grep -q "no software key is made" "$T/err"
+is "key_storage = tpm and no TPM reachable: run exits 1" "$RC" 1
+check "and says the TPM is not reachable, in one line" \
+	bash -c '[ "$(grep -c . "$1")" = 1 ] && grep -q "no TPM reachable" "$1"' _ "$T/err"
+check "before the server was asked" bash -c '! grep -q localhost:1 "$1"' _ "$T/err"
 check "nothing was stored" bash -c '! ls "$1"/*.pem 2>/dev/null | grep -q .' _ "$T/store"
 
 done_testing

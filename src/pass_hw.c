@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Keys inside a TPM or a PKCS#11 token (key_storage), as a pass makes, reads and uses them. The
+ * provider is bound at the first key that needs it, never for software keys. Where a PEM private
+ * key stood, the store keeps the hardware's reference (crypto_hw.c): a TPM-wrapped blob or a
+ * PKCS#11 URI. A TPM's key is nothing but its blob: when the store lets go of it, it is gone. A
+ * token's key is an object of the token: the store owns the objects labelled
+ * est-KEYSTORE-<16 hex>, and those it no longer references (the old key after a rekey, a request
+ * key a pass killed before it stored it) are destroyed after the commit that let go of them, or
+ * by the next pass that is not idle. est-state says sweep=1 until that is done, so that next pass
+ * cannot be idle.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "crypto_hw.h"
+#include "keystore.h"
+#include "log.h"
+#include "p11.h"
+#include "pass.h"
+#include "pem.h"
+#include "util.h"
+
+#define LABEL_HEX 16
+
+static const char *where_name(enum key_storage where)
+{
+	switch (where) {
+	case KEY_STORAGE_TPM:
+		return "a TPM";
+	case KEY_STORAGE_PKCS11:
+		return "a PKCS#11 token";
+	case KEY_STORAGE_SOFTWARE:
+		break;
+	}
+	return "software";
+}
+
+int pass_hw(struct pass *p, struct crypto_hw **out_hw)
+{
+	int r;
+
+	if (!p->hw) {
+		r = crypto_hw_new(p->cfg, &p->hw);
+		if (r < 0)
+			return r;
+	}
+	*out_hw = p->hw;
+	return 0;
+}
+
+bool pass_key_moves(const struct pass *p, const char *pem, size_t len)
+{
+	return crypto_hw_pem_storage(pem, len) != p->cfg->key_storage;
+}
+
+int pass_key_from_pem(struct pass *p, const char *pem, size_t len, EVP_PKEY **out_key)
+{
+	enum key_storage where = crypto_hw_pem_storage(pem, len);
+	struct crypto_hw *hw = NULL;
+	int r;
+
+	if (where == KEY_STORAGE_SOFTWARE)
+		return crypto_key_from_pem(pem, len, out_key);
+	if (where != p->cfg->key_storage) {
+		if (!p->hw_mismatch_logged)
+			log_err("a stored key lives in %s, but key_storage = %s: it cannot be used "
+				"without its configuration",
+				where_name(where), config_key_storage_name(p->cfg->key_storage));
+		p->hw_mismatch_logged = true;
+		return -ENOKEY;
+	}
+	r = pass_hw(p, &hw);
+	return r < 0 ? r : crypto_hw_key_from_pem(hw, pem, len, out_key);
+}
+
+/* A label no object of the token has: est-KEYSTORE-<16 hex>. */
+static char *new_label(const struct pass *p)
+{
+	unsigned char rnd[LABEL_HEX / 2];
+	char hex[LABEL_HEX + 1];
+	size_t i;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+		return NULL;
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+	return xasprintf("est-%s-%s", p->cfg->keystore, hex);
+}
+
+int pass_new_key(struct pass *p, EVP_PKEY **out_key, char **out_pem, size_t *out_len)
+{
+	const struct config *cfg = p->cfg;
+	struct crypto_hw *hw = NULL;
+	EVP_PKEY *key = NULL;
+	char *label;
+	int r;
+
+	if (cfg->key_storage == KEY_STORAGE_SOFTWARE) {
+		r = crypto_keygen(cfg->key_algorithm, cfg->key_params, &key);
+		if (r == 0)
+			r = crypto_key_to_pem(key, out_pem, out_len);
+		if (r == 0)
+			*out_key = key;
+		else
+			EVP_PKEY_free(key);
+		return r;
+	}
+	r = pass_hw(p, &hw);
+	if (r < 0)
+		return r;
+	label = new_label(p);
+	if (!label)
+		return -EIO;
+	r = crypto_hw_keygen(hw, cfg->key_algorithm, cfg->key_params, label, out_key, out_pem,
+			     out_len);
+	if (r == 0)
+		log_info("generated the key inside %s%s%s", where_name(cfg->key_storage),
+			 cfg->key_storage == KEY_STORAGE_PKCS11 ? ", object " : "",
+			 cfg->key_storage == KEY_STORAGE_PKCS11 ? label : "");
+	free(label);
+	return r;
+}
+
+/* The first PEM block of pem, as written (a reference is the key's only text). */
+static int first_block(const char *pem, size_t len, char **out, size_t *out_len)
+{
+	struct pem_block b = {0};
+	struct pem_reader rd;
+	int r;
+
+	pem_reader_init(&rd, pem, len);
+	r = pem_next(&rd, &b);
+	if (r == 1) {
+		*out = xstrndup(b.text, b.text_len);
+		*out_len = b.text_len;
+	}
+	pem_block_clear(&b);
+	return r == 1 ? 0 : -EBADMSG;
+}
+
+int pass_key_pem(struct pass *p, EVP_PKEY *key, char **out_pem, size_t *out_len)
+{
+	char *pem = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!crypto_hw_holds(p->hw, key))
+		return crypto_key_to_pem(key, out_pem, out_len);
+	/* A hardware key that is not this pass's new one is the enrolled pair's (a renewal
+	 * without rekey): its reference is the first block of the stored bundle. */
+	r = keystore_get(p->ks, KS_ALIAS_ENROLLED, &pem, &len);
+	if (r == 0 && crypto_hw_pem_storage(pem, len) == p->cfg->key_storage)
+		r = first_block(pem, len, out_pem, out_len);
+	else if (r == 0)
+		r = -ENOKEY;
+	free(pem);
+	return r;
+}
+
+void pass_key_signer(const struct pass *p, EVP_PKEY *key, OSSL_LIB_CTX **out_libctx,
+		     const char **out_propq)
+{
+	bool held = crypto_hw_holds(p->hw, key);
+
+	*out_libctx = held ? crypto_hw_libctx(p->hw) : NULL;
+	*out_propq = held ? crypto_hw_propq(p->hw) : NULL;
+}
+
+int pass_client_key(struct pass *p, EVP_PKEY **out_key)
+{
+	EVP_PKEY *key = NULL;
+	int r;
+
+	*out_key = NULL;
+	if (!p->client_pem || crypto_hw_pem_storage(p->client_pem, p->client_len) ==
+				      KEY_STORAGE_SOFTWARE)
+		return 0;
+	if (!p->client_key) {
+		r = pass_parsed_key(p, p->client_pem, p->client_len, &key);
+		if (r == 0)
+			r = crypto_hw_tls_key(p->hw, key, &p->client_key);
+		EVP_PKEY_free(key);
+		if (r == -ENOTSUP)
+			log_err("TLS client authentication with an RSA key inside a TPM is not "
+				"supported by tpm2-openssl 1.1; use key_algorithm = EC");
+		if (r < 0)
+			return r;
+	}
+	*out_key = p->client_key;
+	return 0;
+}
+
+struct owned {
+	char *prefix;
+	char *keep[3];
+};
+
+/* est-KEYSTORE-<16 lowercase hex>, and none of the keys the store holds. */
+static bool is_owned(const char *label, void *ctx)
+{
+	const struct owned *o = ctx;
+	size_t n = strlen(o->prefix), i;
+
+	if (strncmp(label, o->prefix, n) || strlen(label + n) != LABEL_HEX ||
+	    strspn(label + n, "0123456789abcdef") != LABEL_HEX)
+		return false;
+	for (i = 0; i < ARRAY_SIZE(o->keep); i++)
+		if (o->keep[i] && !strcmp(o->keep[i], label))
+			return false;
+	return true;
+}
+
+/* The object label of a stored item's PKCS#11 reference into *slot; -EBADMSG when the item
+ * holds a reference that cannot be read (then nothing may be destroyed). */
+static int kept_label(struct keystore *ks, const char *alias, char **slot)
+{
+	char *pem = NULL, *uri = NULL;
+	size_t len = 0;
+	int r = 0;
+
+	if (keystore_get(ks, alias, &pem, &len) < 0)
+		return 0;
+	if (crypto_hw_pem_storage(pem, len) == KEY_STORAGE_PKCS11) {
+		uri = crypto_hw_pem_uri(pem, len);
+		*slot = uri ? p11_uri_attr(uri, "object") : NULL;
+		r = *slot ? 0 : -EBADMSG;
+	}
+	wipe_free(pem, len);
+	free(uri);
+	return r;
+}
+
+/* The record without sweep=1, once the token holds no object the store let go of. */
+static void record_swept(struct pass *p)
+{
+	char *state = NULL;
+	size_t len = 0;
+	bool owed = keystore_get(p->ks, KS_ALIAS_STATE, &state, &len) == 0 &&
+		    kv_is(state, "sweep", "1");
+
+	free(state);
+	if (!owed || p->txn)
+		return;
+	p->txn = keystore_txn_new(p->ks);
+	/* A bootstrap of this pass is committed: the record's digests stay as stored. */
+	p->state_staged = false;
+	if (pass_stage_record(p, NULL, NULL) < 0 || pass_commit(p) < 0)
+		log_warn("keystore %s: cannot record that the token was swept: the next pass "
+			 "tries again",
+			 keystore_name(p->ks));
+	keystore_txn_free(p->txn);
+	p->txn = NULL;
+}
+
+int pass_sweep(struct pass *p)
+{
+	const struct config *cfg = p->cfg;
+	struct crypto_hw *hw = NULL;
+	struct owned o = {0};
+	unsigned int n = 0;
+	size_t i;
+	int r;
+
+	if (cfg->key_storage != KEY_STORAGE_PKCS11)
+		return 0;
+	o.prefix = xasprintf("est-%s-", cfg->keystore);
+	r = kept_label(p->ks, KS_ALIAS_ENROLLED, &o.keep[0]);
+	if (r == 0)
+		r = kept_label(p->ks, KS_ALIAS_REQUEST, &o.keep[1]);
+	if (r == 0 && cfg->tls_client_auth && !strcmp(cfg->tls_client_keystore, cfg->keystore))
+		r = kept_label(p->ks, cfg->tls_client_alias, &o.keep[2]);
+	if (r < 0)
+		log_warn("keystore %s: a stored PKCS#11 reference cannot be read: no object of the "
+			 "token is destroyed",
+			 keystore_name(p->ks));
+	/* The provider first: it initialises the module the way it needs it. */
+	if (r == 0)
+		r = pass_hw(p, &hw);
+	if (r == 0)
+		r = p11_destroy_owned(cfg->pkcs11_module, cfg->pkcs11_uri, cfg->pkcs11_pin_file,
+				      is_owned, &o, &n);
+	if (n)
+		log_info("destroyed %u object(s) of keys keystore %s no longer holds in the "
+			 "PKCS#11 token",
+			 n, keystore_name(p->ks));
+	if (r == 0) {
+		p->swept = true;
+		record_swept(p);
+	}
+	for (i = 0; i < ARRAY_SIZE(o.keep); i++)
+		free(o.keep[i]);
+	free(o.prefix);
+	return r;
+}
