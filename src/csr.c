@@ -117,8 +117,10 @@ static const char *signer_name(const struct csr_input *in)
 
 int csr_make(const struct csr_input *in, unsigned char **out_der, size_t *out_len)
 {
-	struct csr_params cp = {
-		.key = in->key, .signer = signer_name(in), .libctx = in->libctx, .propq = in->propq};
+	struct csr_params cp = {.key = in->key,
+				.signer = signer_name(in),
+				.libctx = in->libctx,
+				.propq = in->propq};
 	STACK_OF(X509_EXTENSION) *exts = wanted_extensions(in);
 	X509_NAME *subject = NULL;
 	char *challenge = NULL;

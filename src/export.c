@@ -15,6 +15,7 @@
 
 #include "certinfo.h"
 #include "crypto.h"
+#include "crypto_hw.h"
 #include "export.h"
 #include "keystore.h"
 #include "log.h"
@@ -72,9 +73,12 @@ static int split_pair(const char *pem, size_t len, struct parts *p)
 	pem_reader_init(&rd, pem, len);
 	while ((r = pem_next(&rd, &b)) == 1) {
 		bool key = n++ == 0;
+		/* A key inside a TPM or a token: its reference is its only text, exported as is. */
+		bool reference = key && (!strcmp(b.name, "TSS2 PRIVATE KEY") ||
+					 !strcmp(b.name, "PKCS#11 PROVIDER URI"));
 
-		if (!pem_is_canonical(&b) ||
-		    (key ? strcmp(b.name, "PRIVATE KEY") != 0
+		if ((!reference && !pem_is_canonical(&b)) ||
+		    (key ? strcmp(b.name, "PRIVATE KEY") != 0 && !reference
 			 : !pem_is_certificate(&b) || strcmp(b.name, "CERTIFICATE") != 0 ||
 				     certinfo_parse(b.data, b.len, &ci) < 0 || ci.der_len != b.len))
 			break;
@@ -115,7 +119,9 @@ static int read_pair(struct keystore *ks, struct parts *p)
 		return 0;
 	if (r < 0)
 		return r;
-	if (keystore_pair_vouched(ks, pem, len) && split_pair(pem, len, p)) {
+	if ((keystore_pair_vouched(ks, pem, len) ||
+	     crypto_hw_pem_storage(pem, len) != KEY_STORAGE_SOFTWARE) &&
+	    split_pair(pem, len, p)) {
 		wipe_free(pem, len);
 		return 0;
 	}

@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 
 #include "crypto.h"
+#include "crypto_hw.h"
 #include "import.h"
 #include "keystore.h"
 #include "log.h"
@@ -25,12 +26,40 @@ static bool has_encrypted_key(const char *pem)
 }
 
 /*
+ * The key of the PEM: a PEM key, or the reference of a key inside the TPM or token key_storage
+ * names (its provider then bound in *hw). -ENOENT none, -EBADMSG damaged, -EXDEV a reference
+ * to other hardware (said why), -errno.
+ */
+static int read_key(const struct config *cfg, const char *what, const char *pem, size_t len,
+		    struct crypto_hw **hw, EVP_PKEY **out_key)
+{
+	enum key_storage where = crypto_hw_pem_storage(pem, len);
+	int r;
+
+	if (where == KEY_STORAGE_SOFTWARE)
+		return crypto_key_from_pem(pem, len, out_key);
+	if (where != cfg->key_storage) {
+		log_err("import: %s: the key lives in %s, but key_storage = %s: a pass could not "
+			"use it",
+			what, where == KEY_STORAGE_TPM ? "a TPM" : "a PKCS#11 token",
+			config_key_storage_name(cfg->key_storage));
+		return -EXDEV;
+	}
+	r = crypto_hw_new(cfg, hw);
+	if (r == 0)
+		r = crypto_hw_key_from_pem(*hw, pem, len, out_key);
+	return r < 0 ? -EXDEV : 0;
+}
+
+/*
  * What the PEM holds must be usable as it is: no damaged block, a key or certificates, a key
  * that matches the first certificate; for the TLS client alias both. -EINVAL, said why.
  */
-static int check_pem(const char *what, const char *pem, size_t len, bool pair)
+static int check_pem(const struct config *cfg, const char *what, const char *pem, size_t len,
+		     bool pair)
 {
 	STACK_OF(X509) *certs = NULL;
+	struct crypto_hw *hw = NULL;
 	EVP_PKEY *key = NULL;
 	int rk, rc, r = -EINVAL;
 
@@ -40,9 +69,11 @@ static int check_pem(const char *what, const char *pem, size_t len, bool pair)
 			what);
 		return -EINVAL;
 	}
-	rk = crypto_key_from_pem(pem, len, &key);
+	rk = read_key(cfg, what, pem, len, &hw, &key);
 	rc = crypto_certs_from_pem(pem, len, &certs);
-	if (rk == -EBADMSG || rc == -EBADMSG)
+	if (rk == -EXDEV)
+		; /* said */
+	else if (rk == -EBADMSG || rc == -EBADMSG)
 		log_err("import: %s: a PEM block is damaged", what);
 	else if (rk < 0 && rc < 0)
 		log_err("import: %s: no PEM private key or certificate", what);
@@ -55,6 +86,7 @@ static int check_pem(const char *what, const char *pem, size_t len, bool pair)
 		r = 0;
 	EVP_PKEY_free(key);
 	sk_X509_pop_free(certs, X509_free);
+	crypto_hw_free(hw);
 	return r;
 }
 
@@ -93,7 +125,7 @@ int import_alias(const struct config *cfg, const char *alias, const char *file)
 	}
 	r = read_input(file, &pem, &len);
 	if (r == 0)
-		r = check_pem(what, pem, len, pair);
+		r = check_pem(cfg, what, pem, len, pair);
 	if (r < 0)
 		goto out;
 	r = keystore_open(config_keystore(cfg, name), KEYSTORE_WRITE, &ks);

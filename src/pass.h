@@ -38,12 +38,12 @@ struct pass {
 	char *retired_pem;	  /* previous anchors_pem, alive while http uses it */
 	char *client_pem;	  /* secret: TLS client key pair for this attempt */
 	size_t client_len;
-	EVP_PKEY *client_key;	  /* its key when inside the hardware (pass_client_key) */
-	struct crypto_hw *hw;	  /* the TPM or token of key_storage, bound when first needed */
-	bool hw_mismatch_logged;  /* "a stored key lives in ..." said once */
-	bool swept;		  /* the token holds no object the store let go of (pass_sweep) */
-	bool pair_committed;	  /* the last commit stored a new pair */
-	bool key_moves;		  /* the stored pair's key is not where key_storage says */
+	EVP_PKEY *client_key;	 /* its key when inside the hardware (pass_client_key) */
+	struct crypto_hw *hw;	 /* the TPM or token of key_storage, bound when first needed */
+	bool hw_mismatch_logged; /* "a stored key lives in ..." said once */
+	bool swept;		 /* the token holds no object the store let go of (pass_sweep) */
+	bool pair_committed;	 /* the last commit stored a new pair */
+	bool key_moves;		 /* the stored pair's key is not where key_storage says */
 	char *ca_root_pem;
 	size_t ca_root_len;
 	char ca_root_fp[65];	  /* SHA-256 of the DER of ca_root's certificates */

@@ -180,8 +180,8 @@ int pass_client_key(struct pass *p, EVP_PKEY **out_key)
 	int r;
 
 	*out_key = NULL;
-	if (!p->client_pem || crypto_hw_pem_storage(p->client_pem, p->client_len) ==
-				      KEY_STORAGE_SOFTWARE)
+	if (!p->client_pem ||
+	    crypto_hw_pem_storage(p->client_pem, p->client_len) == KEY_STORAGE_SOFTWARE)
 		return 0;
 	if (!p->client_key) {
 		r = pass_parsed_key(p, p->client_pem, p->client_len, &key);

@@ -325,8 +325,8 @@ static int stage_record(struct pass *p, time_t bootstrapped, const char *pair_fp
 	const struct config *cfg = p->cfg;
 	/* A token may hold an object the store lets go of: the next pass is not idle until
 	 * pass_sweep destroyed it. */
-	bool sweep = cfg->key_storage == KEY_STORAGE_PKCS11 &&
-		     (p->issued || (sweep_owed && !p->swept));
+	bool sweep =
+		cfg->key_storage == KEY_STORAGE_PKCS11 && (p->issued || (sweep_owed && !p->swept));
 	char *state;
 	int r;
 
@@ -650,8 +650,7 @@ int pass_commit(struct pass *p)
 	if (r == 0 && p->issued) {
 		p->event = p->issued_renewal ? ENROLL_EVENT_RENEWED : ENROLL_EVENT_ENROLLED;
 		p->swept = false;
-	}
-	else if (r == 0 && p->anchors_changed && p->event == ENROLL_EVENT_NONE)
+	} else if (r == 0 && p->anchors_changed && p->event == ENROLL_EVENT_NONE)
 		p->event = ENROLL_EVENT_CACERTS;
 	return r;
 }

@@ -14,9 +14,11 @@
 
 #include "certinfo.h"
 #include "crypto.h"
+#include "crypto_hw.h"
 #include "enroll.h"
 #include "keystore.h"
 #include "log.h"
+#include "p11.h"
 #include "sha256.h"
 #include "status.h"
 #include "status_report.h"
@@ -177,6 +179,22 @@ static bool first_cert_info(const char *data, size_t len, struct cert_info *ci)
 	return certs != NULL;
 }
 
+/* Where the key of a pair lives, from its reference alone (no provider, no PIN). */
+static void key_fill(struct item *it, const char *pem, size_t len)
+{
+	char *uri = NULL;
+
+	it->has_key = true;
+	it->key_where = crypto_hw_pem_storage(pem, len);
+	if (it->key_where == KEY_STORAGE_PKCS11)
+		uri = crypto_hw_pem_uri(pem, len);
+	if (uri) {
+		it->key_token = p11_uri_attr(uri, "token");
+		it->key_object = p11_uri_attr(uri, "object");
+	}
+	free(uri);
+}
+
 static void item_fill(const struct config *cfg, struct keystore *ks, struct report *rep,
 		      struct item *it)
 {
@@ -199,6 +217,8 @@ static void item_fill(const struct config *cfg, struct keystore *ks, struct repo
 		it->has_cert = first_cert_info(data, len, &it->cert);
 	if (!strcmp(it->kind, "request"))
 		request_fill(cfg, data, &rep->request);
+	if (!strcmp(it->kind, "enrolled") || !strcmp(it->kind, "request"))
+		key_fill(it, data, len);
 	if (!strcmp(it->kind, "state"))
 		rep->state = xstrdup(data);
 	wipe_free(data, len);
@@ -297,6 +317,8 @@ static void report_clear(struct report *rep)
 	for (i = 0; i < rep->n_items; i++) {
 		free(rep->items[i].alias);
 		free(rep->items[i].file);
+		free(rep->items[i].key_token);
+		free(rep->items[i].key_object);
 		cert_info_clear(&rep->items[i].cert);
 	}
 	free(rep->items);

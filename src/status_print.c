@@ -106,6 +106,19 @@ static void storage_text(const struct item *it, char *buf, size_t len)
 					       : "");
 }
 
+static const char *key_where_name(enum key_storage where)
+{
+	switch (where) {
+	case KEY_STORAGE_TPM:
+		return "TPM (the store holds its TPM-wrapped blob)";
+	case KEY_STORAGE_PKCS11:
+		return "PKCS#11 token (the store holds its URI)";
+	case KEY_STORAGE_SOFTWARE:
+		break;
+	}
+	return "software (PEM in the store)";
+}
+
 static void cert_text(FILE *f, const char *ind, const struct item *it, time_t now)
 {
 	const struct cert_info *ci = &it->cert;
@@ -118,6 +131,10 @@ static void cert_text(FILE *f, const char *ind, const struct item *it, time_t no
 		status_days_left(ci->not_after, now));
 	key_text(ci, buf, sizeof(buf));
 	fprintf(f, "%skey:     %s\n", ind, buf);
+	if (it->has_key)
+		fprintf(f, "%skept in: %s%s%s%s%s\n", ind, key_where_name(it->key_where),
+			it->key_token ? ", token " : "", it->key_token ? it->key_token : "",
+			it->key_object ? ", object " : "", it->key_object ? it->key_object : "");
 	fprintf(f, "%ssha256:  %s\n", ind, ci->fingerprint);
 	storage_text(it, buf, sizeof(buf));
 	fprintf(f, "%sstored:  %s\n", ind, buf);
@@ -313,6 +330,11 @@ static void json_cert(FILE *f, const struct item *it, time_t now)
 	json_cert_open(f, &it->cert, now);
 	json_kv(f, "alias", it->alias);
 	json_storage(f, it);
+	if (it->has_key) {
+		json_kv(f, "key_storage", config_key_storage_name(it->key_where));
+		json_kv(f, "key_token", it->key_token);
+		json_kv(f, "key_object", it->key_object);
+	}
 	fputc('}', f);
 }
 

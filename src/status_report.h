@@ -30,6 +30,12 @@ struct item {
 	int agrees;	  /* keyring and file copy hold the same: 1, 0, -1 for a file store */
 	bool has_cert;
 	struct cert_info cert; /* of its first certificate */
+	/* enrolled and request: where the key lives; for a token the token and object labels
+	 * of its reference (NULL when unknown) */
+	bool has_key;
+	enum key_storage key_where;
+	char *key_token;
+	char *key_object;
 };
 
 /* What the first line of est-request-key-pair says. */

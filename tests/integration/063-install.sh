@@ -15,6 +15,7 @@ mode_list "$INST" >"$T/installed"
 	echo "644 ${EST_MANDIR#/}/man7/est-enroll-keyring.7"
 	echo "644 ${EST_MANDIR#/}/man8/est-enroll.8"
 	echo "644 ${EST_DOCDIR#/}/examples/read-key.c"
+	echo "644 ${EST_DOCDIR#/}/examples/tpm.conf"
 	for u in est-enroll-load.service est-enroll-load@.service est-enroll.service \
 		est-enroll.target est-enroll.timer est-enroll@.service est-enroll@.timer; do
 		echo "644 ${EST_SYSTEMDUNITDIR#/}/$u"
