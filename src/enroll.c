@@ -476,6 +476,16 @@ static int run_steps(struct pass *p, enum enroll_action action)
 		unsigned int steps = decide(p, action);
 		uint64_t wait;
 
+		/* Never a silent fallback: a key the TPM or token refuses (another TPM, a cleared
+		 * one, a deleted object) is no pair to replace by the configured credentials
+		 * unasked. `enroll` is the way to a new identity. */
+		if (p->hw_key_error && action != ENROLL_ACTION_ENROLL &&
+		    (steps & (STEP_ENROLL | STEP_RENEW))) {
+			log_err("the %s refused the stored key pair's key: the identity is kept; "
+				"`est-enroll enroll` makes a new one",
+				p->cfg->key_storage == KEY_STORAGE_TPM ? "TPM" : "PKCS#11 token");
+			return -ENOKEY;
+		}
 		if (!steps) {
 			if (action == ENROLL_ACTION_RUN)
 				pass_record_digests(p);

@@ -104,8 +104,9 @@ out:
 }
 
 /* Logs in with the PIN of pin_file (NULL: no login). -EACCES for a PIN the token refuses. */
-static int login(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, const char *pin_file)
+static int login(CK_FUNCTION_LIST *f, CK_SLOT_ID slot, CK_SESSION_HANDLE s, const char *pin_file)
 {
+	CK_TOKEN_INFO ti = {0};
 	char *pin = NULL;
 	size_t len = 0;
 	CK_RV rv;
@@ -113,6 +114,21 @@ static int login(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, const char *pin_file)
 
 	if (!pin_file)
 		return 0;
+	/* A token that locks its PIN at the next wrong one is not given a PIN that may be wrong
+	 * by a pass no one watches: a person checks the PIN file and logs in once by hand (a
+	 * right PIN resets the count). */
+	if (f->C_GetTokenInfo(slot, &ti) == CKR_OK && (ti.flags & CKF_USER_PIN_FINAL_TRY)) {
+		log_err("the PKCS#11 token has one PIN try left before it locks: not trying the "
+			"PIN "
+			"of %s (check it, then log in once by hand, e.g. pkcs11-tool --login)",
+			pin_file);
+		return -EACCES;
+	}
+	if (ti.flags & CKF_USER_PIN_LOCKED) {
+		log_err("the PKCS#11 token's user PIN is locked: its security officer must unlock "
+			"it");
+		return -EACCES;
+	}
 	r = read_file(pin_file, PIN_MAX_SIZE, &pin, &len);
 	if (r < 0) {
 		log_err("%s: %s", pin_file, strerror(-r));
@@ -176,7 +192,17 @@ static char *object_label(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_OBJECT_HA
 	return label;
 }
 
-/* Destroys the objects of session s whose label owned() claims; their number in *n. */
+/* True for an object of the token; not for a session object (the provider's copies, gone with
+ * the process). */
+static bool on_token(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o)
+{
+	CK_BBOOL token = CK_FALSE;
+	CK_ATTRIBUTE a = {CKA_TOKEN, &token, sizeof(token)};
+
+	return f->C_GetAttributeValue(s, o, &a, 1) == CKR_OK && token == CK_TRUE;
+}
+
+/* Destroys the token objects of session s whose label owned() claims; their number in *n. */
 static int destroy_owned(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s,
 			 bool (*owned)(const char *label, void *ctx), void *ctx, unsigned int *n)
 {
@@ -200,7 +226,7 @@ static int destroy_owned(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s,
 	f->C_FindObjectsFinal(s);
 	for (i = 0; r == 0 && i < count; i++) {
 		label = object_label(f, s, all[i]);
-		if (label && owned(label, ctx)) {
+		if (label && owned(label, ctx) && on_token(f, s, all[i])) {
 			if (f->C_DestroyObject(s, all[i]) != CKR_OK)
 				r = -EIO;
 			else
@@ -243,7 +269,7 @@ static int open_token(const char *module, const char *token_uri, const char *pin
 		return r;
 	if (f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s) != CKR_OK)
 		return -EIO;
-	r = login(f, s, pin_file);
+	r = login(f, slot, s, pin_file);
 	if (r < 0) {
 		f->C_CloseSession(s);
 		return r;

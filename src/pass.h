@@ -44,6 +44,7 @@ struct pass {
 	bool swept;		 /* the token holds no object the store let go of (pass_sweep) */
 	bool pair_committed;	 /* the last commit stored a new pair */
 	bool key_moves;		 /* the stored pair's key is not where key_storage says */
+	int hw_key_error;	 /* the hardware refused the stored pair's key: -errno */
 	char *ca_root_pem;
 	size_t ca_root_len;
 	char ca_root_fp[65];	  /* SHA-256 of the DER of ca_root's certificates */

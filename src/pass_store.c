@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "crypto.h"
+#include "crypto_hw.h"
 #include "keystore.h"
 #include "log.h"
 #include "pass.h"
@@ -244,6 +245,11 @@ static int parsed_pair(struct pass *p, const char *pem, size_t len, EVP_PKEY **o
 
 	if (!e || !e->key) {
 		r = pass_key_from_pem(p, pem, len, &key);
+		/* The hardware key_storage names does not know it: not a pair to replace unasked.
+		 */
+		if (r < 0 && crypto_hw_pem_storage(pem, len) == p->cfg->key_storage &&
+		    p->cfg->key_storage != KEY_STORAGE_SOFTWARE)
+			p->hw_key_error = r;
 		if (r < 0)
 			goto out;
 	}

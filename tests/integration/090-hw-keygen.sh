@@ -6,33 +6,9 @@
 # the key signs through its provider (a CSR too) and its public half matches the hardware's; a
 # wrong PIN, a missing module, another TPM and a TPM gone fail with exit 1 and leave nothing.
 . "$(dirname "$0")/helpers.sh"
+. "$(dirname "$0")/hw.sh"
 
 : "${HW_KEY:?run through make check}"
-SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
-MODULES=$(openssl version -m | sed 's/^MODULESDIR: "\(.*\)"$/\1/')
-SWTPM_PIDS=
-SSERVER_PID=
-DBUS_PID=
-ABRMD_PID=
-
-hw_cleanup() {
-	# Each daemon by the PID it was started with, never by name.
-	[ -n "$SSERVER_PID" ] && kill "$SSERVER_PID" 2>/dev/null
-	[ -n "$ABRMD_PID" ] && kill "$ABRMD_PID" 2>/dev/null
-	[ -n "$DBUS_PID" ] && kill "$DBUS_PID" 2>/dev/null
-	for pid in $SWTPM_PIDS; do kill "$pid" 2>/dev/null; done
-	cleanup
-}
-trap hw_cleanup EXIT
-
-# skip_part REASON N: N skipped results, one reason.
-skip_part() {
-	local i
-	for i in $(seq "$2"); do
-		TAP_N=$((TAP_N + 1))
-		echo "ok $TAP_N # SKIP $1"
-	done
-}
 
 # conf FILE LINES...: a configuration for hw-key (it reads no server; ca_root must be there).
 conf() {
@@ -90,27 +66,13 @@ tls_rounds() {
 
 # ---- PKCS#11: a SoftHSM2 token in this test's directory ----
 P11_N=27
-if [ ! -e "$MODULES/pkcs11.so" ]; then
-	skip_part "pkcs11-provider not installed (bookworm-backports)" $P11_N
-elif ldd "$HW_KEY" 2>/dev/null | grep -q libasan; then
-	# The tpm2 part runs sanitized; this one cannot (the TPM's libraries are opened plainly).
-	skip_part "pkcs11-provider opens the module with RTLD_DEEPBIND, which ASan refuses" $P11_N
-elif [ ! -e "$SOFTHSM" ] || ! command -v softhsm2-util >/dev/null; then
-	skip_part "softhsm2 not installed" $P11_N
-elif ! command -v pkcs11-tool >/dev/null; then
-	skip_part "opensc (pkcs11-tool) not installed" $P11_N
+if why=$(p11_missing "$HW_KEY"); then
+	skip_part "$why" $P11_N
 else
-	export SOFTHSM2_CONF="$T/softhsm2.conf"
-	mkdir -p "$T/tokens"
-	printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
-		"$T/tokens" >"$SOFTHSM2_CONF"
-	softhsm2-util --init-token --free --label device --pin 1234 --so-pin 5678 >/dev/null
+	p11_token "$T" 1234
 	printf '1234\n' >"$T/pin"
 	printf '9999\n' >"$T/badpin"
 	chmod 600 "$T/pin" "$T/badpin"
-	p11=(pkcs11-tool --module "$SOFTHSM" --token-label device --login --pin 1234)
-	# objects LABEL: how many objects of that label the token holds.
-	objects() { "${p11[@]}" -O 2>/dev/null | grep -c "label: *$1\$"; }
 
 	conf "$T/p11.conf" "key_storage = pkcs11:token=device" "pkcs11_module = $SOFTHSM" \
 		"pkcs11_pin_file = $T/pin"
@@ -122,9 +84,9 @@ else
 	check "PKCS#11: the reference names the token and the object" \
 		grep -qa "token=device;.*object=est-k1" "$T/k1.der"
 	check "PKCS#11: and holds no PIN" bash -c '! grep -qa -e 1234 -e pin- "$1"' _ "$T/k1.der"
-	is "PKCS#11: private and public object in the token" "$(objects est-k1)" 2
+	is "PKCS#11: private and public object in the token" "$(p11_objects est-k1)" 2
 	cp "$T/out" "$T/k1.pub"
-	"${p11[@]}" --read-object --type pubkey --label est-k1 -o "$T/tok.der" >/dev/null 2>&1
+	"${P11[@]}" --read-object --type pubkey --label est-k1 -o "$T/tok.der" >/dev/null 2>&1
 	openssl pkey -pubin -inform DER -in "$T/tok.der" -out "$T/tok.pub" 2>/dev/null
 	check "PKCS#11: the key signed, and its public half is the token's" cmp "$T/tok.pub" "$T/k1.pub"
 	check "PKCS#11: the token signed a CSR that verifies" \
@@ -140,7 +102,7 @@ else
 	hw "$T/p11.conf" destroy est-k1
 	is "PKCS#11: destroying a key's objects (p11.c, with the provider loaded)" "$RC:$(cat "$T/out")" "0:2"
 	check "PKCS#11: gone from the token, another key kept" \
-		bash -c '[ "$1" = 0 ] && [ "$2" = 2 ]' _ "$(objects est-k1)" "$(objects est-keep)"
+		bash -c '[ "$1" = 0 ] && [ "$2" = 2 ]' _ "$(p11_objects est-k1)" "$(p11_objects est-keep)"
 	hw "$T/p11.conf" use "$T/k1.pem"
 	is "PKCS#11: the reference of a destroyed key finds nothing (exit 1)" "$RC" 1
 	hw "$T/p11.conf" destroy est-k1
@@ -151,9 +113,9 @@ else
 	hw "$T/bad.conf" keygen est-k2 "$T/k2.pem"
 	is "PKCS#11: a wrong PIN fails with exit 1" "$RC" 1
 	check "PKCS#11: nothing written, nothing made" \
-		bash -c '[ ! -e "$1" ] && [ "$2" = 0 ]' _ "$T/k2.pem" "$(objects est-k2)"
+		bash -c '[ ! -e "$1" ] && [ "$2" = 0 ]' _ "$T/k2.pem" "$(p11_objects est-k2)"
 	hw "$T/bad.conf" destroy est-keep
-	is "PKCS#11: a wrong PIN destroys nothing (exit 1)" "$RC:$(objects est-keep)" "1:2"
+	is "PKCS#11: a wrong PIN destroys nothing (exit 1)" "$RC:$(p11_objects est-keep)" "1:2"
 	check "PKCS#11: and p11.c says the PIN was refused" grep -q "refused the PIN" "$T/err"
 	conf "$T/none.conf" "key_storage = pkcs11:token=other" "pkcs11_module = $SOFTHSM" \
 		"pkcs11_pin_file = $T/pin"
@@ -173,58 +135,14 @@ else
 fi
 
 # ---- TPM: an swtpm on free ports, directly and through tpm2-abrmd on a private D-Bus ----
-# free_port_pair: a port P with P+1 free too (swtpm's TCTI finds the control port at P+1).
-free_port_pair() {
-	"$PYTHON3" -c '
-import socket
-for _ in range(100):
-    a = socket.socket(); a.bind(("127.0.0.1", 0)); p = a.getsockname()[1]
-    b = socket.socket()
-    try:
-        b.bind(("127.0.0.1", p + 1)); print(p); break
-    except OSError:
-        pass
-'
-}
-
-# start_swtpm DIR: an swtpm with its state in DIR; prints its port, its PID in DIR/pid.
-start_swtpm() {
-	local port
-	mkdir -p "$1"
-	port=$(free_port_pair)
-	swtpm socket --tpm2 --tpmstate dir="$1" --flags not-need-init,startup-clear \
-		--server type=tcp,port="$port",bindaddr=127.0.0.1 \
-		--ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
-		--pid file="$1/pid" --log file="$1/log" --daemon || return 1
-	echo "$port"
-}
-
 TPM_N=17
-if [ ! -e "$MODULES/tpm2.so" ]; then
-	skip_part "tpm2-openssl not installed" $TPM_N
-elif ! command -v swtpm >/dev/null || ! ls /usr/lib/*/libtss2-tcti-swtpm.so.0 >/dev/null 2>&1; then
-	skip_part "swtpm or libtss2-tcti-swtpm0 not installed" $TPM_N
-elif ! command -v tpm2-abrmd >/dev/null || ! command -v dbus-daemon >/dev/null ||
-	! ls /usr/lib/*/libtss2-tcti-tabrmd.so.0 >/dev/null 2>&1; then
-	skip_part "tpm2-abrmd, libtss2-tcti-tabrmd0 or dbus-daemon not installed" $TPM_N
+if why=$(tpm_missing); then
+	skip_part "$why" $TPM_N
 else
 	export TSS2_LOG=all+none # the TCTI loader's own trace is not what this test reads
 	PORT_A=$(start_swtpm "$T/tpm-a")
 	SWTPM_PIDS="$(cat "$T/tpm-a/pid")"
-	dbus-daemon --session --fork --nopidfile --print-address=1 --print-pid=1 >"$T/dbus" 2>&1
-	DBUS_PID=$(sed -n 2p "$T/dbus")
-	export DBUS_SESSION_BUS_ADDRESS=$(sed -n 1p "$T/dbus")
-	BUS_NAME="com.intel.tss2.Tabrmd.esttest$$"
-	tpm2-abrmd --session --allow-root --dbus-name="$BUS_NAME" --tcti="swtpm:port=$PORT_A" \
-		>"$T/abrmd.log" 2>&1 &
-	ABRMD_PID=$!
-	# abrmd takes its bus name a moment after it starts (bounded wait, 20 s).
-	for _ in $(seq 200); do
-		kill -0 "$ABRMD_PID" 2>/dev/null || break
-		busctl --address="$DBUS_SESSION_BUS_ADDRESS" list --no-legend 2>/dev/null |
-			awk '{ print $1 }' | grep -qxF "$BUS_NAME" && break
-		sleep 0.1
-	done
+	start_abrmd "$PORT_A"
 	conf "$T/tpm.conf" "key_storage = tpm" "tpm_tcti = tabrmd:bus_type=session,bus_name=$BUS_NAME"
 	hw "$T/tpm.conf" keygen unused "$T/t1.pem"
 	is "TPM: a key made in the TPM, through abrmd" "$RC" 0
@@ -242,9 +160,7 @@ else
 	check "TPM: the same key" cmp "$T/out" "$T/t1.pub"
 	tls_rounds "TPM" "$T/tpm.conf" "$T/t1.pem"
 	conf "$T/direct.conf" "key_storage = tpm" "tpm_tcti = swtpm:port=$PORT_A"
-	kill "$ABRMD_PID" 2>/dev/null
-	wait "$ABRMD_PID" 2>/dev/null
-	ABRMD_PID=
+	stop_abrmd
 	hw "$T/direct.conf" use "$T/t1.pem"
 	is "TPM: and directly, without abrmd" "$RC" 0
 	conf "$T/rsa.conf" "key_storage = tpm" "tpm_tcti = swtpm:port=$PORT_A" "key_algorithm = RSA"
@@ -262,8 +178,7 @@ else
 	hw "$T/other.conf" use "$T/t1.pem"
 	is "TPM: another TPM refuses the blob (exit 1)" "$RC" 1
 	check "TPM: and says so" grep -q "the TPM refused the stored key" "$T/err"
-	kill "$(cat "$T/tpm-b/pid")"
-	sleep 0.2
+	stop_swtpm "$T/tpm-b"
 	hw "$T/other.conf" keygen unused "$T/gone.pem"
 	is "TPM: a TPM gone fails with exit 1" "$RC" 1
 fi
