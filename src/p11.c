@@ -146,34 +146,6 @@ static int login(CK_FUNCTION_LIST *f, CK_SLOT_ID slot, CK_SESSION_HANDLE s, cons
 	return rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED ? -EACCES : -EIO;
 }
 
-/* Destroys the objects labelled label in session s; their number in *n. */
-static int destroy_labelled(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, const char *label,
-			    unsigned int *n)
-{
-	CK_ATTRIBUTE tmpl = {CKA_LABEL, (void *)label, strlen(label)};
-	CK_OBJECT_HANDLE objs[16];
-	CK_ULONG found = 0, i;
-	bool more = true;
-	int r = 0;
-
-	/* Found first, destroyed after: a search does not survive a change of the store. */
-	while (more && r == 0) {
-		if (f->C_FindObjectsInit(s, &tmpl, 1) != CKR_OK)
-			return -EIO;
-		if (f->C_FindObjects(s, objs, ARRAY_SIZE(objs), &found) != CKR_OK)
-			r = -EIO;
-		f->C_FindObjectsFinal(s);
-		more = r == 0 && found > 0;
-		for (i = 0; more && i < found && r == 0; i++) {
-			if (f->C_DestroyObject(s, objs[i]) != CKR_OK)
-				r = -EIO;
-			else
-				(*n)++;
-		}
-	}
-	return r;
-}
-
 /* The label of object o, or NULL when it has none. Caller frees. */
 static char *object_label(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o)
 {
@@ -281,24 +253,16 @@ static int open_token(const char *module, const char *token_uri, const char *pin
 	return 0;
 }
 
+static bool is_label(const char *label, void *ctx)
+{
+	return !strcmp(label, ctx);
+}
+
 int p11_destroy_objects(const char *module, const char *token_uri, const char *pin_file,
 			const char *label, unsigned int *out_destroyed)
 {
-	CK_FUNCTION_LIST *f = NULL;
-	CK_SESSION_HANDLE s = 0;
-	unsigned int n = 0;
-	int r;
-
-	r = open_token(module, token_uri, pin_file, &f, &s);
-	if (r < 0)
-		return r;
-	r = destroy_labelled(f, s, label, &n);
-	if (r < 0)
-		log_err("%s: cannot destroy the objects labelled %s", token_uri, label);
-	else
-		*out_destroyed = n;
-	f->C_CloseSession(s);
-	return r;
+	return p11_destroy_owned(module, token_uri, pin_file, is_label, (void *)label,
+				 out_destroyed);
 }
 
 int p11_destroy_owned(const char *module, const char *token_uri, const char *pin_file,
@@ -315,7 +279,7 @@ int p11_destroy_owned(const char *module, const char *token_uri, const char *pin
 		return r;
 	r = destroy_owned(f, s, owned, ctx, &n);
 	if (r < 0)
-		log_err("%s: cannot destroy objects left by earlier keys", token_uri);
+		log_err("%s: cannot destroy the objects of keys", token_uri);
 	*out_destroyed = n;
 	f->C_CloseSession(s);
 	return r;

@@ -9,7 +9,7 @@
 char *p11_uri_attr(const char *uri, const char *name);
 
 /*
- * Destroys every object labelled label in the token token_uri names (token, manufacturer,
+ * Destroys every token object labelled label in the token token_uri names (token, manufacturer,
  * serial, model), through module (NULL: p11-kit's proxy), logged in with the PIN of pin_file
  * (NULL: no login); how many in *out_destroyed (0 is no error). 0, -ENOPKG (the module does not
  * load), -ENOENT (no such token), -EACCES (the PIN refused), -EIO; the reason logged.
