@@ -95,12 +95,58 @@ static char *new_label(const struct pass *p)
 	return xasprintf("est-%s-%s", p->cfg->keystore, hex);
 }
 
+/* Commits text as the record, on its own. */
+static int put_record(struct pass *p, const char *text)
+{
+	struct keystore_txn *txn = keystore_txn_new(p->ks);
+	int r;
+
+	r = keystore_txn_put(txn, KS_ALIAS_STATE, text, strlen(text));
+	if (r == 0)
+		r = keystore_txn_commit(txn);
+	keystore_txn_free(txn);
+	return r;
+}
+
+/*
+ * Before a key is made in a token: the record says sweep=1, committed on its own, so that an
+ * object a kill leaves before the store names it (the request key is committed right after)
+ * makes the next pass sweep, not idle. The record as it was in *out_was (NULL: unchanged), for
+ * a generation that fails. Before the first enrollment there is no record, and no identity to
+ * idle with.
+ */
+static int record_sweep_owed(struct pass *p, char **out_was)
+{
+	char *state = NULL, *text = NULL;
+	size_t len = 0;
+	int r = 0;
+
+	*out_was = NULL;
+	if (p->cfg->key_storage != KEY_STORAGE_PKCS11 ||
+	    keystore_get(p->ks, KS_ALIAS_STATE, &state, &len) < 0 || kv_is(state, "sweep", "1"))
+		goto out;
+	text = xasprintf("%s%ssweep=1\n", state, len && state[len - 1] != '\n' ? "\n" : "");
+	r = put_record(p, text);
+	if (r < 0)
+		log_err("keystore %s: cannot record the key about to be made in the token: %s",
+			keystore_name(p->ks), strerror(-r));
+	p->swept = false;
+	if (r == 0) {
+		*out_was = state;
+		state = NULL;
+	}
+out:
+	free(text);
+	free(state);
+	return r;
+}
+
 int pass_new_key(struct pass *p, EVP_PKEY **out_key, char **out_pem, size_t *out_len)
 {
 	const struct config *cfg = p->cfg;
 	struct crypto_hw *hw = NULL;
 	EVP_PKEY *key = NULL;
-	char *label;
+	char *label, *was = NULL;
 	int r;
 
 	if (cfg->key_storage == KEY_STORAGE_SOFTWARE) {
@@ -114,18 +160,25 @@ int pass_new_key(struct pass *p, EVP_PKEY **out_key, char **out_pem, size_t *out
 		return r;
 	}
 	r = pass_hw(p, &hw);
+	if (r == 0)
+		r = record_sweep_owed(p, &was);
 	if (r < 0)
 		return r;
 	label = new_label(p);
-	if (!label)
-		return -EIO;
-	r = crypto_hw_keygen(hw, cfg->key_algorithm, cfg->key_params, label, out_key, out_pem,
-			     out_len);
+	r = label ? crypto_hw_keygen(hw, cfg->key_algorithm, cfg->key_params, label, out_key,
+				     out_pem, out_len)
+		  : -EIO;
+	/* Nothing was made (a full token, a wrong PIN): the record as it was. */
+	if (r < 0 && was && put_record(p, was) < 0)
+		log_warn("keystore %s: sweep=1 stays in the record: the next pass looks at the "
+			 "token",
+			 keystore_name(p->ks));
 	if (r == 0)
 		log_info("generated the key inside %s%s%s", where_name(cfg->key_storage),
 			 cfg->key_storage == KEY_STORAGE_PKCS11 ? ", object " : "",
 			 cfg->key_storage == KEY_STORAGE_PKCS11 ? label : "");
 	free(label);
+	free(was);
 	return r;
 }
 
