@@ -5,7 +5,9 @@
 #   passes   est-enroll: first enrollment EC P-256 / RSA-2048 / RSA-4096, renew, idle pass,
 #            status, load; side by side strongSwan's `pki --est` and an openssl+curl shell
 #            script: wall, client CPU, peak RSS, TCP connections, TLS handshakes, HTTP
-#            requests, bytes each way, ratios
+#            requests, bytes each way, ratios; P-256 enrollment and renewal with the key in
+#            a SoftHSM2 token and in swtpm behind tpm2-abrmd (issue 16; started under the
+#            results directory, stopped by PID; left out when their packages are absent)
 #   fleet    1..500 clients enrolling together; an outage and four ways back (timer with and
 #            without RandomizedDelaySec, in-process retry with and without jitter);
 #            draws bench/fleet.png

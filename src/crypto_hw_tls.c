@@ -3,9 +3,15 @@
 #include "autoconf.h"
 
 /*
- * The bridge is an EC_KEY with a method of its own, an API OpenSSL 3 deprecates but keeps: a key
- * with a foreign method is not exported to the default provider (which would get the public
- * half alone), so libssl signs through the method, and the method through the provider.
+ * The bridge is an EC_KEY or RSA with a method of its own, an API OpenSSL 3 deprecates but keeps:
+ * a key with a foreign method is not exported to the default provider (which would get the
+ * public half alone), so libssl signs through the legacy path, and that through the provider.
+ * For EC the key's method signs. For RSA the method would only get PSS's padded block to
+ * encrypt raw, which the TPM does not do: an ENGINE of this process, set on the bridge key
+ * alone, gives it an RSA key method (EVP_PKEY_METHOD) that is OpenSSL's with a sign of its own,
+ * so the digest, the padding (PKCS#1 v1.5 or PSS) and the digest go to the provider as they
+ * are. (A key method added for the whole process would turn every RSA key, the provider's too,
+ * to the legacy path.)
  */
 #define OPENSSL_SUPPRESS_DEPRECATED
 
@@ -14,6 +20,8 @@
 #include <string.h>
 
 #include <openssl/ec.h>
+#include <openssl/engine.h>
+#include <openssl/rsa.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -152,6 +160,139 @@ out:
 	return r;
 }
 
+static int rsa_index = -1;
+static RSA_METHOD *rsa_method;
+static int (*rsa_default_sign)(EVP_PKEY_CTX *ctx, unsigned char *sig, size_t *siglen,
+			       const unsigned char *tbs, size_t tbslen);
+
+/* The provider signs what libssl asked of the legacy RSA method, with the same parameters. */
+static int rsa_bridge_sign(EVP_PKEY_CTX *ctx, unsigned char *sig, size_t *siglen,
+			   const unsigned char *tbs, size_t tbslen)
+{
+	EVP_PKEY *pk = EVP_PKEY_CTX_get0_pkey(ctx);
+	const RSA *rsa = pk ? EVP_PKEY_get0_RSA(pk) : NULL;
+	struct bridge *b = rsa ? RSA_get_ex_data(rsa, rsa_index) : NULL;
+	const EVP_MD *md = NULL, *mgf1 = NULL;
+	EVP_PKEY_CTX *hctx = NULL;
+	int pad = 0, salt = 0, ok = 0;
+
+	if (!b)
+		return rsa_default_sign(ctx, sig, siglen, tbs, tbslen);
+	if (!sig) {
+		*siglen = (size_t)RSA_size(rsa);
+		return 1;
+	}
+	if (EVP_PKEY_CTX_get_rsa_padding(ctx, &pad) <= 0 ||
+	    EVP_PKEY_CTX_get_signature_md(ctx, &md) <= 0 || !md)
+		return 0;
+	if (pad == RSA_PKCS1_PSS_PADDING && (EVP_PKEY_CTX_get_rsa_pss_saltlen(ctx, &salt) <= 0 ||
+					     EVP_PKEY_CTX_get_rsa_mgf1_md(ctx, &mgf1) <= 0))
+		return 0;
+	/* A TPM's RSASSA-PSS salts with as many bytes as the digest, MGF1 with the same digest
+	 * (what TLS 1.3 asks); it takes no other. */
+	if (pad == RSA_PKCS1_PSS_PADDING &&
+	    ((salt != RSA_PSS_SALTLEN_DIGEST && salt != EVP_MD_get_size(md)) ||
+	     (mgf1 && EVP_MD_get_type(mgf1) != EVP_MD_get_type(md))))
+		return 0;
+	hctx = EVP_PKEY_CTX_new_from_pkey(b->libctx, b->key, b->propq);
+	ok = hctx && EVP_PKEY_sign_init(hctx) > 0 && EVP_PKEY_CTX_set_rsa_padding(hctx, pad) > 0 &&
+	     EVP_PKEY_CTX_set_signature_md(hctx, md) > 0 &&
+	     EVP_PKEY_sign(hctx, sig, siglen, tbs, tbslen) > 0;
+	EVP_PKEY_CTX_free(hctx);
+	return ok;
+}
+
+static EVP_PKEY_METHOD *rsa_pmeth;
+static ENGINE *rsa_engine;
+
+static int rsa_engine_pmeths(ENGINE *e, EVP_PKEY_METHOD **pmeth, const int **nids, int nid)
+{
+	static const int rsa_nids[] = {EVP_PKEY_RSA};
+
+	(void)e;
+	if (!pmeth) {
+		*nids = rsa_nids;
+		return 1;
+	}
+	*pmeth = nid == EVP_PKEY_RSA ? rsa_pmeth : NULL;
+	return *pmeth != NULL;
+}
+
+/* The RSA method, the ex_data slot, the key method and its engine, once a process. */
+static int rsa_bridge_init(void)
+{
+	const EVP_PKEY_METHOD *def = EVP_PKEY_meth_find(EVP_PKEY_RSA);
+	int (*sign_init)(EVP_PKEY_CTX * ctx) = NULL;
+
+	if (rsa_engine)
+		return 0;
+	rsa_index = RSA_get_ex_new_index(0, NULL, NULL, NULL, bridge_free);
+	if (!rsa_pmeth && def)
+		rsa_pmeth = EVP_PKEY_meth_new(EVP_PKEY_RSA, 0);
+	if (!rsa_method)
+		rsa_method = RSA_meth_dup(RSA_PKCS1_OpenSSL());
+	if (rsa_index < 0 || !rsa_pmeth || !rsa_method)
+		return -ENOMEM;
+	EVP_PKEY_meth_copy(rsa_pmeth, def);
+	EVP_PKEY_meth_get_sign(def, &sign_init, &rsa_default_sign);
+	EVP_PKEY_meth_set_sign(rsa_pmeth, sign_init, rsa_bridge_sign);
+	rsa_engine = ENGINE_new();
+	if (!rsa_default_sign || !rsa_engine || ENGINE_set_id(rsa_engine, "est-enroll-tpm") != 1 ||
+	    ENGINE_set_name(rsa_engine, "est-enroll: RSA keys inside a TPM, for libssl") != 1 ||
+	    ENGINE_set_pkey_meths(rsa_engine, rsa_engine_pmeths) != 1) {
+		ENGINE_free(rsa_engine);
+		rsa_engine = NULL;
+		return -EIO;
+	}
+	return 0;
+}
+
+/* An RSA of key's public half that libssl signs with through hw's provider. */
+static int rsa_bridge(struct crypto_hw *hw, EVP_PKEY *key, EVP_PKEY **out_key)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	struct bridge *b = NULL;
+	EVP_PKEY *pk = NULL;
+	RSA *rsa = NULL;
+	int len, r;
+
+	r = rsa_bridge_init();
+	if (r < 0)
+		return r;
+	r = -EIO;
+	len = i2d_PUBKEY(key, &der);
+	p = der;
+	rsa = len > 0 ? d2i_RSA_PUBKEY(NULL, &p, len) : NULL;
+	if (!rsa || RSA_set_method(rsa, rsa_method) != 1)
+		goto out;
+	b = xzalloc(sizeof(*b));
+	b->key = key;
+	b->libctx = crypto_hw_libctx(hw);
+	b->propq = crypto_hw_propq(hw);
+	if (RSA_set_ex_data(rsa, rsa_index, b) != 1)
+		goto out;
+	EVP_PKEY_up_ref(key);
+	b = NULL;
+	pk = EVP_PKEY_new();
+	if (!pk || EVP_PKEY_assign_RSA(pk, rsa) != 1)
+		goto out;
+	rsa = NULL;
+	if (EVP_PKEY_set1_engine(pk, rsa_engine) != 1)
+		goto out;
+	*out_key = pk;
+	pk = NULL;
+	r = 0;
+out:
+	if (r < 0)
+		crypto_log_errors("cannot bridge the TPM key for TLS");
+	free(b);
+	RSA_free(rsa);
+	EVP_PKEY_free(pk);
+	OPENSSL_free(der);
+	return r;
+}
+
 int crypto_hw_tls_key(struct crypto_hw *hw, EVP_PKEY *key, EVP_PKEY **out_key)
 {
 	/* A token's key signs on libssl's own context as it is (TLS 1.2 and 1.3 measured). */
@@ -162,9 +303,7 @@ int crypto_hw_tls_key(struct crypto_hw *hw, EVP_PKEY *key, EVP_PKEY **out_key)
 		return 0;
 	}
 	/* tpm2-openssl 1.1.1 hands libssl the public half only (fixed in 1.2.0). */
-	if (!EVP_PKEY_is_a(key, "EC")) {
-		log_err("a TPM RSA key for TLS: not supported yet (only EC)");
-		return -ENOTSUP;
-	}
+	if (EVP_PKEY_is_a(key, "RSA"))
+		return rsa_bridge(hw, key, out_key);
 	return ec_bridge(hw, key, out_key);
 }

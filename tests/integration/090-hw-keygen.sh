@@ -135,7 +135,7 @@ else
 fi
 
 # ---- TPM: an swtpm on free ports, directly and through tpm2-abrmd on a private D-Bus ----
-TPM_N=17
+TPM_N=22
 if why=$(tpm_missing); then
 	skip_part "$why" $TPM_N
 else
@@ -159,6 +159,12 @@ else
 	is "TPM: the wrapped key loads and signs again" "$RC" 0
 	check "TPM: the same key" cmp "$T/out" "$T/t1.pub"
 	tls_rounds "TPM" "$T/tpm.conf" "$T/t1.pem"
+	# RSA: libssl signs with PSS (TLS 1.3, and 1.2 by preference) through the key method of
+	# crypto_hw_tls.c's engine, which hands digest and padding to the TPM.
+	conf "$T/rsa-rm.conf" "key_storage = tpm" "tpm_tcti = tabrmd:bus_type=session,bus_name=$BUS_NAME" \
+		"key_algorithm = RSA"
+	hw "$T/rsa-rm.conf" keygen unused "$T/trr.pem"
+	tls_rounds "TPM RSA" "$T/rsa-rm.conf" "$T/trr.pem"
 	conf "$T/direct.conf" "key_storage = tpm" "tpm_tcti = swtpm:port=$PORT_A"
 	stop_abrmd
 	hw "$T/direct.conf" use "$T/t1.pem"

@@ -529,7 +529,7 @@ else
 fi
 
 # ======== TPM: an swtpm behind tpm2-abrmd on a private D-Bus ========
-TPM_N=42
+TPM_N=49
 if why=$(tpm_missing); then
 	skip_part "$why" $TPM_N
 else
@@ -605,6 +605,26 @@ else
 		bash -c '[ "$1" = "$2" ] && [ "$3" = "$4" ] && [ "$5" != "$6" ]' _ \
 		"$(blob keyring est-enrolled-key-pair)" "$oldblob" "$(blob file est-enrolled-key-pair)" \
 		"$oldblob" "$(leaf_fp file)" "$fp"
+
+	# -- an RSA key in the TPM: libssl signs with it (RSA-PSS) through crypto_hw_tls.c --
+	hw_config tpm "expiration_check = 5d" "key_algorithm = RSA"
+	restart_server --auth cert --tls 1.3
+	est renew --once
+	is "TPM RSA: a renewal makes an RSA key in the TPM (exit 0)" "$RC" 0
+	is "TPM RSA: the certificate's key is RSA" \
+		"$(cert_pub file | openssl pkey -pubin -noout -text 2>/dev/null | head -1)" \
+		"Public-Key: (2048 bit)"
+	for v in 1.2 1.3; do
+		restart_server --auth cert --tls $v
+		est renew --once
+		is "TPM RSA: TLS $v, client certificate required: renew (exit 0)" "$RC" 0
+		is "TPM RSA: TLS $v: /simplereenroll authenticated by the TPM's RSA key" \
+			"$(request_auth simplereenroll)" \
+			"/.well-known/est/simplereenroll TLSv$v CN=gw-0042,O=Example,C=IT"
+	done
+	hw_config tpm "expiration_check = 5d"
+	est renew --once
+	is "TPM: and back to an EC key (exit 0)" "$RC" 0
 
 	# -- PoP asked by /csrattrs, on TLS 1.2 --
 	restart_server --csrattrs-preset pop --pop --tls 1.2
