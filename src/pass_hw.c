@@ -329,7 +329,8 @@ int pass_sweep(struct pass *p)
 	r = kept_label(p->ks, KS_ALIAS_ENROLLED, &o.keep[0]);
 	if (r == 0)
 		r = kept_label(p->ks, KS_ALIAS_REQUEST, &o.keep[1]);
-	if (r == 0 && cfg->tls_client_auth && !strcmp(cfg->tls_client_keystore, cfg->keystore))
+	/* An imported client pair may name one of our keys: kept while it does. */
+	if (r == 0 && !strcmp(cfg->tls_client_keystore, cfg->keystore))
 		r = kept_label(p->ks, cfg->tls_client_alias, &o.keep[2]);
 	if (r < 0)
 		log_warn("keystore %s: a stored PKCS#11 reference cannot be read: no object of the "

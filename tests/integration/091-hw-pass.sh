@@ -247,7 +247,7 @@ untouched() {
 }
 
 # ======== PKCS#11: a SoftHSM2 token in this test's directory ========
-P11_N=80
+P11_N=85
 if why=$(p11_missing "$EST_ENROLL"); then
 	skip_part "$why" $P11_N
 else
@@ -525,6 +525,20 @@ else
 	is "PKCS#11: the PIN is in no output of any pass nor of check-config" \
 		"$(grep -cF "$PIN" "$ALL")" 0
 	is "PKCS#11: the PIN is in neither copy of the store nor the exports" "$(leaks -F -- "$PIN")" ""
+
+	# -- import: a reference pair as the TLS client pair; only where key_storage can use it --
+	est import client-auth-certs "$EXP/bundle.pem"
+	is "PKCS#11: import of the exported reference pair as tls_client_alias (exit 0)" "$RC" 0
+	is "PKCS#11: the imported alias holds the reference" \
+		"$(head -1 "$T/store/client-auth-certs.pem" 2>/dev/null)" \
+		"-----BEGIN PKCS#11 PROVIDER URI-----"
+	imported=$(our_labels)
+	est renew --once
+	is "PKCS#11: a rekey keeps the key the imported pair names" "$(p11_labels | grep -cxF "$imported")" 2
+	write_config
+	est import client-auth-certs "$EXP/bundle.pem"
+	is "PKCS#11: with key_storage = software the reference is refused (exit 2)" "$RC" 2
+	check "PKCS#11: and says why" grep -q "the key lives in a PKCS#11 token, but key_storage = software" "$T/err"
 	unset SOFTHSM2_CONF
 fi
 
