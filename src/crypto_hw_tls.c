@@ -16,6 +16,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,50 +117,6 @@ static int bridge_init(void)
 	return 0;
 }
 
-/* An EC_KEY of key's public half that signs through hw's provider. */
-static int ec_bridge(struct crypto_hw *hw, EVP_PKEY *key, EVP_PKEY **out_key)
-{
-	unsigned char *der = NULL;
-	const unsigned char *p;
-	struct bridge *b = NULL;
-	EVP_PKEY *pk = NULL;
-	EC_KEY *ec = NULL;
-	int len, r;
-
-	r = bridge_init();
-	if (r < 0)
-		return r;
-	r = -EIO;
-	len = i2d_PUBKEY(key, &der);
-	p = der;
-	ec = len > 0 ? d2i_EC_PUBKEY(NULL, &p, len) : NULL;
-	if (!ec || EC_KEY_set_method(ec, bridge_method) != 1)
-		goto out;
-	b = xzalloc(sizeof(*b));
-	b->key = key;
-	b->libctx = crypto_hw_libctx(hw);
-	b->propq = crypto_hw_propq(hw);
-	if (EC_KEY_set_ex_data(ec, bridge_index, b) != 1)
-		goto out;
-	EVP_PKEY_up_ref(key);
-	b = NULL;
-	pk = EVP_PKEY_new();
-	if (!pk || EVP_PKEY_assign_EC_KEY(pk, ec) != 1)
-		goto out;
-	ec = NULL;
-	*out_key = pk;
-	pk = NULL;
-	r = 0;
-out:
-	if (r < 0)
-		crypto_log_errors("cannot bridge the TPM key for TLS");
-	free(b);
-	EC_KEY_free(ec);
-	EVP_PKEY_free(pk);
-	OPENSSL_free(der);
-	return r;
-}
-
 static int rsa_index = -1;
 static RSA_METHOD *rsa_method;
 static int (*rsa_default_sign)(EVP_PKEY_CTX *ctx, unsigned char *sig, size_t *siglen,
@@ -247,38 +204,51 @@ static int rsa_bridge_init(void)
 	return 0;
 }
 
-/* An RSA of key's public half that libssl signs with through hw's provider. */
-static int rsa_bridge(struct crypto_hw *hw, EVP_PKEY *key, EVP_PKEY **out_key)
+/* A key of the public half of key, EC_KEY or RSA, with the bridge's method: libssl signs with
+ * it through hw's provider. */
+static int bridge_key(struct crypto_hw *hw, EVP_PKEY *key, EVP_PKEY **out_key)
 {
+	bool rsa = EVP_PKEY_is_a(key, "RSA");
 	unsigned char *der = NULL;
 	const unsigned char *p;
 	struct bridge *b = NULL;
 	EVP_PKEY *pk = NULL;
-	RSA *rsa = NULL;
+	EC_KEY *ec = NULL;
+	RSA *rk = NULL;
 	int len, r;
 
-	r = rsa_bridge_init();
+	r = rsa ? rsa_bridge_init() : bridge_init();
 	if (r < 0)
 		return r;
 	r = -EIO;
-	len = i2d_PUBKEY(key, &der);
-	p = der;
-	rsa = len > 0 ? d2i_RSA_PUBKEY(NULL, &p, len) : NULL;
-	if (!rsa || RSA_set_method(rsa, rsa_method) != 1)
-		goto out;
 	b = xzalloc(sizeof(*b));
 	b->key = key;
 	b->libctx = crypto_hw_libctx(hw);
 	b->propq = crypto_hw_propq(hw);
-	if (RSA_set_ex_data(rsa, rsa_index, b) != 1)
+	len = i2d_PUBKEY(key, &der);
+	p = der;
+	pk = len > 0 ? EVP_PKEY_new() : NULL;
+	if (!pk)
 		goto out;
+	/* Once in the key's ex_data, the bridge (and a reference to key) goes with the key. */
+	if (rsa) {
+		rk = d2i_RSA_PUBKEY(NULL, &p, len);
+		if (!rk || RSA_set_method(rk, rsa_method) != 1 ||
+		    RSA_set_ex_data(rk, rsa_index, b) != 1)
+			goto out;
+	} else {
+		ec = d2i_EC_PUBKEY(NULL, &p, len);
+		if (!ec || EC_KEY_set_method(ec, bridge_method) != 1 ||
+		    EC_KEY_set_ex_data(ec, bridge_index, b) != 1)
+			goto out;
+	}
 	EVP_PKEY_up_ref(key);
 	b = NULL;
-	pk = EVP_PKEY_new();
-	if (!pk || EVP_PKEY_assign_RSA(pk, rsa) != 1)
+	if (rsa ? EVP_PKEY_assign_RSA(pk, rk) != 1 : EVP_PKEY_assign_EC_KEY(pk, ec) != 1)
 		goto out;
-	rsa = NULL;
-	if (EVP_PKEY_set1_engine(pk, rsa_engine) != 1)
+	rk = NULL;
+	ec = NULL;
+	if (rsa && EVP_PKEY_set1_engine(pk, rsa_engine) != 1)
 		goto out;
 	*out_key = pk;
 	pk = NULL;
@@ -287,7 +257,8 @@ out:
 	if (r < 0)
 		crypto_log_errors("cannot bridge the TPM key for TLS");
 	free(b);
-	RSA_free(rsa);
+	RSA_free(rk);
+	EC_KEY_free(ec);
 	EVP_PKEY_free(pk);
 	OPENSSL_free(der);
 	return r;
@@ -303,7 +274,5 @@ int crypto_hw_tls_key(struct crypto_hw *hw, EVP_PKEY *key, EVP_PKEY **out_key)
 		return 0;
 	}
 	/* tpm2-openssl 1.1.1 hands libssl the public half only (fixed in 1.2.0). */
-	if (EVP_PKEY_is_a(key, "RSA"))
-		return rsa_bridge(hw, key, out_key);
-	return ec_bridge(hw, key, out_key);
+	return bridge_key(hw, key, out_key);
 }

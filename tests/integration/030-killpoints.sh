@@ -20,6 +20,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 shopt -s extglob
 STORE=$T/store
 EXP=$T/exp
+KP_PATHS=$STORE:$RUNTIME_DIRECTORY:$EXP # what under_shim counts
 HOOKS=$T/hooks.d
 mkdir -p "$HOOKS"
 # The hook notes the change and what the store holds as it runs: the pair's fingerprint and a
@@ -86,41 +87,8 @@ stop_other() {
 	fi
 }
 
-# under_shim AT ARGS...: the binary under the shim, killed at mutation AT (0: only counts and
-# logs to $T/kp.log). Sets RC; the shell's "Killed" notice is kept out of the TAP stream.
-under_shim() {
-	local at=$1
-	shift
-	rm -f "$T/kp.log"
-	{
-		KILLPOINT_AT=$at KILLPOINT_LOG="$T/kp.log" \
-			KILLPOINT_PATHS="$STORE:$RUNTIME_DIRECTORY:$EXP" \
-			LD_PRELOAD="$KILLPOINT${LD_PRELOAD:+:$LD_PRELOAD}" \
-			"$EST_ENROLL" -c "$T/est.conf" "$@" >"$T/out" 2>"$T/err"
-	} 2>/dev/null
-	RC=$?
-}
 
-# our_keyrings: the keyrings in @u named KEYRING, or KEYRING plus a suffix (e.g. a staging one).
-# keyctl rlist, not /proc/keys: a seq_file read by the shell can skip entries under churn.
-our_keyrings() {
-	local id d
-	for id in $(keyctl rlist @u 2>/dev/null); do
-		d=$(keyctl rdescribe "$id" 2>/dev/null) || continue
-		case $d in
-		"keyring;"*";$KEYRING" | "keyring;"*";$KEYRING"[!0-9]*) echo "$id" ;;
-		esac
-	done
-}
 
-# drop_keyrings: clears and unlinks them all (cleanup does only KEYRING itself).
-drop_keyrings() {
-	local kr
-	for kr in $(our_keyrings); do
-		keyctl clear "$kr"
-		keyctl unlink "$kr" @u
-	done >/dev/null 2>&1
-}
 
 # snapshot: the file copy as it is now (hidden files too) is the pre-state of the next scenarios.
 snapshot() {

@@ -27,6 +27,7 @@ ldd "$EST_ENROLL" 2>/dev/null | grep -q libasan &&
 
 STORE=$T/store
 TOKENS=$T/tokens
+KP_PATHS=$STORE:$RUNTIME_DIRECTORY:$TOKENS # what under_shim counts: the token's writes too
 PREFIX=est-it- # keystore "it" (write_config)
 MAX_POINTS=1000 # a bound for the loop, far above what one renewal does
 export SOFTHSM2_CONF=$T/softhsm2.conf
@@ -52,24 +53,7 @@ verdict() {
 	fi
 }
 
-# our_keyrings: the keyrings in @u named KEYRING, or KEYRING plus a suffix (030-killpoints.sh).
-our_keyrings() {
-	local id d
-	for id in $(keyctl rlist @u 2>/dev/null); do
-		d=$(keyctl rdescribe "$id" 2>/dev/null) || continue
-		case $d in
-		"keyring;"*";$KEYRING" | "keyring;"*";$KEYRING"[!0-9]*) echo "$id" ;;
-		esac
-	done
-}
 
-drop_keyrings() {
-	local kr
-	for kr in $(our_keyrings); do
-		keyctl clear "$kr"
-		keyctl unlink "$kr" @u
-	done >/dev/null 2>&1
-}
 
 # restore: the enrolled pre-state: the file copy and the token directory from their copies, the
 # keyring rebuilt from the file copy with keyctl, the runtime directory gone (so that every run
@@ -88,20 +72,6 @@ restore() {
 	done
 }
 
-# under_shim AT ARGS...: the binary under the shim, killed at mutation AT (0: only counts), the
-# mutations logged to $T/kp.log. Sets RC; the shell's "Killed" notice stays out of TAP.
-under_shim() {
-	local at=$1
-	shift
-	rm -f "$T/kp.log"
-	{
-		KILLPOINT_AT=$at KILLPOINT_LOG="$T/kp.log" \
-			KILLPOINT_PATHS="$STORE:$RUNTIME_DIRECTORY:$TOKENS" \
-			LD_PRELOAD="$KILLPOINT${LD_PRELOAD:+:$LD_PRELOAD}" \
-			"$EST_ENROLL" -c "$T/est.conf" "$@" >"$T/out" 2>"$T/err"
-	} 2>/dev/null
-	RC=$?
-}
 
 # dump_keyring DIR: the keyring's aliases as DIR/ALIAS.pem (descriptions from one read of
 # /proc/keys, as 030-killpoints.sh does).

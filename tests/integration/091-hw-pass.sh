@@ -218,20 +218,12 @@ same() {
 # pair_agrees: both copies hold the pair, and agree in everything.
 pair_agrees() { both_same est-enrolled-key-pair && copies_agree; }
 
-# under_shim AT ARGS...: the binary under the kill-point shim, killed at store mutation AT (0:
-# only counts, into $T/kp.log). Keyring and store-file mutations count; the token's own files
-# do not (SoftHSM's writes are not ours to tear), nor exports (030 kills those). Sets RC.
+# under_shim (helpers.sh) counts keyring and store-file mutations here; the token's own files
+# are 032's, exports 030's. Its outputs go into $ALL too.
+KP_PATHS=$T/store:$RUNTIME_DIRECTORY
+eval "orig_$(declare -f under_shim)"
 under_shim() {
-	local at=$1
-	shift
-	rm -f "$T/kp.log"
-	{
-		KILLPOINT_AT=$at KILLPOINT_LOG="$T/kp.log" \
-			KILLPOINT_PATHS="$T/store:$RUNTIME_DIRECTORY" \
-			LD_PRELOAD="$KILLPOINT${LD_PRELOAD:+:$LD_PRELOAD}" \
-			"$EST_ENROLL" -c "$T/est.conf" "$@" >"$T/out" 2>"$T/err"
-	} 2>/dev/null
-	RC=$?
+	orig_under_shim "$@"
 	cat "$T/out" "$T/err" >>"$ALL"
 }
 

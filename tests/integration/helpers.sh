@@ -464,3 +464,40 @@ path = $T/client
 EOC
 	mkdir -p -m 0700 "$T/client"
 }
+
+# our_keyrings: the keyrings in @u named KEYRING, or KEYRING plus a suffix (e.g. a staging one).
+# keyctl rlist, not /proc/keys: a seq_file read by the shell can skip entries under churn.
+our_keyrings() {
+	local id d
+	for id in $(keyctl rlist @u 2>/dev/null); do
+		d=$(keyctl rdescribe "$id" 2>/dev/null) || continue
+		case $d in
+		"keyring;"*";$KEYRING" | "keyring;"*";$KEYRING"[!0-9]*) echo "$id" ;;
+		esac
+	done
+}
+
+# drop_keyrings: clears and unlinks them all (cleanup does only KEYRING itself).
+drop_keyrings() {
+	local kr
+	for kr in $(our_keyrings); do
+		keyctl clear "$kr"
+		keyctl unlink "$kr" @u
+	done >/dev/null 2>&1
+}
+
+# under_shim AT ARGS...: the binary under tests/helpers/killpoint.so, killed at store mutation AT
+# (0: only counts), the mutations logged to $T/kp.log; file mutations count under KP_PATHS
+# (directories, colon-separated), keyring mutations always. Sets RC; the shell's "Killed"
+# notice is kept out of the TAP stream.
+under_shim() {
+	local at=$1
+	shift
+	rm -f "$T/kp.log"
+	{
+		KILLPOINT_AT=$at KILLPOINT_LOG="$T/kp.log" KILLPOINT_PATHS="$KP_PATHS" \
+			LD_PRELOAD="$KILLPOINT${LD_PRELOAD:+:$LD_PRELOAD}" \
+			"$EST_ENROLL" -c "$T/est.conf" "$@" >"$T/out" 2>"$T/err"
+	} 2>/dev/null
+	RC=$?
+}
