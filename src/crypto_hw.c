@@ -42,7 +42,38 @@ struct crypto_hw {
 	const char *name; /* the provider: "tpm2" or "pkcs11" */
 	char propq[32];	  /* "?provider=NAME" */
 	char *token_uri;  /* pkcs11: the token's URI, to which the object's label is added */
+	/* The environment the tpm2 provider is given, put back when hw goes (hooks run later). */
+	struct saved_env {
+		const char *name;
+		char *value; /* NULL: it was not set */
+		bool set;    /* crypto_hw_new() set it */
+	} env[2];
 };
+
+/* Sets name for the providers, remembering what it was. */
+static int env_set(struct saved_env *e, const char *name, const char *value, bool overwrite)
+{
+	const char *was = getenv(name);
+
+	if (was && !overwrite)
+		return 0;
+	e->name = name;
+	e->value = was ? xstrdup(was) : NULL;
+	e->set = true;
+	return setenv(name, value, 1) < 0 ? -errno : 0;
+}
+
+static void env_restore(struct saved_env *e)
+{
+	if (!e->set)
+		return;
+	if (e->value)
+		setenv(e->name, e->value, 1);
+	else
+		unsetenv(e->name);
+	free(e->value);
+	e->set = false;
+}
 
 /* The configuration text of the context: config_hw.c let no value through that it would
  * misread (no blanks, quotes, '\', '$' or '#'). Caller frees. */
@@ -135,14 +166,18 @@ int crypto_hw_new(const struct config *cfg, struct crypto_hw **out_hw)
 	/* tpm2-openssl 1.1.1 reads its "tcti" parameter into nothing (OSSL_PARAM_utf8_ptr given
 	 * the pointer, not its address): only its environment variable reaches it. A pass is
 	 * one thread, and the variable is what a user of the provider would set anyway. */
-	if (cfg->tpm_tcti && setenv("TPM2OPENSSL_TCTI", cfg->tpm_tcti, 1) < 0) {
-		r = -errno;
-		goto out;
+	if (cfg->tpm_tcti) {
+		r = env_set(&hw->env[0], "TPM2OPENSSL_TCTI", cfg->tpm_tcti, true);
+		if (r < 0)
+			goto out;
 	}
 	/* tpm2-tss writes its own trace to stderr: kept for -v -v, else our one line says it
 	 * (a TSS2_LOG of the environment wins). */
-	if (hw->kind == KEY_STORAGE_TPM && !log_enabled(LOG_LEVEL_DEBUG))
-		setenv("TSS2_LOG", "all+none", 0);
+	if (hw->kind == KEY_STORAGE_TPM && !log_enabled(LOG_LEVEL_DEBUG)) {
+		r = env_set(&hw->env[1], "TSS2_LOG", "all+none", false);
+		if (r < 0)
+			goto out;
+	}
 	hw->libctx = OSSL_LIB_CTX_new();
 	r = -ENOMEM;
 	if (!hw->libctx)
@@ -165,6 +200,8 @@ void crypto_hw_free(struct crypto_hw *hw)
 		return;
 	/* The providers are unloaded with the context (pkcs11's module stays: no-deinit). */
 	OSSL_LIB_CTX_free(hw->libctx);
+	env_restore(&hw->env[0]);
+	env_restore(&hw->env[1]);
 	free(hw->token_uri);
 	free(hw);
 }

@@ -53,8 +53,8 @@ bool crypto_hw_holds(const struct crypto_hw *hw, EVP_PKEY *key);
 
 /*
  * key (of hw) as libssl's SSL_CTX_use_PrivateKey() can use it on a context of OpenSSL's default
- * library context (libcurl's): a token's key itself; a TPM's EC key through a bridge that signs
- * in hw's provider (tpm2-openssl 1.1.1 would give libssl the public half only). hw must outlive
- * the key. 0, -ENOTSUP (a TPM RSA key, for now), -EIO. Caller EVP_PKEY_free()s (crypto_hw_tls.c).
+ * library context (libcurl's): a token's key itself; a TPM's EC or RSA key through a bridge that
+ * signs in hw's provider (tpm2-openssl 1.1.1 would give libssl the public half only). hw must
+ * outlive the key. 0 or -EIO. Caller EVP_PKEY_free()s (crypto_hw_tls.c).
  */
 int crypto_hw_tls_key(struct crypto_hw *hw, EVP_PKEY *key, EVP_PKEY **out_key);

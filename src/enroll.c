@@ -481,8 +481,10 @@ static int run_steps(struct pass *p, enum enroll_action action)
 		 * unasked. `enroll` is the way to a new identity. */
 		if (p->hw_key_error && action != ENROLL_ACTION_ENROLL &&
 		    (steps & (STEP_ENROLL | STEP_RENEW))) {
-			log_err("the %s refused the stored key pair's key: the identity is kept; "
-				"`est-enroll enroll` makes a new one",
+			log_err("the %s could not load the stored key pair's key: the identity is "
+				"kept; if it is gone for good (another or a cleared TPM, the "
+				"object "
+				"deleted), `est-enroll enroll` makes a new one",
 				p->cfg->key_storage == KEY_STORAGE_TPM ? "TPM" : "PKCS#11 token");
 			return -ENOKEY;
 		}

@@ -14,6 +14,7 @@
 #include "import.h"
 #include "keystore.h"
 #include "log.h"
+#include "p11.h"
 #include "util.h"
 
 #define IMPORT_MAX (1u << 20)
@@ -28,10 +29,11 @@ static bool has_encrypted_key(const char *pem)
 /*
  * The key of the PEM: a PEM key, or the reference of a key inside the TPM or token key_storage
  * names (its provider then bound in *hw). -ENOENT none, -EBADMSG damaged, -EXDEV a reference
- * to other hardware (said why), -errno.
+ * to other hardware or one the hardware could not load (said why; *hw_err then says what the
+ * hardware did, for the exit code).
  */
 static int read_key(const struct config *cfg, const char *what, const char *pem, size_t len,
-		    struct crypto_hw **hw, EVP_PKEY **out_key)
+		    struct crypto_hw **hw, EVP_PKEY **out_key, int *hw_err)
 {
 	enum key_storage where = crypto_hw_pem_storage(pem, len);
 	int r;
@@ -45,9 +47,16 @@ static int read_key(const struct config *cfg, const char *what, const char *pem,
 			config_key_storage_name(cfg->key_storage));
 		return -EXDEV;
 	}
-	r = crypto_hw_new(cfg, hw);
+	/* A token at its last PIN try is left alone, as a pass would (p11.c), before the
+	 * provider logs in. */
+	r = where == KEY_STORAGE_PKCS11
+		    ? p11_check_login(cfg->pkcs11_module, cfg->pkcs11_uri, cfg->pkcs11_pin_file)
+		    : 0;
+	if (r == 0)
+		r = crypto_hw_new(cfg, hw);
 	if (r == 0)
 		r = crypto_hw_key_from_pem(*hw, pem, len, out_key);
+	*hw_err = r;
 	return r < 0 ? -EXDEV : 0;
 }
 
@@ -61,7 +70,7 @@ static int check_pem(const struct config *cfg, const char *what, const char *pem
 	STACK_OF(X509) *certs = NULL;
 	struct crypto_hw *hw = NULL;
 	EVP_PKEY *key = NULL;
-	int rk, rc, r = -EINVAL;
+	int rk, rc, r = -EINVAL, hw_err = 0;
 
 	if (has_encrypted_key(pem)) {
 		log_err("import: %s: the private key is encrypted: store it without a passphrase "
@@ -69,9 +78,11 @@ static int check_pem(const struct config *cfg, const char *what, const char *pem
 			what);
 		return -EINVAL;
 	}
-	rk = read_key(cfg, what, pem, len, &hw, &key);
+	rk = read_key(cfg, what, pem, len, &hw, &key, &hw_err);
 	rc = crypto_certs_from_pem(pem, len, &certs);
-	if (rk == -EXDEV)
+	if (rk == -EXDEV && hw_err)
+		r = hw_err; /* said; the hardware's failure, not the input's (exit 1) */
+	else if (rk == -EXDEV)
 		; /* said */
 	else if (rk == -EBADMSG || rc == -EBADMSG)
 		log_err("import: %s: a PEM block is damaged", what);

@@ -181,6 +181,7 @@ static int destroy_owned(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s,
 	CK_OBJECT_HANDLE objs[64], *all = NULL;
 	CK_ULONG found = 0, count = 0, i;
 	char *label;
+	CK_RV rv;
 	int r = 0;
 
 	/* Found first, destroyed after: a search does not survive a change of the store. */
@@ -196,13 +197,18 @@ static int destroy_owned(CK_FUNCTION_LIST *f, CK_SESSION_HANDLE s,
 		count += found;
 	} while (found == ARRAY_SIZE(objs));
 	f->C_FindObjectsFinal(s);
-	for (i = 0; r == 0 && i < count; i++) {
+	/* One object the token will not destroy does not keep the others. */
+	for (i = 0; i < count; i++) {
 		label = object_label(f, s, all[i]);
 		if (label && owned(label, ctx) && on_token(f, s, all[i])) {
-			if (f->C_DestroyObject(s, all[i]) != CKR_OK)
-				r = -EIO;
-			else
+			rv = f->C_DestroyObject(s, all[i]);
+			if (rv == CKR_OK)
 				(*n)++;
+			else
+				log_warn("PKCS#11: cannot destroy object %s (CKR 0x%lx)", label,
+					 (unsigned long)rv);
+			if (rv != CKR_OK)
+				r = -EIO;
 		}
 		free(label);
 	}
@@ -228,19 +234,28 @@ static int open_token(const char *module, const char *token_uri, const char *pin
 		return -ENOPKG;
 	}
 	get_list = (CK_C_GetFunctionList)dlsym(dl, "C_GetFunctionList");
-	if (!get_list || get_list(&f) != CKR_OK || !f)
+	if (!get_list || get_list(&f) != CKR_OK || !f) {
+		log_err("PKCS#11 module %s: no function list", module ? module : P11_KIT_PROXY);
 		return -EIO;
+	}
 	/* The provider may have initialised the module in this process: it stays initialised. */
 	rv = f->C_Initialize(NULL);
-	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED)
+	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+		log_err("PKCS#11 module: C_Initialize: CKR 0x%lx", (unsigned long)rv);
 		return -EIO;
+	}
 	r = find_slot(f, token_uri, &slot);
 	if (r == -ENOENT)
 		log_err("%s: no such PKCS#11 token", token_uri);
+	else if (r < 0)
+		log_err("%s: the PKCS#11 module lists no slots", token_uri);
 	if (r < 0)
 		return r;
-	if (f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s) != CKR_OK)
+	rv = f->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
+	if (rv != CKR_OK) {
+		log_err("%s: C_OpenSession: CKR 0x%lx", token_uri, (unsigned long)rv);
 		return -EIO;
+	}
 	r = login(f, slot, s, pin_file);
 	if (r < 0) {
 		f->C_CloseSession(s);
@@ -282,5 +297,16 @@ int p11_destroy_owned(const char *module, const char *token_uri, const char *pin
 		log_err("%s: cannot destroy the objects of keys", token_uri);
 	*out_destroyed = n;
 	f->C_CloseSession(s);
+	return r;
+}
+
+int p11_check_login(const char *module, const char *token_uri, const char *pin_file)
+{
+	CK_FUNCTION_LIST *f = NULL;
+	CK_SESSION_HANDLE s = 0;
+	int r = open_token(module, token_uri, pin_file, &f, &s);
+
+	if (r == 0)
+		f->C_CloseSession(s);
 	return r;
 }

@@ -17,7 +17,11 @@ char *p11_uri_attr(const char *uri, const char *name);
 int p11_destroy_objects(const char *module, const char *token_uri, const char *pin_file,
 			const char *label, unsigned int *out_destroyed);
 /* The same for every object whose label owned(label, ctx) claims (the keys a store no longer
- * references); how many in *out_destroyed, also on error. */
+ * references); how many in *out_destroyed. An object the token will not destroy is logged and
+ * the others still destroyed (then -EIO). */
 int p11_destroy_owned(const char *module, const char *token_uri, const char *pin_file,
 		      bool (*owned)(const char *label, void *ctx), void *ctx,
 		      unsigned int *out_destroyed);
+/* Logs in to the token as the functions above do (a token at its last PIN try is not tried):
+ * 0, -ENOPKG, -ENOENT, -EACCES, -EIO, logged. */
+int p11_check_login(const char *module, const char *token_uri, const char *pin_file);

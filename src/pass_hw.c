@@ -4,11 +4,13 @@
  * provider is bound at the first key that needs it, never for software keys. Where a PEM private
  * key stood, the store keeps the hardware's reference (crypto_hw.c): a TPM-wrapped blob or a
  * PKCS#11 URI. A TPM's key is nothing but its blob: when the store lets go of it, it is gone. A
- * token's key is an object of the token: the store owns the objects labelled
- * est-KEYSTORE-<16 hex>, and those it no longer references (the old key after a rekey, a request
- * key a pass killed before it stored it) are destroyed after the commit that let go of them, or
- * by the next pass that is not idle. est-state says sweep=1 until that is done, so that next pass
- * cannot be idle.
+ * token's key is an object of the token, labelled est-KEYSTORE-STORE-<16 hex>, where STORE is
+ * this store's own id (8 hex digits of the SHA-256 of the machine id and the store's keyring
+ * name and directory):
+ * other stores on the same token, here or on another host, have other ids. The objects of this
+ * store's prefix that it no longer references (the old key after a rekey, a key a pass was killed
+ * making) are destroyed after the commit that let go of them, or by the next pass. est-state
+ * says sweep=1 from before a key is made until that is done, so that next pass is not idle.
  */
 #include "autoconf.h"
 
@@ -26,6 +28,7 @@
 #include "p11.h"
 #include "pass.h"
 #include "pem.h"
+#include "sha256.h"
 #include "util.h"
 
 #define LABEL_HEX 16
@@ -81,18 +84,45 @@ int pass_key_from_pem(struct pass *p, const char *pem, size_t len, EVP_PKEY **ou
 	return r < 0 ? r : crypto_hw_key_from_pem(hw, pem, len, out_key);
 }
 
-/* A label no object of the token has: est-KEYSTORE-<16 hex>. */
-static char *new_label(const struct pass *p)
+/* est-KEYSTORE-STORE-: the labels of this store's keys begin so (see above). Caller frees. */
+static char *label_prefix(struct pass *p)
+{
+	const struct keystore_conf *kc = config_keystore(p->cfg, p->cfg->keystore);
+	char *machine = NULL, fp[65];
+	size_t len = 0;
+	struct sha256 s;
+
+	if (read_file("/etc/machine-id", 4096, &machine, &len) < 0)
+		len = 0;
+	sha256_init(&s);
+	sha256_update(&s, "est-enroll store", sizeof("est-enroll store"));
+	sha256_update(&s, machine ? machine : "", len);
+	sha256_update(&s, "", 1);
+	/* As configured: a keyring's serial changes with every boot, its name does not. */
+	if (kc->keyring)
+		sha256_update(&s, kc->keyring, strlen(kc->keyring) + 1);
+	if (kc->path)
+		sha256_update(&s, kc->path, strlen(kc->path) + 1);
+	sha256_final_hex(&s, fp);
+	free(machine);
+	return xasprintf("est-%s-%.8s-", p->cfg->keystore, fp);
+}
+
+/* A label no object of the token has: the store's prefix, then 16 random hex digits. */
+static char *new_label(struct pass *p)
 {
 	unsigned char rnd[LABEL_HEX / 2];
-	char hex[LABEL_HEX + 1];
+	char hex[LABEL_HEX + 1], *prefix, *label;
 	size_t i;
 
 	if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
 		return NULL;
 	for (i = 0; i < sizeof(rnd); i++)
 		snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
-	return xasprintf("est-%s-%s", p->cfg->keystore, hex);
+	prefix = label_prefix(p);
+	label = xasprintf("%s%s", prefix, hex);
+	free(prefix);
+	return label;
 }
 
 /* Commits text as the record, on its own. */
@@ -122,9 +152,17 @@ static int record_sweep_owed(struct pass *p, char **out_was)
 	int r = 0;
 
 	*out_was = NULL;
-	if (p->cfg->key_storage != KEY_STORAGE_PKCS11 ||
-	    keystore_get(p->ks, KS_ALIAS_STATE, &state, &len) < 0 || kv_is(state, "sweep", "1"))
+	if (p->cfg->key_storage != KEY_STORAGE_PKCS11)
+		return 0;
+	r = keystore_get(p->ks, KS_ALIAS_STATE, &state, &len);
+	if (r == -ENOKEY || (r == 0 && kv_is(state, "sweep", "1"))) {
+		r = 0;
 		goto out;
+	}
+	if (r < 0) {
+		log_err("keystore %s: " KS_ALIAS_STATE ": %s", keystore_name(p->ks), strerror(-r));
+		goto out;
+	}
 	text = xasprintf("%s%ssweep=1\n", state, len && state[len - 1] != '\n' ? "\n" : "");
 	r = put_record(p, text);
 	if (r < 0)
@@ -139,6 +177,16 @@ out:
 	free(text);
 	free(state);
 	return r;
+}
+
+/* Destroys the objects of a key whose generation failed: never referenced by anything. */
+static int forget_label(struct pass *p, const char *label)
+{
+	const struct config *cfg = p->cfg;
+	unsigned int n = 0;
+
+	return p11_destroy_objects(cfg->pkcs11_module, cfg->pkcs11_uri, cfg->pkcs11_pin_file, label,
+				   &n);
 }
 
 int pass_new_key(struct pass *p, EVP_PKEY **out_key, char **out_pem, size_t *out_len)
@@ -168,8 +216,9 @@ int pass_new_key(struct pass *p, EVP_PKEY **out_key, char **out_pem, size_t *out
 	r = label ? crypto_hw_keygen(hw, cfg->key_algorithm, cfg->key_params, label, out_key,
 				     out_pem, out_len)
 		  : -EIO;
-	/* Nothing was made (a full token, a wrong PIN): the record as it was. */
-	if (r < 0 && was && put_record(p, was) < 0)
+	/* Whatever the token made of it (a full token may leave half an object) goes at once;
+	 * then the record as it was, else sweep=1 stays for the next pass. */
+	if (r < 0 && label && was && forget_label(p, label) == 0 && put_record(p, was) < 0)
 		log_warn("keystore %s: sweep=1 stays in the record: the next pass looks at the "
 			 "token",
 			 keystore_name(p->ks));
@@ -241,9 +290,6 @@ int pass_client_key(struct pass *p, EVP_PKEY **out_key)
 		if (r == 0)
 			r = crypto_hw_tls_key(p->hw, key, &p->client_key);
 		EVP_PKEY_free(key);
-		if (r == -ENOTSUP)
-			log_err("TLS client authentication with an RSA key inside a TPM is not "
-				"supported by tpm2-openssl 1.1; use key_algorithm = EC");
 		if (r < 0)
 			return r;
 	}
@@ -256,7 +302,7 @@ struct owned {
 	char *keep[3];
 };
 
-/* est-KEYSTORE-<16 lowercase hex>, and none of the keys the store holds. */
+/* The store's prefix then 16 lowercase hex digits, and none of the keys the store holds. */
 static bool is_owned(const char *label, void *ctx)
 {
 	const struct owned *o = ctx;
@@ -271,16 +317,17 @@ static bool is_owned(const char *label, void *ctx)
 	return true;
 }
 
-/* The object label of a stored item's PKCS#11 reference into *slot; -EBADMSG when the item
- * holds a reference that cannot be read (then nothing may be destroyed). */
+/* The object label of a stored item's PKCS#11 reference into *slot. -errno when the item
+ * cannot be read, -EBADMSG when its reference cannot: then nothing may be destroyed. */
 static int kept_label(struct keystore *ks, const char *alias, char **slot)
 {
 	char *pem = NULL, *uri = NULL;
 	size_t len = 0;
-	int r = 0;
+	int r;
 
-	if (keystore_get(ks, alias, &pem, &len) < 0)
-		return 0;
+	r = keystore_get(ks, alias, &pem, &len);
+	if (r < 0)
+		return r == -ENOKEY ? 0 : r;
 	if (crypto_hw_pem_storage(pem, len) == KEY_STORAGE_PKCS11) {
 		uri = crypto_hw_pem_uri(pem, len);
 		*slot = uri ? p11_uri_attr(uri, "object") : NULL;
@@ -291,27 +338,27 @@ static int kept_label(struct keystore *ks, const char *alias, char **slot)
 	return r;
 }
 
-/* The record without sweep=1, once the token holds no object the store let go of. */
+/* The record without its sweep=1 line, once the token holds no object the store let go of:
+ * the stored text otherwise as it is (a record for another server or label stays one). */
 static void record_swept(struct pass *p)
 {
-	char *state = NULL;
+	char *state = NULL, *line, *text = NULL;
 	size_t len = 0;
-	bool owed = keystore_get(p->ks, KS_ALIAS_STATE, &state, &len) == 0 &&
-		    kv_is(state, "sweep", "1");
 
-	free(state);
-	if (!owed || p->txn)
+	if (keystore_get(p->ks, KS_ALIAS_STATE, &state, &len) < 0)
 		return;
-	p->txn = keystore_txn_new(p->ks);
-	/* A bootstrap of this pass is committed: the record's digests stay as stored. */
-	p->state_staged = false;
-	/* The record alone: it vouches for the same stored bytes, nothing to check again. */
-	if (pass_stage_record(p, NULL, NULL) < 0 || keystore_txn_commit(p->txn) < 0)
-		log_warn("keystore %s: cannot record that the token was swept: the next pass "
-			 "tries again",
-			 keystore_name(p->ks));
-	keystore_txn_free(p->txn);
-	p->txn = NULL;
+	line = strstr(state, "\nsweep=1\n");
+	if (line) {
+		text = xzalloc(len + 1);
+		memcpy(text, state, (size_t)(line - state) + 1);
+		strcat(text, line + strlen("\nsweep=1\n"));
+		if (put_record(p, text) < 0)
+			log_warn("keystore %s: cannot record that the token was swept: the next "
+				 "pass tries again",
+				 keystore_name(p->ks));
+	}
+	free(text);
+	free(state);
 }
 
 int pass_sweep(struct pass *p)
@@ -325,7 +372,7 @@ int pass_sweep(struct pass *p)
 
 	if (cfg->key_storage != KEY_STORAGE_PKCS11)
 		return 0;
-	o.prefix = xasprintf("est-%s-", cfg->keystore);
+	o.prefix = label_prefix(p);
 	r = kept_label(p->ks, KS_ALIAS_ENROLLED, &o.keep[0]);
 	if (r == 0)
 		r = kept_label(p->ks, KS_ALIAS_REQUEST, &o.keep[1]);
@@ -333,9 +380,9 @@ int pass_sweep(struct pass *p)
 	if (r == 0 && !strcmp(cfg->tls_client_keystore, cfg->keystore))
 		r = kept_label(p->ks, cfg->tls_client_alias, &o.keep[2]);
 	if (r < 0)
-		log_warn("keystore %s: a stored PKCS#11 reference cannot be read: no object of the "
-			 "token is destroyed",
-			 keystore_name(p->ks));
+		log_err("keystore %s: a stored item or its PKCS#11 reference cannot be read: no "
+			"object of the token is destroyed",
+			keystore_name(p->ks));
 	/* The provider first: it initialises the module the way it needs it. */
 	if (r == 0)
 		r = pass_hw(p, &hw);
@@ -350,6 +397,10 @@ int pass_sweep(struct pass *p)
 		p->swept = true;
 		record_swept(p);
 	}
+	/* An object the token would not destroy is no reason to stop renewing: sweep=1 stays,
+	 * and the next pass tries again. No token, no login: the pass cannot go on. */
+	if (r == -EIO)
+		r = 0;
 	for (i = 0; i < ARRAY_SIZE(o.keep); i++)
 		free(o.keep[i]);
 	free(o.prefix);

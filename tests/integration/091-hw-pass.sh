@@ -19,7 +19,7 @@ EXP=$T/exp
 ALL=$T/all.log # every output of the binary, searched for the PIN at the end
 PLAIN_KEY='-----BEGIN ([A-Z]+ )*PRIVATE KEY-----' # PKCS#8, EC, RSA, ENCRYPTED; not TSS2
 CERT_DAYS=10                                       # 5d: not due; 10d: due
-LABEL_RE='^est-it-[0-9a-f]{16}$'
+LABEL_RE='^est-it-[0-9a-f]{8}-[0-9a-f]{16}$' # keystore it, this store's id, the key's
 : >"$ALL"
 
 # est ARGS...: as helpers.sh's, everything it printed also kept in $ALL.
@@ -89,9 +89,9 @@ cert_pub() {
 # token_pub LABEL: the token's public key of that label, PEM (read by pkcs11-tool, not by us).
 token_pub() { p11_pubkey "$1" "$T/tokpub.pem" && cat "$T/tokpub.pem"; }
 
-# our_labels: the labels of this keystore's objects in the token (est-it-<16 hex>), sorted, each
+# our_labels: the labels of this keystore's objects in the token (LABEL_RE), sorted, each
 # once.
-our_labels() { p11_labels | grep -E "$LABEL_RE" | uniq; }
+our_labels() { p11_labels | grep -E "$LABEL_RE" | grep -v '^est-it-00000000-' | uniq; }
 
 # referenced: the labels the store's pair and request key name (both copies), sorted, each once.
 referenced() {
@@ -248,8 +248,10 @@ else
 	printf '9999-not-it\n' >"$T/badpin"
 	chmod 600 "$T/pin" "$T/badpin"
 	# Objects that are not this keystore's: another application's, another keystore's on the
-	# same token (est-it-x-... is keystore "it-x", est-other-... keystore "other").
-	for l in other-app est-it-x-0123456789abcdef est-other-0123456789abcdef; do
+	# same token (est-it-x-... is keystore "it-x", est-other-... keystore "other", and
+	# est-it-00000000-... a keystore "it" of another store: another host, another path).
+	for l in other-app est-it-x-0123456789abcdef est-other-0123456789abcdef \
+		est-it-00000000-0123456789abcdef; do
 		"${P11[@]}" --keypairgen --key-type EC:prime256v1 --label "$l" >/dev/null 2>&1
 	done
 	FOREIGN=$(p11_labels)
@@ -441,7 +443,8 @@ else
 	restart_server
 
 	# -- an object of this keystore's label form that the store does not name: swept; others kept --
-	orphan=est-it-00000000deadbeef
+	orphan=$(label file est-enrolled-key-pair)
+	orphan=${orphan%-*}-00000000deadbeef # this store's prefix
 	"${P11[@]}" --keypairgen --key-type EC:prime256v1 --label $orphan >/dev/null 2>&1
 	hw_config p11 "expiration_check = 5d"
 	est renew --once
