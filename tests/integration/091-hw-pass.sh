@@ -239,7 +239,7 @@ untouched() {
 }
 
 # ======== PKCS#11: a SoftHSM2 token in this test's directory ========
-P11_N=85
+P11_N=89
 if why=$(p11_missing "$EST_ENROLL"); then
 	skip_part "$why" $P11_N
 else
@@ -520,6 +520,21 @@ else
 	is "PKCS#11: the PIN is in no output of any pass nor of check-config" \
 		"$(grep -cF "$PIN" "$ALL")" 0
 	is "PKCS#11: the PIN is in neither copy of the store nor the exports" "$(leaks -F -- "$PIN")" ""
+
+	# -- a move to another label while the record owes a sweep: the move is not lost --
+	hw_config p11 "expiration_check = 10d"
+	behaviour "simplereenroll-202 1 1"
+	est run --once
+	is "PKCS#11: a renewal answered 202 leaves sweep=1 owed (both copies)" \
+		"$(sweep_flag file) $(sweep_flag keyring)" "sweep=1 sweep=1"
+	behaviour ""
+	hw_config p11 "expiration_check = 5d" "label = newlabel"
+	est run --once
+	is "PKCS#11: then label = newlabel: the next run enrolls anew (exit 0)" "$RC" 0
+	is "PKCS#11: under the new label" "$(request_field "$(last_request simpleenroll)" label)" \
+		"newlabel"
+	is "PKCS#11: the record names it, and owes no sweep" \
+		"$(copy_pipe file est-state | grep -E '^(label|sweep)=' | tr '\n' ' ')" "label=newlabel "
 
 	# -- import: a reference pair as the TLS client pair; only where key_storage can use it --
 	est import client-auth-certs "$EXP/bundle.pem"
