@@ -36,14 +36,7 @@ chmod 0755 "$HOOKS/10-note"
 eval "orig_$(declare -f write_config)"
 write_config() {
 	orig_write_config "hooks = $HOOKS" "$@"
-	cat >>"$T/est.conf" <<EOC
-
-[export all]
-key = $EXP/key.pem
-cert = $EXP/cert.pem
-ca = $EXP/ca.pem
-bundle = $EXP/bundle.pem
-EOC
+	export_all
 }
 MAX_POINTS=400 # a bound for the loops, far above what one operation does
 TOTAL=0
@@ -294,16 +287,6 @@ same_store() {
 		a=${f##*/}
 		cmp -s "$1/$a" "$2/$a" 2>/dev/null || echo "the copies differ in ${a%.pem}"
 	done | sort -u
-}
-
-# verdict DESCRIPTION PROBLEMS: ok when there are none, else not ok listing them.
-verdict() {
-	if [ -z "$2" ]; then
-		tap_result 0 "$1"
-	else
-		tap_result 1 "$1"
-		printf '%s\n' "$2" | sed 's/^/#   - /'
-	fi
 }
 
 # The scenario being run: name, operation, keyring pre-state, which checks apply.

@@ -43,16 +43,6 @@ printf '1234\n' >"$T/pin"
 chmod 0600 "$T/pin"
 p11=(pkcs11-tool --module "$SOFTHSM" --token-label device --login --pin 1234)
 
-# verdict DESCRIPTION PROBLEMS: ok when there are none, else not ok listing them.
-verdict() {
-	if [ -z "$2" ]; then
-		tap_result 0 "$1"
-	else
-		tap_result 1 "$1"
-		printf '%s\n' "$2" | sed 's/^/#   - /'
-	fi
-}
-
 
 
 # restore: the enrolled pre-state: the file copy and the token directory from their copies, the

@@ -46,14 +46,7 @@ hw_config() {
 	esac
 	write_config "${lines[@]}" "$@"
 	[ -n "${NO_EXPORT:-}" ] && return 0
-	cat >>"$T/est.conf" <<EOC
-
-[export all]
-key = $EXP/key.pem
-cert = $EXP/cert.pem
-ca = $EXP/ca.pem
-bundle = $EXP/bundle.pem
-EOC
+	export_all
 }
 
 # restart_server [est-server.py options]: the server again, same CA, same port (the store's

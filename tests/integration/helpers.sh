@@ -501,3 +501,25 @@ under_shim() {
 	} 2>/dev/null
 	RC=$?
 }
+
+# verdict DESCRIPTION PROBLEMS: ok when there are none, else not ok listing them.
+verdict() {
+	if [ -z "$2" ]; then
+		tap_result 0 "$1"
+	else
+		tap_result 1 "$1"
+		printf '%s\n' "$2" | sed 's/^/#   - /'
+	fi
+}
+
+# export_all: appends an [export all] section of every kind (files under $EXP) to the config.
+export_all() {
+	cat >>"$T/est.conf" <<EOC
+
+[export all]
+key = $EXP/key.pem
+cert = $EXP/cert.pem
+ca = $EXP/ca.pem
+bundle = $EXP/bundle.pem
+EOC
+}
