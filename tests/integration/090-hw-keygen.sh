@@ -65,7 +65,7 @@ tls_rounds() {
 }
 
 # ---- PKCS#11: a SoftHSM2 token in this test's directory ----
-P11_N=27
+P11_N=32
 if why=$(p11_missing "$HW_KEY"); then
 	skip_part "$why" $P11_N
 else
@@ -131,6 +131,7 @@ else
 		"pkcs11_pin_file = $T/pin" "key_algorithm = RSA"
 	hw "$T/rsa.conf" keygen est-rsa "$T/rsa.pem"
 	is "PKCS#11: an RSA key in the token signs" "$RC" 0
+	tls_rounds "PKCS#11 RSA" "$T/rsa.conf" "$T/rsa.pem"
 	unset SOFTHSM2_CONF
 fi
 

@@ -232,7 +232,7 @@ untouched() {
 }
 
 # ======== PKCS#11: a SoftHSM2 token in this test's directory ========
-P11_N=89
+P11_N=91
 if why=$(p11_missing "$EST_ENROLL"); then
 	skip_part "$why" $P11_N
 else
@@ -341,6 +341,13 @@ else
 	same "PKCS#11: run: rekeyed, the old objects destroyed" \
 		"$([ "$new" != "$prev" ] && echo new) $(our_labels)" "new $new"
 	prev=$new
+
+	# -- an idle pass binds neither the provider nor the token's module --
+	hw_config p11 "expiration_check = 5d"
+	LD_DEBUG=files est run --once
+	is "PKCS#11: an idle run (exit 0)" "$RC" 0
+	is "PKCS#11: loads neither pkcs11-provider nor the module" \
+		"$(grep -cE 'file=.*(ossl-modules/pkcs11\.so|libsofthsm2\.so)' "$T/err")" 0
 
 	# -- failures: the store untouched in both copies, no software key, no object left --
 	restart_server
@@ -546,7 +553,7 @@ else
 fi
 
 # ======== TPM: an swtpm behind tpm2-abrmd on a private D-Bus ========
-TPM_N=49
+TPM_N=51
 if why=$(tpm_missing); then
 	skip_part "$why" $TPM_N
 else
@@ -622,6 +629,13 @@ else
 		bash -c '[ "$1" = "$2" ] && [ "$3" = "$4" ] && [ "$5" != "$6" ]' _ \
 		"$(blob keyring est-enrolled-key-pair)" "$oldblob" "$(blob file est-enrolled-key-pair)" \
 		"$oldblob" "$(leaf_fp file)" "$fp"
+
+	# -- an idle pass binds no TPM provider --
+	hw_config tpm "expiration_check = 5d"
+	LD_DEBUG=files est run --once
+	is "TPM: an idle run (exit 0)" "$RC" 0
+	is "TPM: loads neither tpm2-openssl nor a TCTI" \
+		"$(grep -cE 'file=.*(ossl-modules/tpm2\.so|libtss2-tcti)' "$T/err")" 0
 
 	# -- an RSA key in the TPM: libssl signs with it (RSA-PSS) through crypto_hw_tls.c --
 	hw_config tpm "expiration_check = 5d" "key_algorithm = RSA"
