@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,7 +21,8 @@
 /* Where pkcs11_module = (empty) points, as the provider's default does: p11-kit's proxy. */
 #define P11_KIT_PROXY "p11-kit-proxy.so"
 
-char *p11_uri_attr(const char *uri, const char *name)
+/* The attribute decoded, its length in *out_len (it may hold NUL bytes). */
+static char *uri_attr(const char *uri, const char *name, size_t *out_len)
 {
 	size_t n = strlen(name), len, i, o = 0;
 	const char *p = strchr(uri, ':'), *end;
@@ -46,9 +48,32 @@ char *p11_uri_attr(const char *uri, const char *name)
 			}
 		}
 		v[o] = '\0';
+		*out_len = o;
 		return v;
 	}
 	return NULL;
+}
+
+char *p11_uri_attr(const char *uri, const char *name)
+{
+	size_t len;
+
+	return uri_attr(uri, name, &len);
+}
+
+char *p11_uri_attr_hex(const char *uri, const char *name)
+{
+	size_t len = 0, i;
+	char *v = uri_attr(uri, name, &len), *hex;
+
+	if (!v)
+		return NULL;
+	hex = xmalloc(2 * len + 1);
+	for (i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", (unsigned char)v[i]);
+	hex[2 * len] = '\0';
+	free(v);
+	return hex;
 }
 
 /* A blank-padded CK_TOKEN_INFO field equals want (NULL: anything). */

@@ -7,6 +7,8 @@
 /* One attribute of a PKCS#11 URI's path (RFC 7512), %XX decoded, or NULL when absent. Caller
  * frees. */
 char *p11_uri_attr(const char *uri, const char *name);
+/* The same as lowercase hex of its bytes (an id). */
+char *p11_uri_attr_hex(const char *uri, const char *name);
 
 /*
  * Destroys every token object labelled label in the token token_uri names (token, manufacturer,

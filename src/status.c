@@ -191,6 +191,7 @@ static void key_fill(struct item *it, const char *pem, size_t len)
 	if (uri) {
 		it->key_token = p11_uri_attr(uri, "token");
 		it->key_object = p11_uri_attr(uri, "object");
+		it->key_id = p11_uri_attr_hex(uri, "id");
 	}
 	free(uri);
 }
@@ -319,6 +320,7 @@ static void report_clear(struct report *rep)
 		free(rep->items[i].file);
 		free(rep->items[i].key_token);
 		free(rep->items[i].key_object);
+		free(rep->items[i].key_id);
 		cert_info_clear(&rep->items[i].cert);
 	}
 	free(rep->items);

@@ -132,9 +132,10 @@ static void cert_text(FILE *f, const char *ind, const struct item *it, time_t no
 	key_text(ci, buf, sizeof(buf));
 	fprintf(f, "%skey:     %s\n", ind, buf);
 	if (it->has_key)
-		fprintf(f, "%skept in: %s%s%s%s%s\n", ind, key_where_name(it->key_where),
+		fprintf(f, "%skept in: %s%s%s%s%s%s%s\n", ind, key_where_name(it->key_where),
 			it->key_token ? ", token " : "", it->key_token ? it->key_token : "",
-			it->key_object ? ", object " : "", it->key_object ? it->key_object : "");
+			it->key_object ? ", object " : "", it->key_object ? it->key_object : "",
+			it->key_id ? ", id " : "", it->key_id ? it->key_id : "");
 	fprintf(f, "%ssha256:  %s\n", ind, ci->fingerprint);
 	storage_text(it, buf, sizeof(buf));
 	fprintf(f, "%sstored:  %s\n", ind, buf);
@@ -334,6 +335,7 @@ static void json_cert(FILE *f, const struct item *it, time_t now)
 		json_kv(f, "key_storage", config_key_storage_name(it->key_where));
 		json_kv(f, "key_token", it->key_token);
 		json_kv(f, "key_object", it->key_object);
+		json_kv(f, "key_id", it->key_id);
 	}
 	fputc('}', f);
 }

@@ -36,6 +36,7 @@ struct item {
 	enum key_storage key_where;
 	char *key_token;
 	char *key_object;
+	char *key_id; /* the token object's CKA_ID, hex */
 };
 
 /* What the first line of est-request-key-pair says. */

@@ -148,8 +148,8 @@ leaks() {
 # plain_keys: where a plain private key is (nothing expected).
 plain_keys() { leaks -E -- "$PLAIN_KEY"; }
 
-# status_key: what status --json says of where the enrolled key lives, as
-# "STORAGE TOKEN OBJECT" (- for a field not given): from the object that carries "key_storage",
+# status_key [id]: what status --json says of where the enrolled key lives, as
+# "STORAGE TOKEN OBJECT" (- for a field not given), then with "id" a line with its key_id: from the object that carries "key_storage",
 # the certificate's first, else anywhere.
 status_key() {
 	est status --json
@@ -170,7 +170,9 @@ found.sort(key=lambda f: 0 if "certificate" in f[0] else 1)
 if found:
     d = found[0][1]
     print(" ".join(str(d.get(k) if d.get(k) is not None else "-")
-                   for k in ("key_storage", "key_token", "key_object")))' "$T/out" 2>/dev/null
+                   for k in ("key_storage", "key_token", "key_object")))
+    if len(sys.argv) > 2:
+        print(d.get("key_id"))' "$T/out" ${1:+"$1"} 2>/dev/null
 }
 
 # last_request OP: the number of the last request to OP in the server's log.
@@ -232,7 +234,7 @@ untouched() {
 }
 
 # ======== PKCS#11: a SoftHSM2 token in this test's directory ========
-P11_N=91
+P11_N=92
 if why=$(p11_missing "$EST_ENROLL"); then
 	skip_part "$why" $P11_N
 else
@@ -281,6 +283,8 @@ else
 		"-----BEGIN PKCS#11 PROVIDER URI-----"
 	is "PKCS#11: status --json: the key lives in the token, under its label" "$(status_key)" \
 		"pkcs11 device $L1"
+	is "PKCS#11: status --json: and its object id is the token's" "$(status_key id | tail -1)" \
+		"$("${P11[@]}" -O 2>/dev/null | grep -A4 "label: *$L1\$" | sed -n 's/^ *ID: *//p' | head -1)"
 	is "PKCS#11: the token holds this keystore's one key, and the others' untouched" \
 		"$(p11_labels)" "$(printf '%s\n' "$FOREIGN" "$L1" "$L1" | sort)"
 
