@@ -380,7 +380,6 @@ static int attempt(struct pass *p, unsigned int steps, bool fresh)
 
 	p->retry_after = 0;
 	p->accepted = false;
-	p->pair_committed = false;
 	p->txn = keystore_txn_new(p->ks);
 	p->state_staged = false;
 	p->pair_fp[0] = '\0';
@@ -403,11 +402,9 @@ static int attempt(struct pass *p, unsigned int steps, bool fresh)
 	sk_X509_pop_free(p->issued_chain, X509_free);
 	p->issued = NULL;
 	p->issued_chain = NULL;
-	/* The next attempt starts from what is stored, not from what this one staged. */
+	/* The next attempt starts from what is stored, not from what this one staged. The old
+	 * key's objects stay in the token until consumers were told (enroll_sweep). */
 	rc = pass_load_anchors(p);
-	/* The old key's objects go once the new pair is stored (a failure: the next pass). */
-	if (rc == 0 && p->pair_committed)
-		pass_sweep(p);
 	EVP_PKEY_free(cur_key);
 	sk_X509_pop_free(cur, X509_free);
 	return r < 0 ? r : rc;
@@ -683,4 +680,19 @@ int enroll_pass(const struct config *cfg, enum enroll_action action, bool once,
 	if (out_event)
 		*out_event = p.event;
 	return r;
+}
+
+void enroll_sweep(const struct config *cfg)
+{
+	struct pass p = {.cfg = cfg};
+	char *state = NULL;
+	size_t len = 0;
+
+	if (cfg->key_storage != KEY_STORAGE_PKCS11 ||
+	    keystore_open(config_keystore(cfg, cfg->keystore), KEYSTORE_WRITE_TRY, &p.ks) < 0)
+		return;
+	if (keystore_get(p.ks, KS_ALIAS_STATE, &state, &len) == 0 && kv_is(state, "sweep", "1"))
+		pass_sweep(&p);
+	free(state);
+	pass_clear(&p);
 }

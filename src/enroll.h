@@ -38,6 +38,13 @@ enum enroll_event enroll_event_from_name(const char *name, size_t len);
  */
 int enroll_pass(const struct config *cfg, enum enroll_action action, bool once,
 		enum enroll_event *out_event, bool *out_pending);
+/*
+ * With a PKCS#11 key_storage, once the exports are written and the hooks told of a new pair:
+ * destroys the token objects of the keys the store let go of (pass_hw.c), under the lock, when
+ * the record says it owes that (sweep=1). Consumers switch to the new reference first. A store
+ * busy or a failure leaves it to the next pass. Binds nothing otherwise.
+ */
+void enroll_sweep(const struct config *cfg);
 /* A certificate living no longer than expiration_check is renewed when 1/this of its life is
  * left. */
 #define ENROLL_SHORT_LIVED_DIVISOR 3

@@ -86,9 +86,10 @@ static int exit_code(int r)
  * A pass, then what consumers need: the [export] files that are missing or stale (each written
  * under the store's lock again, skipped when another pass holds it: that one exports when it
  * ends), then, with the lock released, the hooks for each change the store records as not yet
- * told (this pass's, or one of a pass that died after its commit). A failed export fails the
- * command (the next pass tries again), a failed hook does not; a pass that found the lock held
- * leaves it all to the pass holding it.
+ * told (this pass's, or one of a pass that died after its commit), and last the token objects
+ * of keys the store let go of (enroll_sweep). A failed export fails the command (the next pass
+ * tries again), a failed hook does not; a pass that found the lock held leaves it all to the
+ * pass holding it.
  */
 static int pass(struct cli *cli, struct config *cfg, enum enroll_action action)
 {
@@ -103,8 +104,10 @@ static int pass(struct cli *cli, struct config *cfg, enum enroll_action action)
 	e = export_all(cfg);
 	/* The hooks announce the files too: with an export failed, they wait for the pass that
 	 * writes it (the change stays in est-events). */
-	if (pending && e == 0)
+	if (pending && e == 0) {
 		hooks_deliver(cfg);
+		enroll_sweep(cfg); /* the old key's token objects, now that consumers know */
+	}
 	return r < 0 ? r : e;
 }
 

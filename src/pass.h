@@ -42,7 +42,6 @@ struct pass {
 	struct crypto_hw *hw;	 /* the TPM or token of key_storage, bound when first needed */
 	bool hw_mismatch_logged; /* "a stored key lives in ..." said once */
 	bool swept;		 /* the token holds no object the store let go of (pass_sweep) */
-	bool pair_committed;	 /* the last commit stored a new pair */
 	bool key_moves;		 /* the stored pair's key is not where key_storage says */
 	int hw_key_error;	 /* the hardware refused the stored pair's key: -errno */
 	char *ca_root_pem;

@@ -9,8 +9,9 @@
  * name and directory):
  * other stores on the same token, here or on another host, have other ids. The objects of this
  * store's prefix that it no longer references (the old key after a rekey, a key a pass was killed
- * making) are destroyed after the commit that let go of them, or by the next pass. est-state
- * says sweep=1 from before a key is made until that is done, so that next pass is not idle.
+ * making) are destroyed once the commit that let go of them is exported and the hooks told
+ * (enroll_sweep: consumers switch first), or by the next pass. est-state says sweep=1 from
+ * before a key is made until that is done, so that next pass is not idle.
  */
 #include "autoconf.h"
 

@@ -652,7 +652,6 @@ int pass_commit(struct pass *p)
 		log_err("keystore %s: nothing was changed: %s", keystore_name(p->ks), strerror(-r));
 	else if (p->issued)
 		log_issued(p->issued, p->issued_what);
-	p->pair_committed = r == 0 && p->issued;
 	if (r == 0 && p->issued) {
 		p->event = p->issued_renewal ? ENROLL_EVENT_RENEWED : ENROLL_EVENT_ENROLLED;
 		p->swept = false;
