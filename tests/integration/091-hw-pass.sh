@@ -234,7 +234,7 @@ untouched() {
 }
 
 # ======== PKCS#11: a SoftHSM2 token in this test's directory ========
-P11_N=92
+P11_N=95
 if why=$(p11_missing "$EST_ENROLL"); then
 	skip_part "$why" $P11_N
 else
@@ -344,6 +344,21 @@ else
 		"/.well-known/est/simplereenroll TLSv1.3 CN=gw-0042,O=Example,C=IT"
 	same "PKCS#11: run: rekeyed, the old objects destroyed" \
 		"$([ "$new" != "$prev" ] && echo new) $(our_labels)" "new $new"
+	prev=$new
+
+	# -- consumers first: the hooks run while the old key's objects are still in the token --
+	mkdir -p "$T/hooks.d"
+	printf '#!/bin/sh\n%s -O 2>/dev/null | sed -n "s/^ *label: *//p" | sort -u >"%s"\n' \
+		"${P11[*]}" "$T/hook-labels" >"$T/hooks.d/10-labels"
+	chmod 0755 "$T/hooks.d/10-labels"
+	hw_config p11 "expiration_check = 10d" "hooks = $T/hooks.d"
+	est run --once
+	new=$(label file est-enrolled-key-pair)
+	is "PKCS#11: a renewal with a hook (exit 0)" "$RC" 0
+	check "PKCS#11: the hook ran with the old key's objects still there, and the new ones" \
+		bash -c 'grep -qxF "$2" "$1" && grep -qxF "$3" "$1" && [ "$2" != "$3" ]' _ \
+		"$T/hook-labels" "$prev" "$new"
+	same "PKCS#11: after the command, only the new key's objects" "$(our_labels)" "$new"
 	prev=$new
 
 	# -- an idle pass binds neither the provider nor the token's module --
