@@ -659,8 +659,7 @@ static void pass_clear(struct pass *p)
 	crypto_hw_free(p->hw);
 }
 
-int enroll_pass(const struct config *cfg, enum enroll_action action, bool once,
-		enum enroll_event *out_event, bool *out_pending)
+int enroll_pass(const struct config *cfg, enum enroll_action action, bool once, bool *out_pending)
 {
 	struct pass p = {.cfg = cfg, .once = once};
 	int r;
@@ -677,8 +676,6 @@ int enroll_pass(const struct config *cfg, enum enroll_action action, bool once,
 	if (out_pending)
 		*out_pending = p.ks && pass_events_pending(&p);
 	pass_clear(&p);
-	if (out_event)
-		*out_event = p.event;
 	return r;
 }
 

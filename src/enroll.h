@@ -30,14 +30,12 @@ enum enroll_event enroll_event_from_name(const char *name, size_t len);
 
 /*
  * Runs one pass under the keystore's lock. once: one attempt, no in-process retry.
- * *out_event (may be NULL): what the pass changed, also when it failed after a change.
  * *out_pending (may be NULL): the store records changes the hooks have not heard of
  * (est-events: this pass's, or an earlier one's that died after its commit).
  * Returns 0, -EBUSY (run: lock held), -EAGAIN/-ETIMEDOUT (temporary), -EKEYREJECTED (auth),
  * -EINVAL (bad setup), or another -errno (failed).
  */
-int enroll_pass(const struct config *cfg, enum enroll_action action, bool once,
-		enum enroll_event *out_event, bool *out_pending);
+int enroll_pass(const struct config *cfg, enum enroll_action action, bool once, bool *out_pending);
 /*
  * With a PKCS#11 key_storage, once the exports are written and the hooks told of a new pair:
  * destroys the token objects of the keys the store let go of (pass_hw.c), under the lock, when

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The file copy: data directories PATH/..data-XXXXXX switched by PATH/..data, stable names
- * PATH/ALIAS.pem, 0600 (0640 with a group), the lock, the old layout's journal. */
+/* The file copy: its directory, items PATH/ALIAS.pem 0600 (0640 with a group), their access,
+ * the lock, reading, the old layout's journal; the data directories are keystore_file_data.c's. */
 #include "autoconf.h"
 
 #include <dirent.h>
@@ -13,27 +13,18 @@
 #include <unistd.h>
 
 #include "keystore_backend.h"
+#include "keystore_file.h"
 #include "log.h"
 #include "util.h"
 
-#define SUFFIX ".pem"
-#define STAGED ".new"
-#define JOURNAL ".est-commit"
-#define DATA "..data"
-#define DATA_TMP "..data.tmp"
-#define DATA_PREFIX "..data-"
-#define LINK_TMP ".tmp.lnk" /* a stable name's replacement: a leftover (".tmp.") */
-#define JOURNAL_MAGIC_1 "est-enroll commit 1\n" /* put lines without length and sum */
-#define JOURNAL_MAGIC "est-enroll commit 2\n"
-
-static bool has_group(const struct keystore *ks)
+bool ksf_has_group(const struct keystore *ks)
 {
 	return ks->kc->gid != (gid_t)-1;
 }
 
-static mode_t item_mode(const struct keystore *ks)
+mode_t ksf_item_mode(const struct keystore *ks)
 {
-	return has_group(ks) ? 0640 : 0600;
+	return ksf_has_group(ks) ? 0640 : 0600;
 }
 
 static char *item_path(const struct keystore *ks, const char *alias)
@@ -100,7 +91,7 @@ int ksf_open(struct keystore *ks, bool create)
 	int r;
 
 	if (create) {
-		r = make_dir(kc->path, has_group(ks) ? 0750 : 0700);
+		r = make_dir(kc->path, ksf_has_group(ks) ? 0750 : 0700);
 		if (r < 0)
 			return r;
 	}
@@ -125,12 +116,12 @@ int ksf_open(struct keystore *ks, bool create)
 
 static gid_t want_gid(const struct keystore *ks)
 {
-	return has_group(ks) ? ks->kc->gid : getegid();
+	return ksf_has_group(ks) ? ks->kc->gid : getegid();
 }
 
-static mode_t want_dir_mode(const struct keystore *ks)
+mode_t ksf_want_dir_mode(const struct keystore *ks)
 {
-	return has_group(ks) ? 0750 : 0700;
+	return ksf_has_group(ks) ? 0750 : 0700;
 }
 
 static bool owner_fits(uid_t uid)
@@ -148,7 +139,7 @@ static bool access_fits(const struct stat *st, mode_t mode, gid_t gid)
  * PATH in the old layout). Temporary files are gone by then (recovery removes them), and each
  * commit writes its own with the configured mode and group.
  */
-static bool is_item(const char *name)
+bool ksf_is_item(const char *name)
 {
 	char *alias = item_alias(name);
 	bool item = alias != NULL;
@@ -196,7 +187,7 @@ static int conform(const struct keystore *ks, int dfd, const char *name, const s
 		return 0;
 	/* Whatever the group was, it does not keep what it may no longer read. */
 	set_mode(dfd, name, cur & 0700);
-	if ((r == -EPERM || r == -EACCES) && has_group(ks) && st->st_gid != gid) {
+	if ((r == -EPERM || r == -EACCES) && ksf_has_group(ks) && st->st_gid != gid) {
 		log_err("keystore %s: cannot give %s%s%s to group %s (%s): without CAP_CHOWN the "
 			"process must be a member (systemd: SupplementaryGroups=%s)",
 			ks->kc->name, ks->kc->path, name ? "/" : "", name ? name : "",
@@ -211,7 +202,7 @@ static int conform(const struct keystore *ks, int dfd, const char *name, const s
 /* The item files of the directory dfd (the data directory, or the store in the old layout). */
 static int conform_items(const struct keystore *ks, int dfd)
 {
-	mode_t fmode = item_mode(ks);
+	mode_t fmode = ksf_item_mode(ks);
 	gid_t gid = want_gid(ks);
 	struct dirent *e;
 	struct stat st;
@@ -232,7 +223,7 @@ static int conform_items(const struct keystore *ks, int dfd)
 			r = -errno;
 			break;
 		}
-		if (!is_item(e->d_name))
+		if (!ksf_is_item(e->d_name))
 			continue;
 		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = errno == ENOENT ? 0 : -errno;
@@ -256,14 +247,14 @@ int ksf_conform(const struct keystore *ks)
 
 	if (fstat(ks->lock_fd, &st) < 0)
 		return -errno;
-	r = access_fits(&st, want_dir_mode(ks), gid)
+	r = access_fits(&st, ksf_want_dir_mode(ks), gid)
 		    ? 0
-		    : conform(ks, ks->lock_fd, NULL, &st, want_dir_mode(ks), gid);
+		    : conform(ks, ks->lock_fd, NULL, &st, ksf_want_dir_mode(ks), gid);
 	if (r == 0 && ks->data_fd >= 0) {
 		if (fstat(ks->data_fd, &st) < 0)
 			r = -errno;
-		else if (!access_fits(&st, want_dir_mode(ks), gid))
-			r = conform(ks, ks->data_fd, NULL, &st, want_dir_mode(ks), gid);
+		else if (!access_fits(&st, ksf_want_dir_mode(ks), gid))
+			r = conform(ks, ks->data_fd, NULL, &st, ksf_want_dir_mode(ks), gid);
 	}
 	return r == 0 ? conform_items(ks, dfd) : r;
 }
@@ -285,7 +276,7 @@ static void access_add(struct keystore_access *a, const struct stat *st, bool fi
 int ksf_access(const struct keystore *ks, struct keystore_access *out)
 {
 	struct keystore_access a = {.files_alike = true};
-	mode_t fmode = item_mode(ks);
+	mode_t fmode = ksf_item_mode(ks);
 	gid_t gid = want_gid(ks);
 	struct dirent *e;
 	struct stat st;
@@ -300,9 +291,9 @@ int ksf_access(const struct keystore *ks, struct keystore_access *out)
 	a.uid = st.st_uid;
 	a.gid = st.st_gid;
 	a.mode = st.st_mode & 07777;
-	a.as_configured = access_fits(&st, want_dir_mode(ks), gid);
+	a.as_configured = access_fits(&st, ksf_want_dir_mode(ks), gid);
 	a.want_gid = gid;
-	a.want_mode = want_dir_mode(ks);
+	a.want_mode = ksf_want_dir_mode(ks);
 	a.want_file_mode = fmode;
 	for (;;) {
 		errno = 0;
@@ -312,7 +303,7 @@ int ksf_access(const struct keystore *ks, struct keystore_access *out)
 			break;
 		}
 		/* A stable name is followed to its file in the data directory. */
-		if (is_item(e->d_name) && fstatat(dirfd(d), e->d_name, &st, 0) == 0 &&
+		if (ksf_is_item(e->d_name) && fstatat(dirfd(d), e->d_name, &st, 0) == 0 &&
 		    S_ISREG(st.st_mode))
 			access_add(&a, &st, access_fits(&st, fmode, gid));
 	}
@@ -472,9 +463,8 @@ int ksf_sync(const struct keystore *ks)
 
 /* Calls fn on each entry name of the directory dfd, or (dfd < 0) of the store directory; an
  * absent directory has none. */
-static int each_entry_in(const struct keystore *ks, int dfd,
-			 int (*fn)(const struct keystore *ks, const char *name, void *ctx),
-			 void *ctx)
+int ksf_each_entry_in(const struct keystore *ks, int dfd,
+		      int (*fn)(const struct keystore *ks, const char *name, void *ctx), void *ctx)
 {
 	struct dirent *e;
 	DIR *d;
@@ -506,10 +496,10 @@ static int each_entry_in(const struct keystore *ks, int dfd,
 	return r;
 }
 
-static int each_entry(const struct keystore *ks,
-		      int (*fn)(const struct keystore *ks, const char *name, void *ctx), void *ctx)
+int ksf_each_entry(const struct keystore *ks,
+		   int (*fn)(const struct keystore *ks, const char *name, void *ctx), void *ctx)
 {
-	return each_entry_in(ks, -1, fn, ctx);
+	return ksf_each_entry_in(ks, -1, fn, ctx);
 }
 
 struct list_ctx {
@@ -535,7 +525,7 @@ int ksf_list(const struct keystore *ks, char ***out_aliases, size_t *out_n)
 	struct list_ctx l = {NULL, 0};
 	int r;
 
-	r = each_entry_in(ks, ks->data_fd, add_alias, &l);
+	r = ksf_each_entry_in(ks, ks->data_fd, add_alias, &l);
 	if (r < 0) {
 		keystore_free_list(l.aliases, l.n);
 		return r;
@@ -570,7 +560,7 @@ static int remove_leftover(const struct keystore *ks, const char *name, void *ct
 
 void ksf_discard_staged(const struct keystore *ks)
 {
-	each_entry(ks, remove_leftover, NULL);
+	ksf_each_entry(ks, remove_leftover, NULL);
 }
 
 static char *journal_path(const struct keystore *ks)
@@ -704,322 +694,4 @@ void ksf_journal_free(struct ks_journal *j)
 	free(j->put_len);
 	free(j->put_sum);
 	free(j);
-}
-
-/* ---- the data directories (keystore_txn.c has the commit order and why) ---- */
-
-static char *store_name(const struct keystore *ks, const char *name)
-{
-	return xasprintf("%s/%s", ks->kc->path, name);
-}
-
-/* The name PATH/..data points to ("..data-XXXXXX") in buf. -ENOENT: no ..data (an empty
- * store or the old layout); -EBADMSG: not a link of ours. */
-static int data_target(const struct keystore *ks, char *buf, size_t size)
-{
-	char *path = store_name(ks, DATA);
-	ssize_t n = readlink(path, buf, size - 1);
-	int r = errno;
-
-	free(path);
-	if (n < 0)
-		return r == EINVAL ? -EBADMSG : -r;
-	buf[n] = '\0';
-	if ((size_t)n >= size - 1 || strncmp(buf, DATA_PREFIX, strlen(DATA_PREFIX)) ||
-	    strchr(buf, '/') || !buf[strlen(DATA_PREFIX)])
-		return -EBADMSG;
-	return 0;
-}
-
-int ksf_data_open(struct keystore *ks)
-{
-	char *path = store_name(ks, DATA);
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
-
-	free(path);
-	if (fd < 0)
-		r = -errno;
-	if (r < 0 && r != -ENOENT)
-		return r;
-	if (ks->data_fd >= 0)
-		close(ks->data_fd);
-	ks->data_fd = fd;
-	return r;
-}
-
-static bool in_names(char *const *names, size_t n, const char *alias)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!strcmp(names[i], alias))
-			return true;
-	return false;
-}
-
-static int remove_entry(const struct keystore *ks, const char *name, void *ctx)
-{
-	const char *dir = ctx;
-	char *path;
-
-	(void)ks;
-	if (!strcmp(name, ".") || !strcmp(name, ".."))
-		return 0;
-	path = xasprintf("%s/%s", dir, name);
-	if (unlink(path) < 0 && errno != ENOENT)
-		log_debug("removing %s: %s", path, strerror(errno));
-	free(path);
-	return 0;
-}
-
-/* Removes the data directory PATH/name and its files (never anything below: it has none). */
-static int remove_data_dir(const struct keystore *ks, const char *name)
-{
-	char *dir = store_name(ks, name);
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), r = 0;
-
-	if (fd >= 0) {
-		r = each_entry_in(ks, fd, remove_entry, dir);
-		close(fd);
-	}
-	if (r == 0 && rmdir(dir) < 0 && errno != ENOENT)
-		r = -errno;
-	free(dir);
-	return r;
-}
-
-/* PATH/ALIAS.pem is the stable name's symlink "..data/ALIAS.pem". */
-static bool is_stable_link(const struct keystore *ks, const char *name)
-{
-	char *path = store_name(ks, name), *want = xasprintf(DATA "/%s", name), buf[PATH_MAX];
-	ssize_t n = readlink(path, buf, sizeof(buf) - 1);
-	bool same = n >= 0 && (size_t)n == strlen(want) && !memcmp(buf, want, (size_t)n);
-
-	free(path);
-	free(want);
-	return same;
-}
-
-/* Makes PATH/name the stable name's symlink: created when absent, else a symlink made aside
- * and renamed over what is there (a reader sees that or the link, both the same content). */
-static int make_stable_link(const struct keystore *ks, const char *name)
-{
-	char *path = store_name(ks, name), *target = xasprintf(DATA "/%s", name);
-	char *tmp = xasprintf("%s/.%s" LINK_TMP, ks->kc->path, name);
-	int r = 0;
-
-	if (symlink(target, path) < 0) {
-		r = errno == EEXIST ? 0 : -errno;
-		if (r == 0 && !is_stable_link(ks, name)) {
-			unlink(tmp);
-			if (symlink(target, tmp) < 0 || rename(tmp, path) < 0) {
-				r = -errno;
-				unlink(tmp);
-			}
-		}
-	}
-	free(path);
-	free(target);
-	free(tmp);
-	return r;
-}
-
-struct tidy_ctx {
-	const char *current; /* the data directory ..data names, NULL: none */
-	int data_fd;
-	bool changed;
-	int r;
-};
-
-static int tidy_entry(const struct keystore *ks, const char *name, void *ctx)
-{
-	struct tidy_ctx *t = ctx;
-	struct stat st;
-	char *path;
-
-	if (!strncmp(name, DATA_PREFIX, strlen(DATA_PREFIX)) &&
-	    (!t->current || strcmp(name, t->current))) {
-		t->changed = true;
-		if (remove_data_dir(ks, name) < 0 && t->r == 0)
-			t->r = -EIO;
-		return 0;
-	}
-	if (!is_item(name) && strcmp(name, DATA_TMP))
-		return 0;
-	path = store_name(ks, name);
-	if (strcmp(name, DATA_TMP) && t->data_fd >= 0 &&
-	    fstatat(t->data_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		/* An item of the current set: its stable name is the symlink, nothing else. */
-		if (!is_stable_link(ks, name)) {
-			int r = make_stable_link(ks, name);
-
-			t->changed = true;
-			if (r < 0 && t->r == 0)
-				t->r = r;
-		}
-	} else if (t->data_fd >= 0 || !strcmp(name, DATA_TMP) ||
-		   (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))) {
-		/* A gone alias's name, a half-made switch; without ..data only a symlink (a first
-		 * commit killed before its switch): the old layout's files are the store. */
-		t->changed = true;
-		if (unlink(path) < 0 && errno != ENOENT && t->r == 0)
-			t->r = -errno;
-	}
-	free(path);
-	return 0;
-}
-
-static int add_missing_link(const struct keystore *ks, const char *name, void *ctx)
-{
-	struct tidy_ctx *t = ctx;
-	struct stat st;
-	char *path;
-
-	if (!is_item(name))
-		return 0;
-	path = store_name(ks, name);
-	if (lstat(path, &st) < 0 && errno == ENOENT) {
-		int r = make_stable_link(ks, name);
-
-		t->changed = true;
-		if (r < 0 && t->r == 0)
-			t->r = r;
-	}
-	free(path);
-	return 0;
-}
-
-/* The stable names and the data directories as the current one (ks->data_fd) says. */
-static int tidy(struct keystore *ks, bool *out_changed)
-{
-	char cur[NAME_MAX + 1];
-	struct tidy_ctx t = {NULL, ks->data_fd, false, 0};
-	int r = data_target(ks, cur, sizeof(cur));
-
-	if (r == 0)
-		t.current = cur;
-	else if (r != -ENOENT)
-		return r;
-	r = each_entry(ks, tidy_entry, &t);
-	if (r == 0 && ks->data_fd >= 0)
-		r = each_entry_in(ks, ks->data_fd, add_missing_link, &t);
-	if (out_changed)
-		*out_changed = t.changed;
-	return r < 0 ? r : t.r;
-}
-
-int ksf_tidy(struct keystore *ks)
-{
-	bool changed = false;
-	int r;
-
-	ksf_discard_staged(ks); /* temporary files, the old layout's staged copies */
-	/* An old layout's journal, finished before the conversion: an unlink only when there. */
-	if (ks->data_fd >= 0 && faccessat(ks->lock_fd, JOURNAL, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-		ksf_journal_remove(ks);
-	r = tidy(ks, &changed);
-	/* Recovery is rare: what it removed or made is synced. */
-	return r == 0 && changed ? ksf_sync(ks) : r;
-}
-
-/* The new data directory PATH/..data-XXXXXX with every item of want, each file synced, then
- * the directory. */
-static int write_data_dir(struct keystore *ks, char *dir, const struct ks_view *want,
-			  char *const *changed, size_t n_changed)
-{
-	size_t i;
-	int dfd, r = 0;
-
-	if (!mkdtemp(dir))
-		return -errno;
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	/* As the store: 0700, or 0750 with the group, before a file is in it. */
-	if (fchmod(dfd, want_dir_mode(ks)) < 0 ||
-	    (has_group(ks) && fchown(dfd, (uid_t)-1, ks->kc->gid) < 0))
-		r = -errno;
-	for (i = 0; r == 0 && i < want->n; i++) {
-		const struct ks_item *it = &want->items[i];
-		char *name = xasprintf("%s" SUFFIX, it->alias), *path;
-
-		/* An unchanged item: the current file itself (synced when it was written). */
-		if (ks->data_fd >= 0 && !in_names(changed, n_changed, it->alias) &&
-		    linkat(ks->data_fd, name, dfd, name, 0) == 0) {
-			free(name);
-			continue;
-		}
-		path = xasprintf("%s/%s", dir, name);
-		r = write_file_new(path, it->data, it->len, item_mode(ks), ks->kc->gid);
-		free(path);
-		free(name);
-	}
-	if (r == 0 && fsync(dfd) < 0)
-		r = -errno;
-	close(dfd);
-	return r;
-}
-
-int ksf_commit(struct keystore *ks, const struct ks_view *want, char *const *changed,
-	       size_t n_changed)
-{
-	char *dir = xasprintf("%s/" DATA_PREFIX "XXXXXX", ks->kc->path);
-	char *tmp = store_name(ks, DATA_TMP), *data = store_name(ks, DATA), *link_name;
-	bool *made;
-	size_t i;
-	int r;
-
-	made = xzalloc(sizeof(*made) * (want->n + 1));
-	r = write_data_dir(ks, dir, want, changed, n_changed);
-	if (r == 0 && unlink(tmp) < 0 && errno != ENOENT)
-		r = -errno;
-	if (r == 0 && symlink(strrchr(dir, '/') + 1, tmp) < 0)
-		r = -errno;
-	/* New aliases get their stable names now: dangling until the switch, harmless. */
-	for (i = 0; r == 0 && i < want->n; i++) {
-		char *target = xasprintf(DATA "/%s" SUFFIX, want->items[i].alias);
-
-		link_name = store_name(ks, target + strlen(DATA "/"));
-		if (symlink(target, link_name) == 0)
-			made[i] = true;
-		else if (errno != EEXIST)
-			r = -errno;
-		free(link_name);
-		free(target);
-	}
-	/* The new directory's entry, ..data.tmp and the new names durable before the switch. */
-	if (r == 0)
-		r = ksf_sync(ks);
-	if (r == 0 && rename(tmp, data) < 0) /* the commit point */
-		r = -errno;
-	if (r < 0) {
-		/* Nothing was switched: the store is the old one; what was made goes. */
-		for (i = 0; i < want->n; i++) {
-			if (!made[i])
-				continue;
-			link_name = xasprintf("%s/%s" SUFFIX, ks->kc->path, want->items[i].alias);
-			unlink(link_name);
-			free(link_name);
-		}
-		unlink(tmp);
-		if (strcmp(strrchr(dir, '/') + 1, DATA_PREFIX "XXXXXX"))
-			remove_data_dir(ks, strrchr(dir, '/') + 1);
-		goto out;
-	}
-	r = ksf_sync(ks);
-	if (r < 0) {
-		log_warn("keystore %s: the commit is made but may not be durable (%s)",
-			 ks->kc->name, strerror(-r));
-		r = 0;
-	}
-	/* Switched: the rest is tidying, which the next writer's recovery does too. */
-	if (ksf_data_open(ks) < 0 || tidy(ks, NULL) < 0)
-		log_debug("keystore %s: tidying after the commit failed; the next pass does it",
-			  ks->kc->name);
-out:
-	free(made);
-	free(dir);
-	free(tmp);
-	free(data);
-	return r;
 }

@@ -97,8 +97,8 @@ static int pass(struct cli *cli, struct config *cfg, enum enroll_action action)
 	int r, e;
 
 	if (!cfg->enabled && action == ENROLL_ACTION_RUN)
-		return enroll_pass(cfg, action, cli->once, NULL, NULL); /* says so, does nothing */
-	r = enroll_pass(cfg, action, cli->once, NULL, &pending);
+		return enroll_pass(cfg, action, cli->once, NULL); /* says so, does nothing */
+	r = enroll_pass(cfg, action, cli->once, &pending);
 	if (r == -EBUSY)
 		return r;
 	e = export_all(cfg);

@@ -58,7 +58,6 @@ struct pass {
 	unsigned int issued_gen; /* anchors_gen when issued was verified against the anchors */
 	char pair_fp[65];	 /* SHA-256 of the bundle staged with issued, "" before */
 	bool state_staged;	 /* this attempt staged a new bootstrap record */
-	enum enroll_event event; /* what the committed changes amount to */
 	uint64_t retry_after;	 /* the server's Retry-After of the last answer */
 	bool accepted;		 /* the last enrollment answer was a 202: the server holds it */
 	bool cert_refused;	 /* the last attempt's TLS client certificate was refused */

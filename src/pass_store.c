@@ -652,10 +652,7 @@ int pass_commit(struct pass *p)
 		log_err("keystore %s: nothing was changed: %s", keystore_name(p->ks), strerror(-r));
 	else if (p->issued)
 		log_issued(p->issued, p->issued_what);
-	if (r == 0 && p->issued) {
-		p->event = p->issued_renewal ? ENROLL_EVENT_RENEWED : ENROLL_EVENT_ENROLLED;
+	if (r == 0 && p->issued)
 		p->swept = false;
-	} else if (r == 0 && p->anchors_changed && p->event == ENROLL_EVENT_NONE)
-		p->event = ENROLL_EVENT_CACERTS;
 	return r;
 }
