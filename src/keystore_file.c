@@ -200,42 +200,32 @@ static int conform(const struct keystore *ks, int dfd, const char *name, const s
 }
 
 /* The item files of the directory dfd (the data directory, or the store in the old layout). */
+struct conform_ctx {
+	int dfd;
+	mode_t fmode;
+	gid_t gid;
+};
+
+static int conform_entry(const struct keystore *ks, const char *name, void *ctx)
+{
+	const struct conform_ctx *c = ctx;
+	struct stat st;
+
+	if (!ksf_is_item(name))
+		return 0;
+	if (fstatat(c->dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	/* Not a file of ours (a stable name's symlink, a directory): left as it is. */
+	if (S_ISREG(st.st_mode) && !access_fits(&st, c->fmode, c->gid))
+		return conform(ks, c->dfd, name, &st, c->fmode, c->gid);
+	return 0;
+}
+
 static int conform_items(const struct keystore *ks, int dfd)
 {
-	mode_t fmode = ksf_item_mode(ks);
-	gid_t gid = want_gid(ks);
-	struct dirent *e;
-	struct stat st;
-	DIR *d = NULL;
-	int fd, r = 0;
+	struct conform_ctx c = {.dfd = dfd, .fmode = ksf_item_mode(ks), .gid = want_gid(ks)};
 
-	/* A description of its own: readdir's offset is not the lock's. */
-	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		r = -errno;
-		if (fd >= 0)
-			close(fd);
-	}
-	while (r == 0 && d) {
-		errno = 0;
-		e = readdir(d);
-		if (!e) {
-			r = -errno;
-			break;
-		}
-		if (!ksf_is_item(e->d_name))
-			continue;
-		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			r = errno == ENOENT ? 0 : -errno;
-			continue;
-		}
-		/* Not a file of ours (a stable name's symlink, a directory): left as it is. */
-		if (S_ISREG(st.st_mode) && !access_fits(&st, fmode, gid))
-			r = conform(ks, dirfd(d), e->d_name, &st, fmode, gid);
-	}
-	if (d)
-		closedir(d);
-	return r;
+	return ksf_each_entry_in(ks, dfd, conform_entry, &c);
 }
 
 /* The store directory, then the data directory and its files (the old layout: the store's). */
@@ -273,43 +263,48 @@ static void access_add(struct keystore_access *a, const struct stat *st, bool fi
 	a->as_configured = a->as_configured && fits;
 }
 
+struct access_ctx {
+	struct keystore_access *a;
+	int dfd;
+	mode_t fmode;
+	gid_t gid;
+};
+
+static int access_entry(const struct keystore *ks, const char *name, void *ctx)
+{
+	const struct access_ctx *c = ctx;
+	struct stat st;
+
+	(void)ks;
+	/* A stable name is followed to its file in the data directory. */
+	if (ksf_is_item(name) && fstatat(c->dfd, name, &st, 0) == 0 && S_ISREG(st.st_mode))
+		access_add(c->a, &st, access_fits(&st, c->fmode, c->gid));
+	return 0;
+}
+
 int ksf_access(const struct keystore *ks, struct keystore_access *out)
 {
 	struct keystore_access a = {.files_alike = true};
-	mode_t fmode = ksf_item_mode(ks);
-	gid_t gid = want_gid(ks);
-	struct dirent *e;
+	struct access_ctx c = {.a = &a, .fmode = ksf_item_mode(ks), .gid = want_gid(ks)};
 	struct stat st;
-	DIR *d;
-	int r = 0;
+	int r;
 
-	d = opendir(ks->kc->path);
-	if (!d || fstat(dirfd(d), &st) < 0) {
+	c.dfd = open(ks->kc->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c.dfd < 0 || fstat(c.dfd, &st) < 0) {
 		r = -errno;
 		goto out;
 	}
 	a.uid = st.st_uid;
 	a.gid = st.st_gid;
 	a.mode = st.st_mode & 07777;
-	a.as_configured = access_fits(&st, ksf_want_dir_mode(ks), gid);
-	a.want_gid = gid;
+	a.as_configured = access_fits(&st, ksf_want_dir_mode(ks), c.gid);
+	a.want_gid = c.gid;
 	a.want_mode = ksf_want_dir_mode(ks);
-	a.want_file_mode = fmode;
-	for (;;) {
-		errno = 0;
-		e = readdir(d);
-		if (!e) {
-			r = -errno;
-			break;
-		}
-		/* A stable name is followed to its file in the data directory. */
-		if (ksf_is_item(e->d_name) && fstatat(dirfd(d), e->d_name, &st, 0) == 0 &&
-		    S_ISREG(st.st_mode))
-			access_add(&a, &st, access_fits(&st, fmode, gid));
-	}
+	a.want_file_mode = c.fmode;
+	r = ksf_each_entry_in(ks, c.dfd, access_entry, &c);
 out:
-	if (d)
-		closedir(d);
+	if (c.dfd >= 0)
+		close(c.dfd);
 	if (r == 0)
 		*out = a;
 	return r;
