@@ -3,15 +3,13 @@
  * HTTPS exchanges with the EST server: one libcurl easy handle per pass, so one kept-alive
  * connection and one TLS handshake for all of its requests. The only libcurl user.
  *
- * libcurl is bound at run time, on the first http_new (systemd's dlopen-* pattern: one table,
- * one loader, the library named in the ELF .note.dlopen below): an idle pass, status, load,
- * export and import never map it, nor the libraries it needs. libssl, which libcurl maps, is
- * bound with it for what is read of the connection: trust and client key pair set from memory
- * on its SSL_CTX, the PoP channel bindings, the alerts that end a handshake.
+ * libcurl is bound at run time, on the first http_new (http_curl.c): an idle pass, status,
+ * load, export and import never map it, nor the libraries it needs. libssl, which libcurl maps,
+ * is bound with it for what is read of the connection (http_ssl.c): trust and client key pair
+ * set from memory on its SSL_CTX, the PoP channel bindings, the alerts that end a handshake.
  */
 #include "autoconf.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -24,137 +22,15 @@
 #include <strings.h>
 #include <time.h>
 
-/* Plain prototypes: the calls go through the table, not through curl.h's type-checking macros. */
-#define CURL_DISABLE_TYPECHECK
-#include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include "http.h"
+#include "http_curl.h"
 #include "http_ssl.h"
 #include "redact.h"
 #include "log.h"
 #include "util.h"
-
-#define LIBCURL_SONAME "libcurl.so.4"
-#define LIBSSL_SONAME "libssl.so.3"
-
-/* The dlopen()ed libraries, for packaging tools (systemd's ELF .note.dlopen, FDO type
- * 0x407c0c0a): a JSON list of features and their sonames. */
-#define DLOPEN_NOTE_JSON                                                                           \
-	"[{\"feature\":\"curl\",\"description\":\"HTTPS transport to the EST server\","            \
-	"\"priority\":\"required\",\"soname\":[\"" LIBCURL_SONAME "\"]},"                          \
-	"{\"feature\":\"ssl\",\"description\":\"TLS state of libcurl's connections\","             \
-	"\"priority\":\"required\",\"soname\":[\"" LIBSSL_SONAME "\"]}]"
-__attribute__((used, section(".note.dlopen"), aligned(4))) static const struct {
-	uint32_t n_namesz, n_descsz, n_type;
-	char name[4];
-	char desc[(sizeof(DLOPEN_NOTE_JSON) + 3) & ~(size_t)3];
-} dlopen_note = {4, sizeof(DLOPEN_NOTE_JSON), 0x407c0c0a, "FDO", DLOPEN_NOTE_JSON};
-
-#define CURL_FUNCTIONS(X)                                                                          \
-	X(curl_global_init)                                                                        \
-	X(curl_easy_init)                                                                          \
-	X(curl_easy_setopt)                                                                        \
-	X(curl_easy_getinfo)                                                                       \
-	X(curl_easy_perform)                                                                       \
-	X(curl_easy_cleanup)                                                                       \
-	X(curl_easy_strerror)                                                                      \
-	X(curl_slist_append)                                                                       \
-	X(curl_slist_free_all)                                                                     \
-	X(curl_version_info)
-
-#define FIELD(name) typeof(name) *name;
-static struct libcurl {
-	CURL_FUNCTIONS(FIELD)
-} lc;
-#undef FIELD
-
-struct sym {
-	const char *name;
-	size_t offset;
-};
-
-/* Opens soname and fills table from syms. 0, or -ELIBACC with the reason in why. */
-static int bind_library(const char *soname, const struct sym *syms, size_t n, void *table,
-			char *why, size_t why_len)
-{
-	const char *e;
-	void *dl, *fn;
-	size_t i;
-
-	/* Lazy: libcurl's many dependencies are bound as used, not all before the first request
-	 * (those linked with -z now are bound at once anyway). */
-	dl = dlopen(soname, RTLD_LAZY | RTLD_LOCAL);
-	if (!dl) {
-		e = dlerror();
-		snprintf(why, why_len, "%s: cannot load: %s", soname, e ? e : "dlopen failed");
-		return -ELIBACC;
-	}
-	for (i = 0; i < n; i++) {
-		(void)dlerror();
-		fn = dlsym(dl, syms[i].name);
-		if (!fn) {
-			e = dlerror();
-			snprintf(why, why_len, "%s: cannot load: %s", soname, e ? e : syms[i].name);
-			dlclose(dl);
-			return -ELIBACC;
-		}
-		/* A data pointer into a function pointer, the way POSIX dlsym intends. */
-		memcpy((char *)table + syms[i].offset, &fn, sizeof(fn));
-	}
-	return 0;
-}
-
-/* Whether libcurl's TLS is the OpenSSL 3 this process uses: its SSL_CTX is handed to us. */
-static bool curl_uses_openssl(const struct libcurl *c)
-{
-	const curl_version_info_data *v = c->curl_version_info(CURLVERSION_NOW);
-
-	return v && v->ssl_version && !strncmp(v->ssl_version, "OpenSSL/3", 9);
-}
-
-/*
- * Binds libcurl and libssl (http_ssl.c) and initialises libcurl, once a process (never unloaded:
- * curl_global_cleanup is left to exit). 0, or -ELIBACC with the reason logged (each call).
- */
-static int dlopen_curl(void)
-{
-#define SYM(name) {#name, offsetof(struct libcurl, name)},
-	static const struct sym curl_syms[] = {CURL_FUNCTIONS(SYM)};
-#undef SYM
-	static int state;     /* 0 not tried, 1 loaded, < 0 failed */
-	static char why[512]; /* what failed */
-	struct libcurl c = {0};
-
-	if (state == 0) {
-		state = bind_library(LIBCURL_SONAME, curl_syms, ARRAY_SIZE(curl_syms), &c, why,
-				     sizeof(why));
-		if (state == 0 && !curl_uses_openssl(&c)) {
-			snprintf(why, sizeof(why),
-				 LIBCURL_SONAME ": cannot load: built with %s, not OpenSSL 3 "
-						"(install libcurl4, not libcurl3-gnutls)",
-				 c.curl_version_info(CURLVERSION_NOW)->ssl_version
-					 ? c.curl_version_info(CURLVERSION_NOW)->ssl_version
-					 : "no TLS");
-			state = -ELIBACC;
-		}
-		if (state == 0)
-			state = http_ssl_bind(why, sizeof(why));
-		if (state == 0 && c.curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			snprintf(why, sizeof(why),
-				 LIBCURL_SONAME ": cannot load: curl_global_init failed");
-			state = -ELIBACC;
-		}
-		if (state == 0) {
-			lc = c;
-			state = 1;
-		}
-	}
-	if (state < 0)
-		log_err("%s", why);
-	return state < 0 ? state : 0;
-}
 
 struct http {
 	CURL *curl;
@@ -251,8 +127,8 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userdata)
 		/* A new answer (after a 1xx, a 401 challenge, a proxy's CONNECT): forget the last;
 		 * the connection's TLS facts now, while libcurl shows its SSL *. */
 		reset_answer(h);
-		if (lc.curl_easy_getinfo(h->curl, CURLINFO_TLS_SSL_PTR, &tsi) == CURLE_OK && tsi &&
-		    tsi->backend == CURLSSLBACKEND_OPENSSL && tsi->internals)
+		if (http_lib.curl_easy_getinfo(h->curl, CURLINFO_TLS_SSL_PTR, &tsi) == CURLE_OK &&
+		    tsi && tsi->backend == CURLSSLBACKEND_OPENSSL && tsi->internals)
 			http_ssl_capture(h->ssl, tsi->internals);
 		return n;
 	}
@@ -268,7 +144,7 @@ static bool connected(struct http *h)
 	struct pollfd p;
 
 	if (!http_ssl_captured(h->ssl) ||
-	    lc.curl_easy_getinfo(h->curl, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
+	    http_lib.curl_easy_getinfo(h->curl, CURLINFO_ACTIVESOCKET, &s) != CURLE_OK ||
 	    s == CURL_SOCKET_BAD)
 		return false;
 	/*
@@ -387,14 +263,14 @@ static bool setopt_failed(struct http *h, CURLoption opt, ...)
 	 * them): pass it on as it came. */
 	va_start(ap, opt);
 	if (opt < CURLOPTTYPE_OBJECTPOINT)
-		c = lc.curl_easy_setopt(h->curl, opt, va_arg(ap, long));
+		c = http_lib.curl_easy_setopt(h->curl, opt, va_arg(ap, long));
 	else if (opt >= CURLOPTTYPE_OFF_T && opt < CURLOPTTYPE_BLOB)
-		c = lc.curl_easy_setopt(h->curl, opt, va_arg(ap, curl_off_t));
+		c = http_lib.curl_easy_setopt(h->curl, opt, va_arg(ap, curl_off_t));
 	else
-		c = lc.curl_easy_setopt(h->curl, opt, va_arg(ap, void *));
+		c = http_lib.curl_easy_setopt(h->curl, opt, va_arg(ap, void *));
 	va_end(ap);
 	if (c != CURLE_OK)
-		log_debug("libcurl: option %d: %s", (int)opt, lc.curl_easy_strerror(c));
+		log_debug("libcurl: option %d: %s", (int)opt, http_lib.curl_easy_strerror(c));
 	return c != CURLE_OK;
 }
 
@@ -498,7 +374,7 @@ int http_new(const struct http_opts *o, struct http **out_h)
 
 	if (!opts_valid(o))
 		goto out;
-	r = dlopen_curl();
+	r = http_curl_bind();
 	if (r < 0)
 		goto out;
 	h = xzalloc(sizeof(*h));
@@ -510,7 +386,7 @@ int http_new(const struct http_opts *o, struct http **out_h)
 	if (r < 0)
 		goto out;
 	collect_secrets(h);
-	h->curl = lc.curl_easy_init();
+	h->curl = http_lib.curl_easy_init();
 	if (!h->curl) {
 		r = -ENOMEM;
 		goto out;
@@ -520,7 +396,7 @@ int http_new(const struct http_opts *o, struct http **out_h)
 			      o->port);
 	if (setup_transport(h) || setup_tls(h) || setup_auth(h)) {
 		log_err("libcurl %s lacks a needed option",
-			lc.curl_version_info(CURLVERSION_NOW)->version);
+			http_lib.curl_version_info(CURLVERSION_NOW)->version);
 		r = -EPROTO;
 	}
 out:
@@ -538,7 +414,7 @@ void http_free(struct http *h)
 	if (!h)
 		return;
 	if (h->curl)
-		lc.curl_easy_cleanup(h->curl);
+		http_lib.curl_easy_cleanup(h->curl);
 	reset_answer(h);
 	http_ssl_free(h->ssl);
 	for (i = 0; h->secrets && h->secrets[i]; i++)
@@ -569,7 +445,7 @@ static int exchange_timeout(const struct http *h, long *out_ms)
 
 static struct curl_slist *append(struct curl_slist *list, const char *s)
 {
-	struct curl_slist *l = lc.curl_slist_append(list, s);
+	struct curl_slist *l = http_lib.curl_slist_append(list, s);
 
 	if (!l) {
 		fputs("est-enroll: out of memory\n", stderr);
@@ -654,7 +530,7 @@ static int tls_refusal(struct http *h, CURLcode c)
 	long verify = X509_V_OK;
 
 	if (c == CURLE_PEER_FAILED_VERIFICATION)
-		lc.curl_easy_getinfo(h->curl, CURLINFO_SSL_VERIFYRESULT, &verify);
+		http_lib.curl_easy_getinfo(h->curl, CURLINFO_SSL_VERIFYRESULT, &verify);
 	return http_ssl_refusal(h->ssl, c == CURLE_PEER_FAILED_VERIFICATION, verify, h->errbuf,
 				h->err, sizeof(h->err));
 }
@@ -666,14 +542,14 @@ static int proxy_refusal(struct http *h, CURLcode c)
 
 	/* SOCKS: credentials refused, or none the proxy accepts: trying again will not mend it. */
 	if (c == CURLE_PROXY &&
-	    lc.curl_easy_getinfo(h->curl, CURLINFO_PROXY_ERROR, &code) == CURLE_OK &&
+	    http_lib.curl_easy_getinfo(h->curl, CURLINFO_PROXY_ERROR, &code) == CURLE_OK &&
 	    (code == CURLPX_USER_REJECTED || code == CURLPX_NO_AUTH)) {
 		set_error(h, "the SOCKS proxy refused %s",
 			  code == CURLPX_NO_AUTH ? "every authentication this client offers"
 						 : "the user name and password of the proxy URL");
 		return -EACCES;
 	}
-	if (lc.curl_easy_getinfo(h->curl, CURLINFO_HTTP_CONNECTCODE, &code) != CURLE_OK ||
+	if (http_lib.curl_easy_getinfo(h->curl, CURLINFO_HTTP_CONNECTCODE, &code) != CURLE_OK ||
 	    code < 300)
 		return 0;
 	if (code == 407) {
@@ -718,7 +594,8 @@ static int transfer_error(struct http *h, CURLcode c, const char *url, int64_t m
 				h, "timed out after %lld ms (%s; %zu bytes of the answer received)",
 				(long long)ms, h->errbuf[0] ? h->errbuf : "no answer", h->body_len);
 		else
-			set_error(h, "%s", h->errbuf[0] ? h->errbuf : lc.curl_easy_strerror(c));
+			set_error(h, "%s",
+				  h->errbuf[0] ? h->errbuf : http_lib.curl_easy_strerror(c));
 	}
 	/* libcurl's words may name a proxy URL of the environment: never its credentials. */
 	shown = redact(h, h->err);
@@ -773,8 +650,8 @@ int http_request(struct http *h, const char *path, const char *content_type,
 	r = prepare(h, url, headers, body, body_len);
 	if (r < 0)
 		goto out;
-	c = lc.curl_easy_perform(h->curl);
-	lc.curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &conns);
+	c = http_lib.curl_easy_perform(h->curl);
+	http_lib.curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &conns);
 	h->connects += conns > 0 ? (unsigned int)conns : 0;
 	/*
 	 * TLS 1.3: a server refusing our certificate after the handshake may reset the connection
@@ -788,8 +665,8 @@ int http_request(struct http *h, const char *path, const char *content_type,
 		http_ssl_forget(h->ssl);
 		reset_answer(h);
 		h->contexts = 0;
-		c = lc.curl_easy_perform(h->curl);
-		lc.curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &conns);
+		c = http_lib.curl_easy_perform(h->curl);
+		http_lib.curl_easy_getinfo(h->curl, CURLINFO_NUM_CONNECTS, &conns);
 		h->connects += conns > 0 ? (unsigned int)conns : 0;
 	}
 	h->reset_unheard = refused_unheard(h, c, conns);
@@ -797,7 +674,7 @@ int http_request(struct http *h, const char *path, const char *content_type,
 		r = transfer_error(h, c, url, now_ms() - start);
 		goto out;
 	}
-	lc.curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
+	http_lib.curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
 	log_debug("%s %s: HTTP %ld, %zu bytes (%s, %s connection)", body ? "POST" : "GET", url,
 		  status, h->body_len, http_ssl_version(h->ssl) ? http_ssl_version(h->ssl) : "?",
 		  conns ? "new" : "reused");
@@ -819,7 +696,7 @@ out:
 	/* The list and the body are the caller's: leave libcurl no pointer to them. */
 	setopt_failed(h, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);
 	setopt_failed(h, CURLOPT_POSTFIELDS, (char *)NULL);
-	lc.curl_slist_free_all(headers);
+	http_lib.curl_slist_free_all(headers);
 	free(url);
 	return r;
 }

@@ -28,6 +28,7 @@
 #include <openssl/x509v3.h>
 
 #include "http.h"
+#include "dl.h"
 #include "http_ssl.h"
 #include "log.h"
 #include "util.h"
@@ -35,7 +36,6 @@
 #define TLS_UNIQUE_MAX 64 /* a Finished message's verify_data: 12 bytes in practice */
 #define EXPORTER_LEN 32	  /* RFC 9266 section 2 */
 #define EXPORTER_LABEL "EXPORTER-Channel-Binding"
-#define LIBSSL_SONAME "libssl.so.3"
 
 #define SSL_FUNCTIONS(X)                                                                           \
 	X(SSL_CTX_set_cert_verify_callback)                                                        \
@@ -101,35 +101,14 @@ static int owner_index = -1; /* SSL_CTX ex_data: its struct http_ssl */
 int http_ssl_bind(char *why, size_t why_len)
 {
 #define SYM(name) {#name, offsetof(struct libssl, name)},
-	static const struct {
-		const char *name;
-		size_t offset;
-	} syms[] = {SSL_FUNCTIONS(SYM)};
+	static const struct dl_sym syms[] = {SSL_FUNCTIONS(SYM)};
 #undef SYM
 	struct libssl l = {0};
-	const char *e;
-	void *dl, *fn;
-	size_t i;
+	int r;
 
-	dl = dlopen(LIBSSL_SONAME, RTLD_LAZY | RTLD_LOCAL);
-	if (!dl) {
-		e = dlerror();
-		snprintf(why, why_len, LIBSSL_SONAME ": cannot load: %s", e ? e : "dlopen failed");
-		return -ELIBACC;
-	}
-	for (i = 0; i < ARRAY_SIZE(syms); i++) {
-		(void)dlerror();
-		fn = dlsym(dl, syms[i].name);
-		if (!fn) {
-			e = dlerror();
-			snprintf(why, why_len, LIBSSL_SONAME ": cannot load: %s",
-				 e ? e : syms[i].name);
-			dlclose(dl);
-			return -ELIBACC;
-		}
-		/* A data pointer into a function pointer, the way POSIX dlsym intends. */
-		memcpy((char *)&l + syms[i].offset, &fn, sizeof(fn));
-	}
+	r = dl_bind(LIBSSL_SONAME, syms, ARRAY_SIZE(syms), &l, why, why_len);
+	if (r < 0)
+		return r;
 	role_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	owner_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 	if (role_index < 0 || owner_index < 0) {

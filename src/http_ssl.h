@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#define LIBSSL_SONAME "libssl.so.3"
+
 struct http_opts;
 struct http_ssl;
 

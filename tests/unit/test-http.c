@@ -64,7 +64,7 @@ static void test_parts(void)
 	size_t i, taken = 0;
 	char *shown;
 
-	ok(dlopen_curl() == 0 && dlopen_curl() == 0, "libcurl bound at run time, once");
+	ok(http_curl_bind() == 0 && http_curl_bind() == 0, "libcurl bound at run time, once");
 	for (i = 0; i < HTTP_MAX_BODY / sizeof(chunk); i++)
 		taken += on_body((char *)chunk, 1, sizeof(chunk), &x);
 	ok(taken == HTTP_MAX_BODY, "the body takes HTTP_MAX_BODY bytes");
