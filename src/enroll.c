@@ -102,19 +102,6 @@ static bool anchors_due(const struct pass *p, time_t now)
 	return false;
 }
 
-/* The stored pair's key is not where key_storage says keys live. */
-static bool stored_key_moves(struct pass *p)
-{
-	char *pem = NULL;
-	size_t len = 0;
-	bool moves = false;
-
-	if (keystore_get(p->ks, KS_ALIAS_ENROLLED, &pem, &len) == 0)
-		moves = pass_key_moves(p, pem, len);
-	wipe_free(pem, len);
-	return moves;
-}
-
 static unsigned int decide(struct pass *p, enum enroll_action action)
 {
 	const struct config *cfg = p->cfg;
@@ -125,7 +112,10 @@ static unsigned int decide(struct pass *p, enum enroll_action action)
 	bool have_cert;
 
 	have_cert = pass_load_enrolled(p, &key, &certs) == 0;
-	p->key_moves = have_cert && stored_key_moves(p);
+	/* The stored key is not where key_storage says keys live: a key of other hardware does
+	 * not load at all, so a loaded one is in software or in this pass's hardware. */
+	p->key_moves = have_cert &&
+		       crypto_hw_holds(p->hw, key) != (cfg->key_storage != KEY_STORAGE_SOFTWARE);
 	if (!p->anchors) {
 		/* A pair without anchors cannot be trusted to chain to what the server sends. */
 		steps |= STEP_BOOTSTRAP | (have_cert ? STEP_ENROLL : 0);
@@ -478,10 +468,9 @@ static int run_steps(struct pass *p, enum enroll_action action)
 		 * unasked. `enroll` is the way to a new identity. */
 		if (p->hw_key_error && action != ENROLL_ACTION_ENROLL &&
 		    (steps & (STEP_ENROLL | STEP_RENEW))) {
-			log_err("the %s could not load the stored key pair's key: the identity is "
-				"kept; if it is gone for good (another or a cleared TPM, the "
-				"object "
-				"deleted), `est-enroll enroll` makes a new one",
+			log_err("the %s could not load the stored key pair's key: the identity "
+				"is kept; if it is gone for good (another or a cleared TPM, "
+				"the object deleted), `est-enroll enroll` makes a new one",
 				p->cfg->key_storage == KEY_STORAGE_TPM ? "TPM" : "PKCS#11 token");
 			return -ENOKEY;
 		}
