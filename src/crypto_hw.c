@@ -206,6 +206,19 @@ void crypto_hw_free(struct crypto_hw *hw)
 	free(hw);
 }
 
+const char *crypto_hw_place(enum key_storage where)
+{
+	switch (where) {
+	case KEY_STORAGE_TPM:
+		return "a TPM";
+	case KEY_STORAGE_PKCS11:
+		return "a PKCS#11 token";
+	case KEY_STORAGE_SOFTWARE:
+		break;
+	}
+	return "software";
+}
+
 enum key_storage crypto_hw_storage(const struct crypto_hw *hw)
 {
 	return hw->kind;

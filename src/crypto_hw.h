@@ -20,6 +20,8 @@ struct crypto_hw;
 int crypto_hw_new(const struct config *cfg, struct crypto_hw **out_hw);
 void crypto_hw_free(struct crypto_hw *hw);
 
+/* Where a key of that storage lives, for messages: "a TPM", "a PKCS#11 token", "software". */
+const char *crypto_hw_place(enum key_storage where);
 /* KEY_STORAGE_TPM or KEY_STORAGE_PKCS11: what hw binds. */
 enum key_storage crypto_hw_storage(const struct crypto_hw *hw);
 /* The library context the keys live in and the property query that signs with them ("?provider=

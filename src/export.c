@@ -74,8 +74,8 @@ static int split_pair(const char *pem, size_t len, struct parts *p)
 	while ((r = pem_next(&rd, &b)) == 1) {
 		bool key = n++ == 0;
 		/* A key inside a TPM or a token: its reference is its only text, exported as is. */
-		bool reference = key && (!strcmp(b.name, "TSS2 PRIVATE KEY") ||
-					 !strcmp(b.name, "PKCS#11 PROVIDER URI"));
+		bool reference =
+			key && crypto_hw_pem_storage(b.text, b.text_len) != KEY_STORAGE_SOFTWARE;
 
 		if ((!reference && !pem_is_canonical(&b)) ||
 		    (key ? strcmp(b.name, "PRIVATE KEY") != 0 && !reference

@@ -43,8 +43,7 @@ static int read_key(const struct config *cfg, const char *what, const char *pem,
 	if (where != cfg->key_storage) {
 		log_err("import: %s: the key lives in %s, but key_storage = %s: a pass could not "
 			"use it",
-			what, where == KEY_STORAGE_TPM ? "a TPM" : "a PKCS#11 token",
-			config_key_storage_name(cfg->key_storage));
+			what, crypto_hw_place(where), config_key_storage_name(cfg->key_storage));
 		return -EXDEV;
 	}
 	/* A token at its last PIN try is left alone, as a pass would (p11.c), before the

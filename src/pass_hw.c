@@ -34,19 +34,6 @@
 
 #define LABEL_HEX 16
 
-static const char *where_name(enum key_storage where)
-{
-	switch (where) {
-	case KEY_STORAGE_TPM:
-		return "a TPM";
-	case KEY_STORAGE_PKCS11:
-		return "a PKCS#11 token";
-	case KEY_STORAGE_SOFTWARE:
-		break;
-	}
-	return "software";
-}
-
 int pass_hw(struct pass *p, struct crypto_hw **out_hw)
 {
 	int r;
@@ -77,7 +64,8 @@ int pass_key_from_pem(struct pass *p, const char *pem, size_t len, EVP_PKEY **ou
 		if (!p->hw_mismatch_logged)
 			log_err("a stored key lives in %s, but key_storage = %s: it cannot be used "
 				"without its configuration",
-				where_name(where), config_key_storage_name(p->cfg->key_storage));
+				crypto_hw_place(where),
+				config_key_storage_name(p->cfg->key_storage));
 		p->hw_mismatch_logged = true;
 		return -ENOKEY;
 	}
@@ -224,7 +212,7 @@ int pass_new_key(struct pass *p, EVP_PKEY **out_key, char **out_pem, size_t *out
 			 "token",
 			 keystore_name(p->ks));
 	if (r == 0)
-		log_info("generated the key inside %s%s%s", where_name(cfg->key_storage),
+		log_info("generated the key inside %s%s%s", crypto_hw_place(cfg->key_storage),
 			 cfg->key_storage == KEY_STORAGE_PKCS11 ? ", object " : "",
 			 cfg->key_storage == KEY_STORAGE_PKCS11 ? label : "");
 	free(label);
