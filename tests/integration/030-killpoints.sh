@@ -126,33 +126,13 @@ restore() {
 	done
 }
 
-# dump_files DIR, dump_keyring DIR: one copy's aliases as DIR/ALIAS.pem, so one checker reads both.
+# dump_files DIR, dump_keyring DIR (helpers.sh): one copy's aliases as DIR/ALIAS.pem, so one
+# checker reads both.
 dump_files() {
 	rm -rf "$1"
 	mkdir -p "$1"
 	cp "$STORE"/*.pem "$1/" 2>/dev/null
 	return 0
-}
-
-dump_keyring() {
-	local kr id hex line desc
-	local -A name=()
-	rm -rf "$1"
-	mkdir -p "$1"
-	kr=$(keyring_id) || return 0
-	# Descriptions from one read of /proc/keys ("SERIAL ... TYPE DESCRIPTION: SUMMARY").
-	while read -r hex _ _ _ _ _ _ type desc; do
-		[ "$type" = user ] && name[$hex]=${desc%: *}
-	done <<<"$(cat /proc/keys 2>/dev/null)"
-	for id in $(keyctl rlist "$kr" 2>/dev/null); do
-		printf -v hex '%08x' "$id"
-		desc=${name[$hex]:-}
-		if [ -z "$desc" ]; then # not listed: not a user key, or missed
-			line=$(keyctl rdescribe "$id" 2>/dev/null) || continue
-			case $line in "user;"*) desc=${line##*;} ;; *) continue ;; esac
-		fi
-		keyctl pipe "$id" >"$1/$desc.pem" 2>/dev/null
-	done
 }
 
 # inspect DIR: checks one copy. Sets I_PROBLEMS (what is wrong with it, one line each; empty: it

@@ -63,28 +63,6 @@ restore() {
 }
 
 
-# dump_keyring DIR: the keyring's aliases as DIR/ALIAS.pem (descriptions from one read of
-# /proc/keys, as 030-killpoints.sh does).
-dump_keyring() {
-	local kr id hex line desc type
-	local -A name=()
-	rm -rf "$1"
-	mkdir -p "$1"
-	kr=$(keyring_id) || return 0
-	while read -r hex _ _ _ _ _ _ type desc; do
-		[ "$type" = user ] && name[$hex]=${desc%: *}
-	done <"/proc/keys"
-	for id in $(keyctl rlist "$kr" 2>/dev/null); do
-		printf -v hex '%08x' "$id"
-		desc=${name[$hex]:-}
-		if [ -z "$desc" ]; then
-			line=$(keyctl rdescribe "$id" 2>/dev/null) || continue
-			case $line in "user;"*) desc=${line##*;} ;; *) continue ;; esac
-		fi
-		keyctl pipe "$id" >"$1/$desc.pem" 2>/dev/null
-	done
-}
-
 # token_scan: what the module shows: TOK_ERR (why it shows no token, else empty), TOK_OBJS (one
 # "CLASS LABEL" per object, "-" for no label) and TOK_POINT[LABEL] (a public key's EC point,
 # the DER octet string as hex).

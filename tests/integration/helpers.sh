@@ -523,3 +523,26 @@ ca = $EXP/ca.pem
 bundle = $EXP/bundle.pem
 EOC
 }
+
+# dump_keyring DIR: the keyring's aliases as DIR/ALIAS.pem (the same layout as the file copy,
+# so one checker reads both).
+dump_keyring() {
+	local kr id hex line desc type
+	local -A name=()
+	rm -rf "$1"
+	mkdir -p "$1"
+	kr=$(keyring_id) || return 0
+	# Descriptions from one read of /proc/keys ("SERIAL ... TYPE DESCRIPTION: SUMMARY").
+	while read -r hex _ _ _ _ _ _ type desc; do
+		[ "$type" = user ] && name[$hex]=${desc%: *}
+	done <<<"$(cat /proc/keys 2>/dev/null)"
+	for id in $(keyctl rlist "$kr" 2>/dev/null); do
+		printf -v hex '%08x' "$id"
+		desc=${name[$hex]:-}
+		if [ -z "$desc" ]; then # not listed: not a user key, or missed
+			line=$(keyctl rdescribe "$id" 2>/dev/null) || continue
+			case $line in "user;"*) desc=${line##*;} ;; *) continue ;; esac
+		fi
+		keyctl pipe "$id" >"$1/$desc.pem" 2>/dev/null
+	done
+}
